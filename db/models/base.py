@@ -1,0 +1,48 @@
+"""Declarative base, naming convention and small column helpers shared by all models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        dt.datetime: sa.DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+        list[Any]: JSONB,
+        Decimal: sa.Numeric(14, 2),
+    }
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def created_at_col() -> Mapped[dt.datetime]:
+    return mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
+
+
+def choice(name: str, column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
+    """CHECK (column IN (...)): enumerations as checked text, easy to extend in migrations."""
+    quoted = ", ".join("'" + v + "'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({quoted})", name=name)
+
+
+def sensitive(**kw) -> dict:
+    """Column ``info`` marking personal health data: masked unless a role may see it."""
+    return {"sensitive": True, **kw}

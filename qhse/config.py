@@ -1,0 +1,162 @@
+"""Settings: the one place where configuration is read.
+
+Every setting comes from an environment variable with the prefix ``QHSE_`` (or a
+``.env`` file in the working directory).  Unknown ``QHSE_*`` keys are refused, so a
+typo such as ``QHSE_DATABSE_URL`` fails loudly instead of silently using a default.
+
+This module is a leaf: it imports nothing from the project.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "QHSE_"
+
+
+class SettingsError(Exception):
+    """A configuration problem, described in one line naming the setting."""
+
+    def __init__(self, setting: str, message: str):
+        self.setting = setting
+        super().__init__(f"{setting}: {message}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the PostgreSQL database "
+        "(postgresql+psycopg://user:pass@host:5432/db). Unset: embedded PostgreSQL under data_dir.",
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="MQTT broker URL (mqtt://host:1883). Unset: embedded broker on 127.0.0.1.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking URI. Unset: the project's PostgreSQL server, database qhse_mlflow.",
+    )
+    data_dir: Path = Field(default=Path(".qhse"), description="Where embedded services, snapshots and spools live.")
+    timezone: str = Field(default="Asia/Shanghai", description="IANA time zone used for reporting periods.")
+    mlruns_dir: Path = Field(default=Path("mlruns"), description="MLflow artifact root.")
+    embedded_mqtt_port: int = Field(default=18830, ge=1, le=65535, description="Port of the embedded broker.")
+    log_level: str = Field(default="INFO")
+    # Used by the test-suite only: real services the tests run against.
+    test_database_url: str | None = None
+    test_mqtt_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL such as postgresql+psycopg://user@host:5432/qhse")
+        if v.startswith("postgres://"):
+            v = "postgresql://" + v[len("postgres://"):]
+        if v.startswith("postgresql://"):
+            v = "postgresql+psycopg://" + v[len("postgresql://"):]
+        return v
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("mqtt://", "mqtts://", "tcp://")):
+            raise ValueError("must look like mqtt://host:1883")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)") from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory and prove it is writable, or raise SettingsError."""
+        path = self.data_path
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-probe"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise SettingsError("QHSE_DATA_DIR", f"{path} is not writable ({exc.strerror or exc})") from None
+        return path
+
+
+def _format_validation_error(exc: ValidationError) -> SettingsError:
+    err = exc.errors()[0]
+    loc = err.get("loc") or ("?",)
+    key = str(loc[0])
+    name = key if key.upper().startswith(ENV_PREFIX) else ENV_PREFIX + key.upper()
+    if err.get("type") == "extra_forbidden":
+        known = ", ".join(ENV_PREFIX + f.upper() for f in Settings.model_fields)
+        return SettingsError(name.upper(), f"unknown setting (known settings: {known})")
+    msg = err.get("msg", "invalid value")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return SettingsError(name.upper(), msg)
+
+
+def _check_unknown_env() -> None:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    for key in sorted(os.environ):
+        if key.upper().startswith(ENV_PREFIX) and key.upper() not in known:
+            raise SettingsError(
+                key, "unknown setting (known settings: " + ", ".join(sorted(known)) + ")"
+            )
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings from the environment; raise SettingsError with a one-line message."""
+    _check_unknown_env()
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise _format_validation_error(exc) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()
+
+
+def env_snapshot() -> dict[str, str]:
+    """The QHSE_* variables currently set (values of URLs with passwords redacted)."""
+    out = {}
+    for k, v in os.environ.items():
+        if k.upper().startswith(ENV_PREFIX):
+            out[k] = v
+    return out

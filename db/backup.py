@@ -1,0 +1,106 @@
+"""Backup and restore with pg_dump / pg_restore (custom format).
+
+The PostgreSQL client programs come from the pgserver wheel (a recent major version that
+can dump older servers), falling back to the ones on PATH.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+PGDMP_MAGIC = b"PGDMP"
+
+
+class BackupError(Exception):
+    pass
+
+
+def _pg_bin(name: str) -> str:
+    try:
+        import pgserver
+
+        cand = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+        if cand.exists():
+            return str(cand)
+    except ImportError:
+        pass
+    found = shutil.which(name)
+    if not found:
+        raise BackupError(f"{name} not found (install the PostgreSQL client programs)")
+    return found
+
+
+def _conn_args(url: str) -> tuple[list[str], dict[str, str]]:
+    u = make_url(url)
+    args = ["--dbname", u.database or "postgres"]
+    host = u.host or u.query.get("host")
+    if host:
+        args += ["--host", str(host)]
+    if u.port:
+        args += ["--port", str(u.port)]
+    if u.username:
+        args += ["--username", u.username]
+    env = {}
+    if u.password:
+        env["PGPASSWORD"] = u.password
+    return args, env
+
+
+def _run(cmd: list[str], env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, **env_extra}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def backup(url: str, file: Path) -> Path:
+    """Write a custom-format dump of the whole database to ``file``."""
+    file = Path(file)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    args, env = _conn_args(url)
+    res = _run([_pg_bin("pg_dump"), "--format=custom", "--no-owner", "--file", str(file), *args], env)
+    if res.returncode != 0:
+        raise BackupError(f"pg_dump failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}")
+    return file
+
+
+def validate_dump(file: Path) -> int:
+    """Check ``file`` is a readable pg_dump archive of this schema; return its entry count.
+
+    Raises BackupError (nothing touched) for a missing file, a foreign format or an
+    archive that does not hold this project's tables.
+    """
+    file = Path(file)
+    if not file.is_file():
+        raise BackupError(f"{file}: no such file")
+    with file.open("rb") as fh:
+        if fh.read(5) != PGDMP_MAGIC:
+            raise BackupError(f"{file}: not a pg_dump custom-format archive (made by 'qhse db backup')")
+    res = _run([_pg_bin("pg_restore"), "--list", str(file)], {})
+    if res.returncode != 0:
+        raise BackupError(f"{file}: unreadable archive: {res.stderr.strip()[:200]}")
+    listing = res.stdout
+    for table in ("site", "sensor_reading", "alembic_version"):
+        if f" TABLE public {table} " not in listing and f" TABLE DATA public {table} " not in listing:
+            raise BackupError(f"{file}: archive does not contain the QHSE schema (no table {table!r})")
+    return sum(1 for line in listing.splitlines() if line and not line.startswith(";"))
+
+
+def restore(url: str, file: Path) -> None:
+    """Replace the database's contents with the archive (validated first)."""
+    validate_dump(file)
+    args, env = _conn_args(url)
+    import psycopg
+
+    from db.engine import libpq_dsn
+
+    with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    res = _run([_pg_bin("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction", *args, str(file)], env)
+    if res.returncode != 0:
+        raise BackupError(f"pg_restore failed: {res.stderr.strip()[:300]}")

@@ -1,0 +1,45 @@
+"""``qhse demo``: the whole platform on embedded defaults and demo data.
+
+Steps run in order; each prints what it did and where things are.  Long-running parts
+(broker, ingestion, simulator, vision worker, job runner) run in the background while the
+dashboard runs in the foreground; Ctrl+C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+def _step(title: str) -> None:
+    click.secho(f"\n== {title}", fg="cyan", bold=True)
+
+
+def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int = 8501, reset: bool = False) -> None:
+    from qhse.cli import database_url, print_seed_summary, run_seed
+
+    from db.engine import get_engine
+    from db.seed import database_is_empty
+
+    _step("Settings and data directory")
+    from qhse.cli import _settings
+
+    s = _settings()
+    s.ensure_data_dir()
+    click.echo(f"data directory: {s.data_path}")
+
+    _step("Database")
+    url = database_url(migrate=True)
+    with get_engine(url).connect() as conn:
+        empty = database_is_empty(conn)
+    if empty or reset:
+        _step(f"Demo data ({scale}, seed {seed})")
+        summary = run_seed(scale=scale, seed=seed, reset=reset, url=url)
+        print_seed_summary(summary)
+    else:
+        click.echo("demo data already present (use --reset to re-seed)")
+
+    _step("Summary")
+    from db.queries.summary import platform_summary
+
+    for k, v in platform_summary(get_engine(url)).items():
+        click.echo(f"  {k:<28} {v:,}" if isinstance(v, int) else f"  {k:<28} {v}")

@@ -176,6 +176,23 @@ def db_restore(file: Path, yes: bool) -> None:
     click.echo(f"restored {file}")
 
 
+@cli.command()
+def health() -> None:
+    """Exit 0 when the database is reachable and its schema is current (container health check)."""
+    from db.engine import check_connection, resolve_database_url
+    from db.migrate import is_up_to_date
+
+    s = _settings()
+    try:
+        url = resolve_database_url(s)
+        check_connection(url)
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    if not is_up_to_date(url):
+        raise UserError("database schema is not current: run 'qhse db upgrade'")
+    click.echo("ok")
+
+
 # ---------------------------------------------------------------------------------- demo
 @cli.command()
 @click.option("--scale", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True)

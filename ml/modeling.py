@@ -1,0 +1,180 @@
+"""Model building blocks shared by every training source: the XGBoost classifier,
+out-of-fold predictions, threshold choice, metrics and exact SHAP contributions.
+
+Everything here is plain numpy / pandas / XGBoost; nothing touches the database or MLflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import StratifiedKFold
+
+# Shallow trees: every failure mechanism we model is a threshold on one physical
+# quantity or an AND of two (heat dissipation: low temperature difference AND low speed),
+# so depth 3 is enough and generalises better than deep trees on a few hundred positives.
+DEFAULT_PARAMS: dict = {
+    "n_estimators": 400,
+    "max_depth": 3,
+    "learning_rate": 0.05,
+    "min_child_weight": 1.0,
+    "subsample": 1.0,
+    "colsample_bytree": 1.0,
+    "reg_lambda": 1.0,
+    "tree_method": "hist",
+    "max_bin": 256,
+    "objective": "binary:logistic",
+    "eval_metric": "aucpr",
+    "n_jobs": 2,
+    "random_state": 0,
+}
+
+THRESHOLD_GRID = np.round(np.arange(0.02, 0.981, 0.01), 2)
+
+
+def make_classifier(params: dict | None = None) -> xgb.XGBClassifier:
+    p = dict(DEFAULT_PARAMS)
+    if params:
+        p.update(params)
+    return xgb.XGBClassifier(**p)
+
+
+def fit_classifier(
+    X: pd.DataFrame, y: np.ndarray, params: dict | None = None, sample_weight: np.ndarray | None = None
+) -> xgb.XGBClassifier:
+    model = make_classifier(params)
+    model.fit(X, y, sample_weight=sample_weight, verbose=False)
+    return model
+
+
+def predict_proba(model: xgb.XGBClassifier, X: pd.DataFrame) -> np.ndarray:
+    return model.predict_proba(X)[:, 1]
+
+
+def oof_predictions(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    params: dict | None = None,
+    folds: int = 5,
+    seed: int = 1,
+    on_fold: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """Out-of-fold probabilities on (X, y) from stratified k-fold; used to pick thresholds
+    on training data only."""
+    y = np.asarray(y)
+    n_pos = int(y.sum())
+    k = max(2, min(folds, n_pos, len(y) - n_pos))
+    oof = np.zeros(len(y), dtype=float)
+    for tr, va in StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y):
+        m = fit_classifier(X.iloc[tr], y[tr], params)
+        oof[va] = predict_proba(m, X.iloc[va])
+        if on_fold:
+            on_fold()
+    return oof
+
+
+def f1_threshold(y: np.ndarray, p: np.ndarray, grid: Iterable[float] = THRESHOLD_GRID) -> float:
+    """The threshold maximising F1 on (y, p); the middle of the best plateau when several tie."""
+    grid = np.asarray(list(grid), dtype=float)
+    y = np.asarray(y).astype(int)
+    scores = np.array([f1_score(y, p >= t, zero_division=0) for t in grid])
+    best = scores.max()
+    ties = grid[np.isclose(scores, best, rtol=0, atol=1e-12)]
+    return float(ties[len(ties) // 2])
+
+
+def budget_threshold(p: np.ndarray, alert_rate: float) -> float:
+    """The threshold that raises alerts for about ``alert_rate`` of the rows scored
+    (an alert budget), taken from validation probabilities."""
+    if not 0 < alert_rate < 1:
+        raise ValueError("alert_rate must be between 0 and 1")
+    p = np.sort(np.asarray(p, dtype=float))[::-1]
+    k = max(1, int(round(alert_rate * len(p))))
+    return float(p[min(k, len(p)) - 1])
+
+
+def precision_at_k(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    y = np.asarray(y)
+    if len(y) == 0:
+        return float("nan")
+    k = max(1, min(int(k), len(y)))
+    top = np.argsort(-np.asarray(p), kind="stable")[:k]
+    return float(y[top].mean())
+
+
+@dataclass(frozen=True)
+class BinaryMetrics:
+    f1: float
+    pr_auc: float
+    precision: float
+    recall: float
+    roc_auc: float
+    threshold: float
+    positives: int
+    rows: int
+
+    def core(self) -> dict[str, float]:
+        return {"f1": self.f1, "pr_auc": self.pr_auc, "precision": self.precision, "recall": self.recall}
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> BinaryMetrics:
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=float)
+    pred = p >= threshold
+    both = 0 < y.sum() < len(y)
+    return BinaryMetrics(
+        f1=float(f1_score(y, pred, zero_division=0)),
+        pr_auc=float(average_precision_score(y, p)) if y.sum() > 0 else float("nan"),
+        precision=float(precision_score(y, pred, zero_division=0)),
+        recall=float(recall_score(y, pred, zero_division=0)),
+        roc_auc=float(roc_auc_score(y, p)) if both else float("nan"),
+        threshold=float(threshold),
+        positives=int(y.sum()),
+        rows=int(len(y)),
+    )
+
+
+def shap_contributions(booster: xgb.Booster, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Exact TreeSHAP contributions from XGBoost (``pred_contribs``).
+
+    Returns (contributions [n_rows, n_features], bias [n_rows]); per row,
+    contributions.sum() + bias equals the model's margin (log-odds).
+    """
+    dm = xgb.DMatrix(X, feature_names=list(X.columns))
+    out = booster.predict(dm, pred_contribs=True, validate_features=False)
+    return out[:, :-1], out[:, -1]
+
+
+def margin(booster: xgb.Booster, X: pd.DataFrame) -> np.ndarray:
+    dm = xgb.DMatrix(X, feature_names=list(X.columns))
+    return booster.predict(dm, output_margin=True, validate_features=False)
+
+
+def top_contributions(
+    names: list[str], values: np.ndarray, contribs: np.ndarray, k: int = 5
+) -> list[dict]:
+    """The ``k`` largest |contribution| entries of one row as JSON-ready dicts."""
+    order = np.argsort(-np.abs(contribs), kind="stable")[:k]
+    return [
+        {"feature": names[i], "value": _num(values[i]), "contribution": round(float(contribs[i]), 6)}
+        for i in order
+    ]
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(f) else round(f, 6)

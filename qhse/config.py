@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     mlruns_dir: Path = Field(default=Path("mlruns"), description="MLflow artifact root.")
     embedded_mqtt_port: int = Field(default=18830, ge=1, le=65535, description="Port of the embedded broker.")
     log_level: str = Field(default="INFO")
+    smtp_url: str | None = Field(
+        default=None,
+        description="SMTP server for e-mail notifications (smtp://user:pass@host:25, smtps://host:465, "
+        "smtp+starttls://host:587). Unset: e-mails are written as .eml files under data_dir/mail.",
+    )
+    smtp_from: str = Field(default="qhse@localhost", description="Sender address of notification e-mails.")
     # Used by the test-suite only: real services the tests run against.
     test_database_url: str | None = None
     test_mqtt_url: str | None = None
@@ -80,6 +86,15 @@ class Settings(BaseSettings):
             return None
         if not v.startswith(("mqtt://", "mqtts://", "tcp://")):
             raise ValueError("must look like mqtt://host:1883")
+        return v
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("smtp://", "smtps://", "smtp+starttls://")):
+            raise ValueError("must look like smtp://host:25, smtps://host:465 or smtp+starttls://host:587")
         return v
 
     @field_validator("timezone")

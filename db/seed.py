@@ -29,6 +29,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from db import models as m
+from db.response_seed import seed_response
 from db.readings import COPY_HEADER, COPY_READINGS_SQL, COPY_TRAILER, binary_rows, ensure_partitions, refresh_rollups
 
 UTC = dt.UTC
@@ -248,6 +249,7 @@ def seed(engine: sa.Engine, *, scale: str = "small", seed: int = 42, end: dt.dat
         g.contractors()
         g.emergency()
         g.vision()
+        seed_response(conn, end=end)  # contractors' sign-offs, inductions, regulation register
         g.fix_sequences()
     with engine.begin() as conn:
         prog("rollups", 0, 1)

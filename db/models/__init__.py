@@ -53,6 +53,18 @@ from .safety import (
     SlaPolicy,
 )
 from .vision import Camera, CameraZone, VisionEvent
+from .response import (
+    Emergency,
+    EmergencyEvent,
+    EmergencyReview,
+    EntryWarning,
+    GatingRule,
+    InductionAttempt,
+    JobSignoff,
+    PlanTemplate,
+    Regulation,
+    SupervisorCheck,
+)
 
 metadata = Base.metadata
 

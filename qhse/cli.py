@@ -207,6 +207,13 @@ def demo(scale: str, seed_: int, no_ui: bool, port: int, reset: bool) -> None:
     run_demo(scale=scale, seed=seed_, ui=not no_ui, port=port, reset=reset)
 
 
+# ----------------------------------------------------------------------------- vision
+# vision.cli imports only click at module level; each command imports its own packages.
+from vision.cli import vision as _vision_group  # noqa: E402
+
+cli.add_command(_vision_group)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=True)

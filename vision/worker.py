@@ -158,15 +158,17 @@ def load_cameras(engine, camera_ids: list[int] | None = None) -> list[CameraSpec
 
     from db.models import Camera, CameraZone, Site
 
-    with engine.connect() as conn:
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
         q = (sa.select(Camera, Site.code, Site.timezone).join(Site, Site.id == Camera.site_id)
              .where(Camera.enabled.is_(True)).order_by(Camera.id))
         if camera_ids:
             q = q.where(Camera.id.in_(camera_ids))
-        rows = conn.execute(q).all()
+        rows = session.execute(q).all()
         cam_ids = [r.Camera.id for r in rows]
-        zrows = conn.execute(sa.select(CameraZone.__table__).where(CameraZone.camera_id.in_(cam_ids))
-                             .order_by(CameraZone.id)).mappings().all() if cam_ids else []
+        zrows = session.execute(sa.select(CameraZone.__table__).where(CameraZone.camera_id.in_(cam_ids))
+                                .order_by(CameraZone.id)).mappings().all() if cam_ids else []
     specs = []
     for r in rows:
         cam = r.Camera

@@ -35,6 +35,10 @@ class AssessmentIndicator(Base):
     active: Mapped[bool] = mapped_column(default=True)
     site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))  # local indicator
     created_at: Mapped[dt.datetime] = created_at_col()
+    # Parameters of the data source (e.g. hazard categories, hours allowed) and which units it
+    # applies to (e.g. {"local": true}: only sites listing it in settings.local_indicators).
+    params: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    applies_to: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
 
 
 class AssessmentScore(Base):
@@ -43,6 +47,7 @@ class AssessmentScore(Base):
         sa.UniqueConstraint("indicator_id", "unit_type", "unit_id", "period"),
         choice("rating", "rating", RATINGS),
         choice("unit_type", "unit_type", ("enterprise", "site", "department", "post")),
+        sa.Index("ix_assessment_score_period_unit", "period", "unit_type", "unit_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     indicator_id: Mapped[int] = mapped_column(sa.ForeignKey("assessment_indicator.id", ondelete="CASCADE"), index=True)

@@ -1,0 +1,553 @@
+"""Assessment scorecards: indicators from versioned YAML, monthly scores computed from the data.
+
+* Indicators are defined in ``qhse/indicators.yaml`` (code + version, level, process stage,
+  data source, formula, target and thresholds) and loaded into ``assessment_indicator`` by
+  :func:`sync_indicators`; a changed definition needs a new version.
+* :func:`compute_month` (called by the job runner, the CLI and the demo) computes every
+  active indicator for every unit it applies to from the rows its data source returns, and
+  stores the value, the rating and the evidence rows (table + id) behind it.
+* Manual-check indicators take a recorded entry with evidence (:func:`record_manual_entry`).
+* Two consecutive "needs improvement" ratings of the same indicator and unit flag the unit
+  for an improvement plan (:func:`needs_plan`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import sqlalchemy as sa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from db import models as m
+from db.queries._sites import add_months, default_tz, local_midnight, month_start
+from db.queries.scorecard_sources import SOURCES, units as load_units
+from qhse import kpi
+from qhse.performance import PerformanceConfig, default_config
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "indicators.yaml"
+LEVELS = ("enterprise", "department", "post")
+STAGES = ("general", "storage", "machining", "welding", "electronics_assembly", "waste_disposal")
+RATINGS = ("excellent", "qualified", "needs_improvement", "not_available")
+MANUAL = "manual"
+
+
+class ScorecardError(Exception):
+    """A problem the user can fix: bad indicator file, unknown indicator or unit, bad entry."""
+
+
+# ------------------------------------------------------------------------------ rules
+def rating(value: float | None, excellent_at: float, qualified_at: float, higher_is_better: bool = True) -> str:
+    """excellent / qualified / needs_improvement from the thresholds; not_available without a value.
+
+    A value exactly at a threshold reaches it (98 % against "qualified at 98 %" is qualified)."""
+    if value is None:
+        return "not_available"
+    if higher_is_better:
+        if value >= excellent_at:
+            return "excellent"
+        if value >= qualified_at:
+            return "qualified"
+    else:
+        if value <= excellent_at:
+            return "excellent"
+        if value <= qualified_at:
+            return "qualified"
+    return "needs_improvement"
+
+
+def needs_plan(previous_rating: str | None, current_rating: str | None) -> bool:
+    """Two consecutive months rated "needs improvement" flag the unit for an improvement plan."""
+    return previous_rating == "needs_improvement" and current_rating == "needs_improvement"
+
+
+def _pct(num: float, den: float, params: dict) -> float | None:
+    return kpi.percent(num, den)
+
+
+def _kpi_rate(num: float, den: float, params: dict) -> float | None:
+    code = params["kpi"]
+    if code == "trir":
+        return kpi.trir(num, den)
+    if code == "dart":
+        return kpi.dart(num, 0, den)
+    return kpi.ltifr(num, den)
+
+
+# Source name -> (allowed params with their types, required params, formula on the sums).
+_P = dict[str, type]
+SOURCE_SPECS: dict[str, tuple[_P, tuple[str, ...], Callable[[float, float, dict], float | None]]] = {
+    "actions_on_time": ({}, (), _pct),
+    "inspections": ({"area_kinds": list, "require_no_findings": bool}, (), _pct),
+    "training_valid": ({}, (), _pct),
+    "hazard_closure": ({}, (), _pct),
+    "hazards_rectified_within": ({"hours": int, "categories": list}, ("hours",), _pct),
+    "alarm_response": ({"minutes": int, "severities": list, "area_kinds": list}, ("minutes",), _pct),
+    "hot_work_permits": ({}, (), _pct),
+    "reporting_participation": ({}, (), _pct),
+    "kpi_rate": ({"kpi": str}, ("kpi",), _kpi_rate),
+}
+assert set(SOURCE_SPECS) == set(SOURCES)
+
+
+# ------------------------------------------------------------------- indicator definitions
+class AppliesTo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    local: bool = False
+    hazardous_posts_only: bool = False
+
+
+class IndicatorDef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,59}$")
+    version: int = Field(ge=1)
+    name: str = Field(min_length=1, max_length=200)
+    name_zh: str | None = Field(default=None, max_length=200)
+    level: Literal["enterprise", "department", "post"]
+    stage: Literal["general", "storage", "machining", "welding", "electronics_assembly", "waste_disposal"]
+    source: str
+    params: dict = Field(default_factory=dict)
+    applies_to: AppliesTo = AppliesTo()
+    formula: str = Field(min_length=1)
+    unit: str = Field(default="%", max_length=20)
+    target: float
+    excellent_at: float
+    qualified_at: float
+    higher_is_better: bool = True
+
+    @property
+    def manual(self) -> bool:
+        return self.source == MANUAL
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        if v != MANUAL and v not in SOURCE_SPECS:
+            raise ValueError(f"unknown source {v!r}; use 'manual' or one of {', '.join(sorted(SOURCE_SPECS))}")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.manual:
+            if self.params:
+                raise ValueError("a manual indicator takes no params")
+        else:
+            allowed, required, _ = SOURCE_SPECS[self.source]
+            unknown = set(self.params) - set(allowed)
+            if unknown:
+                raise ValueError(f"source {self.source} does not take {', '.join(sorted(unknown))}")
+            missing = [k for k in required if k not in self.params]
+            if missing:
+                raise ValueError(f"source {self.source} needs {', '.join(missing)}")
+            for k, typ in allowed.items():
+                if k in self.params and not isinstance(self.params[k], typ):
+                    raise ValueError(f"param {k} must be a {typ.__name__}")
+            if self.source == "kpi_rate" and self.params["kpi"] not in ("trir", "dart", "ltifr"):
+                raise ValueError("kpi must be trir, dart or ltifr")
+        if self.higher_is_better and self.excellent_at < self.qualified_at:
+            raise ValueError("excellent_at must be at least qualified_at when higher is better")
+        if not self.higher_is_better and self.excellent_at > self.qualified_at:
+            raise ValueError("excellent_at must be at most qualified_at when lower is better")
+        if self.applies_to.local and self.level != "enterprise":
+            raise ValueError("local indicators are plant (enterprise-level) indicators")
+        if self.applies_to.hazardous_posts_only and self.level != "post":
+            raise ValueError("hazardous_posts_only applies to post-level indicators")
+        return self
+
+    def db_fields(self) -> dict:
+        return dict(code=self.code, version=self.version, name=self.name, name_zh=self.name_zh, level=self.level,
+                    stage=self.stage, source=self.source, formula=self.formula, unit=self.unit,
+                    target=float(self.target), excellent_at=float(self.excellent_at),
+                    qualified_at=float(self.qualified_at), higher_is_better=self.higher_is_better,
+                    manual=self.manual, params=dict(self.params), applies_to=self.applies_to.model_dump())
+
+
+class IndicatorFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file_version: int = Field(ge=1)
+    indicators: list[IndicatorDef]
+
+    @model_validator(mode="after")
+    def _unique(self):
+        seen = set()
+        for i in self.indicators:
+            if i.code in seen:
+                raise ValueError(f"indicator {i.code} is defined twice")
+            seen.add(i.code)
+        return self
+
+
+def load_indicators(path: str | Path | None = None) -> list[IndicatorDef]:
+    """Read and validate an indicator file; raise ScorecardError naming the problem."""
+    p = Path(path) if path else DEFAULT_PATH
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScorecardError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise ScorecardError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    try:
+        return IndicatorFile.model_validate(data or {}).indicators
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = list(err.get("loc", ()))
+        where = ""
+        if len(loc) >= 2 and loc[0] == "indicators" and isinstance(loc[1], int):
+            items = (data or {}).get("indicators") or []
+            code = items[loc[1]].get("code") if loc[1] < len(items) and isinstance(items[loc[1]], dict) else None
+            where = f"indicator {code or '#' + str(loc[1] + 1)}: "
+            loc = loc[2:]
+        field_ = ".".join(str(x) for x in loc)
+        msg = re.sub(r"^Value error, ", "", err.get("msg", "invalid"))
+        raise ScorecardError(f"{p}: {where}{field_ + ': ' if field_ else ''}{msg}") from None
+
+
+_COMPARED = ("name", "name_zh", "level", "stage", "source", "formula", "unit", "target", "excellent_at",
+             "qualified_at", "higher_is_better", "manual", "params", "applies_to")
+
+
+@dataclass
+class SyncResult:
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)
+
+
+def sync_indicators(conn, defs: list[IndicatorDef] | None = None) -> SyncResult:
+    """Bring ``assessment_indicator`` in line with the definitions (in the caller's transaction).
+
+    New code or higher version: a new row (older versions of the code become inactive).
+    Same version with a different definition, or a lower version than stored: refused.
+    Codes no longer defined: deactivated (their scores are kept)."""
+    defs = load_indicators() if defs is None else defs
+    t = m.AssessmentIndicator.__table__
+    rows = conn.execute(sa.select(t).where(t.c.site_id.is_(None))).mappings().all()
+    latest: dict[str, dict] = {}
+    for r in rows:
+        if r["code"] not in latest or r["version"] > latest[r["code"]]["version"]:
+            latest[r["code"]] = dict(r)
+    res = SyncResult()
+    for d in defs:
+        cur = latest.get(d.code)
+        new = d.db_fields()
+        if cur is None or d.version > cur["version"]:
+            conn.execute(sa.update(t).where(t.c.code == d.code).values(active=False))
+            conn.execute(sa.insert(t).values(**new, active=True))
+            res.added.append(f"{d.code} v{d.version}")
+        elif d.version < cur["version"]:
+            raise ScorecardError(f"indicator {d.code}: version {d.version} is older than the stored "
+                                 f"version {cur['version']}")
+        else:
+            diff = [k for k in _COMPARED if _norm(cur[k]) != _norm(new[k])]
+            if diff:
+                raise ScorecardError(f"indicator {d.code} v{d.version} differs from the stored definition "
+                                     f"({', '.join(diff)}): raise its version to change it")
+            if not cur["active"]:
+                conn.execute(sa.update(t).where(t.c.id == cur["id"]).values(active=True))
+            res.unchanged.append(f"{d.code} v{d.version}")
+    defined = {d.code for d in defs}
+    for code, cur in latest.items():
+        if code not in defined and cur["active"]:
+            conn.execute(sa.update(t).where(t.c.code == code).values(active=False))
+            res.deactivated.append(code)
+    return res
+
+
+def _norm(v):
+    if isinstance(v, float):
+        return round(v, 9)
+    if isinstance(v, dict):
+        return {k: _norm(x) for k, x in sorted(v.items())}
+    if isinstance(v, list):
+        return [_norm(x) for x in v]
+    return v
+
+
+# ------------------------------------------------------------------------- computation
+@dataclass(frozen=True)
+class Unit:
+    unit_type: str  # enterprise, site, department, post
+    unit_id: int
+    site_id: int | None
+
+
+def applicable_units(ind: dict, units: dict[str, list[dict]]) -> list[Unit]:
+    """The units an indicator assesses (by level, process stage and applicability filters)."""
+    applies = ind.get("applies_to") or {}
+    stage = ind["stage"]
+    out: list[Unit] = []
+    if ind["level"] == "enterprise":
+        for s in units["site"]:
+            if applies.get("local"):
+                local = (s.get("settings") or {}).get("local_indicators") or {}
+                if not local.get(ind["code"]):
+                    continue
+            out.append(Unit("site", s["id"], s["id"]))
+        if not applies.get("local"):
+            out.extend(Unit("enterprise", e["id"], None) for e in units["enterprise"])
+    elif ind["level"] == "department":
+        out.extend(Unit("department", d["id"], d["site_id"]) for d in units["department"]
+                   if stage == "general" or d["stage"] == stage)
+    else:
+        out.extend(Unit("post", p["id"], p["site_id"]) for p in units["post"]
+                   if (stage == "general" or p["stage"] == stage)
+                   and (p["hazardous"] or not applies.get("hazardous_posts_only")))
+    return out
+
+
+def _unit_items(unit: Unit, items: list[dict], site_enterprise: dict[int, int]) -> list[dict]:
+    if unit.unit_type == "enterprise":
+        return [i for i in items if site_enterprise.get(i["site_id"]) == unit.unit_id]
+    key = {"site": "site_id", "department": "department_id", "post": "post_id"}[unit.unit_type]
+    return [i for i in items if i[key] == unit.unit_id]
+
+
+def _evidence(items: list[dict], source: str) -> list[dict]:
+    out = []
+    for i in items:
+        e = {"table": i["tbl"], "id": int(i["id"])}
+        if source == "kpi_rate":
+            if i["tbl"] == "hours_worked":
+                e["hours"] = float(i["den"])
+        else:
+            e["ok"] = bool(i["num"])
+        out.append(e)
+    return out
+
+
+@dataclass
+class ComputeResult:
+    month: dt.date
+    scores: int = 0
+    ratings: dict[str, int] = field(default_factory=lambda: {r: 0 for r in RATINGS})
+    flagged: int = 0
+    awaiting_manual: int = 0
+    sync: SyncResult | None = None
+
+
+def _window(month: dt.date, as_of: dt.datetime | None, tz: str) -> dict:
+    t0 = local_midnight(month_start(month), tz)
+    t1 = local_midnight(add_months(month_start(month), 1), tz)
+    now = dt.datetime.now(dt.UTC)
+    return {"t0": t0, "t1": t1, "as_of": as_of or now, "tz": tz}
+
+
+def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | None = None, tz: str | None = None,
+                  indicators: list[IndicatorDef] | None = None, config: PerformanceConfig | None = None
+                  ) -> ComputeResult:
+    """Compute and store every active indicator's score for ``month`` (idempotent: re-running
+    replaces the computed scores; manual entries are kept).  Returns counts by rating."""
+    month = month_start(month)
+    tz = tz or default_tz()
+    cfg = config or default_config()
+    w = _window(month, as_of, tz)
+    if w["as_of"] <= w["t0"]:
+        raise ScorecardError(f"{month:%Y-%m} has not started yet")
+    res = ComputeResult(month=month)
+    st = m.AssessmentScore.__table__
+    it = m.AssessmentIndicator.__table__
+    with engine.begin() as conn:
+        # One computation per month at a time (several workers, or the CLI beside the worker).
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('qhse.scorecards'), :k)"),
+                     {"k": month.year * 100 + month.month})
+        res.sync = sync_indicators(conn, indicators)
+        active = conn.execute(sa.select(it).where(it.c.active, it.c.site_id.is_(None)).order_by(it.c.id)
+                              ).mappings().all()
+        units = load_units(conn)
+        site_enterprise = {s["id"]: s["enterprise_id"] for s in units["site"]}
+        cache: dict[tuple, list[dict]] = {}
+        for ind in active:
+            ind = dict(ind)
+            targets = applicable_units(ind, units)
+            # Scores of other versions of this code for this month are replaced by this version's.
+            other_versions = sa.select(it.c.id).where(it.c.code == ind["code"], it.c.id != ind["id"])
+            if ind["manual"]:
+                existing = {(r.unit_type, r.unit_id) for r in conn.execute(
+                    sa.select(st.c.unit_type, st.c.unit_id).where(
+                        st.c.period == month, st.c.indicator_id.in_(
+                            sa.select(it.c.id).where(it.c.code == ind["code"]))))}
+                todo = [u for u in targets if (u.unit_type, u.unit_id) not in existing]
+                if todo:
+                    conn.execute(pg_insert(st).on_conflict_do_nothing(), [
+                        dict(indicator_id=ind["id"], unit_type=u.unit_type, unit_id=u.unit_id, site_id=u.site_id,
+                             period=month, value=None, numerator=None, denominator=None, rating="not_available",
+                             evidence=[], needs_plan=False) for u in todo])
+                res.awaiting_manual += len(todo)
+                res.ratings["not_available"] += len(todo)
+                continue
+            params = dict(ind["params"] or {})
+            if ind["source"] == "kpi_rate":
+                params["include_contractors"] = cfg.kpi.include_contractors
+            key = (ind["source"], repr(sorted(params.items())))
+            if key not in cache:
+                cache[key] = SOURCES[ind["source"]](conn, w, params)
+            items = cache[key]
+            formula = SOURCE_SPECS[ind["source"]][2]
+            rows = []
+            for u in targets:
+                mine = _unit_items(u, items, site_enterprise)
+                num = float(sum(i["num"] for i in mine))
+                den = float(sum(i["den"] for i in mine))
+                value = formula(num, den, params)
+                r = rating(value, ind["excellent_at"], ind["qualified_at"], ind["higher_is_better"])
+                rows.append(dict(indicator_id=ind["id"], unit_type=u.unit_type, unit_id=u.unit_id, site_id=u.site_id,
+                                 period=month, value=value, numerator=num, denominator=den, rating=r,
+                                 evidence=_evidence(mine, ind["source"]), needs_plan=False))
+                res.ratings[r] += 1
+            if rows:
+                conn.execute(sa.delete(st).where(st.c.period == month, st.c.indicator_id.in_(other_versions),
+                                                 st.c.manual_entry_by.is_(None)))
+                stmt = pg_insert(st)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=[st.c.indicator_id, st.c.unit_type, st.c.unit_id, st.c.period],
+                    set_={c: stmt.excluded[c] for c in ("site_id", "value", "numerator", "denominator", "rating",
+                                                         "evidence")} | {"computed_at": sa.func.now()}), rows)
+            res.scores += len(rows)
+        res.flagged = refresh_needs_plan(conn, month)
+        refresh_needs_plan(conn, add_months(month, 1))
+    return res
+
+
+def compute_range(engine: sa.Engine, start: dt.date, end: dt.date, *, progress: Callable[[int, int, dt.date], None]
+                  | None = None, **kw) -> list[ComputeResult]:
+    """Compute the months from ``start`` to ``end`` inclusive, oldest first."""
+    months = []
+    d = month_start(start)
+    while d <= month_start(end):
+        months.append(d)
+        d = add_months(d, 1)
+    out = []
+    for n, mo in enumerate(months, 1):
+        out.append(compute_month(engine, mo, **kw))
+        if progress:
+            progress(n, len(months), mo)
+    return out
+
+
+def refresh_needs_plan(conn, month: dt.date) -> int:
+    """Set ``needs_plan`` on the month's scores from this and the previous month's ratings.
+    Returns how many of the month's scores are flagged."""
+    prev = add_months(month, -1)
+    rows = conn.execute(sa.text("""
+        SELECT s.id, s.rating, s.needs_plan,
+               (SELECT s2.rating FROM assessment_score s2 JOIN assessment_indicator i2 ON i2.id = s2.indicator_id
+                WHERE i2.code = i.code AND s2.unit_type = s.unit_type AND s2.unit_id = s.unit_id
+                  AND s2.period = :prev
+                ORDER BY i2.version DESC LIMIT 1) AS prev_rating
+        FROM assessment_score s JOIN assessment_indicator i ON i.id = s.indicator_id
+        WHERE s.period = :month"""), {"month": month, "prev": prev}).all()
+    flagged, changes = 0, []
+    for r in rows:
+        flag = needs_plan(r.prev_rating, r.rating)
+        flagged += flag
+        if flag != r.needs_plan:
+            changes.append({"i": r.id, "f": flag})
+    if changes:
+        conn.execute(sa.text("UPDATE assessment_score SET needs_plan = :f WHERE id = :i"), changes)
+    return flagged
+
+
+# ------------------------------------------------------------------------ manual entries
+def resolve_unit(conn, unit: str) -> Unit:
+    """``site:SZ-ELEC``, ``department:SZ-ELEC/FAC``, ``post:SZ-ELEC/FAC/OP``, ``enterprise:1`` or
+    the same with numeric ids (``department:7``)."""
+    kind, _, ref = unit.partition(":")
+    if kind not in ("enterprise", "site", "department", "post") or not ref:
+        raise ScorecardError(f"unit {unit!r}: write it as site:CODE, department:SITE/CODE, post:SITE/DEPT/CODE "
+                             f"or enterprise:ID")
+    if ref.isdigit():
+        rid = int(ref)
+        sql = {"enterprise": "SELECT id, NULL::int AS site_id FROM enterprise WHERE id = :r",
+               "site": "SELECT id, id AS site_id FROM site WHERE id = :r",
+               "department": "SELECT id, site_id FROM department WHERE id = :r",
+               "post": "SELECT p.id, d.site_id FROM post p JOIN department d ON d.id = p.department_id "
+                       "WHERE p.id = :r"}[kind]
+        row = conn.execute(sa.text(sql), {"r": rid}).first()
+    else:
+        parts = ref.split("/")
+        need = {"site": 1, "department": 2, "post": 3, "enterprise": 0}[kind]
+        if len(parts) != need:
+            raise ScorecardError(f"unit {unit!r}: a {kind} is named by {need or 'its id'} "
+                                 f"code{'s' if need > 1 else ''} separated by '/'")
+        if kind == "site":
+            row = conn.execute(sa.text("SELECT id, id AS site_id FROM site WHERE code = :a"), {"a": parts[0]}).first()
+        elif kind == "department":
+            row = conn.execute(sa.text("SELECT d.id, d.site_id FROM department d JOIN site s ON s.id = d.site_id "
+                                       "WHERE s.code = :a AND d.code = :b"), {"a": parts[0], "b": parts[1]}).first()
+        else:
+            row = conn.execute(sa.text(
+                "SELECT p.id, d.site_id FROM post p JOIN department d ON d.id = p.department_id "
+                "JOIN site s ON s.id = d.site_id WHERE s.code = :a AND d.code = :b AND p.code = :c"),
+                {"a": parts[0], "b": parts[1], "c": parts[2]}).first()
+    if row is None:
+        raise ScorecardError(f"unit {unit!r} not found")
+    return Unit(kind, int(row.id), row.site_id)
+
+
+def record_manual_entry(engine: sa.Engine, *, code: str, unit: Unit | str, month: dt.date, value: float,
+                        entered_by: str, evidence: str, numerator: float | None = None,
+                        denominator: float | None = None, scope=None) -> dict:
+    """Store a manual-check result (value with its written evidence) for one unit and month.
+
+    The entry is rated with the indicator's thresholds, written to the audit log, and the
+    two-consecutive rule is re-applied for this month and the next."""
+    month = month_start(month)
+    if not entered_by or not entered_by.strip():
+        raise ScorecardError("say who made the check (entered_by)")
+    if not evidence or len(evidence.strip()) < 5:
+        raise ScorecardError("a manual entry needs its evidence (what was checked, document numbers)")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ScorecardError(f"value {value!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ScorecardError("value must be a finite number")
+    if month > month_start(dt.date.today()):
+        raise ScorecardError(f"{month:%Y-%m} is in the future")
+    it, st = m.AssessmentIndicator.__table__, m.AssessmentScore.__table__
+    with engine.begin() as conn:
+        sync_indicators(conn)
+        ind = conn.execute(sa.select(it).where(it.c.code == code, it.c.active)).mappings().first()
+        if ind is None:
+            raise ScorecardError(f"no active indicator {code!r}")
+        if not ind["manual"]:
+            raise ScorecardError(f"indicator {code} is computed from the data; it takes no manual entry")
+        if ind["unit"] == "%" and not 0 <= value <= 100:
+            raise ScorecardError(f"value {value} is outside 0..100 %")
+        u = resolve_unit(conn, unit) if isinstance(unit, str) else unit
+        if scope is not None:
+            from db.queries._sites import site_list
+
+            allowed = site_list(scope)
+            if allowed is not None and (u.site_id is None or u.site_id not in allowed):
+                raise ScorecardError("that unit lies outside your sites")
+        if (u.unit_type, u.unit_id) not in {(x.unit_type, x.unit_id) for x in
+                                             applicable_units(dict(ind), load_units(conn))}:
+            raise ScorecardError(f"indicator {code} does not apply to {u.unit_type} {u.unit_id}")
+        r = rating(value, ind["excellent_at"], ind["qualified_at"], ind["higher_is_better"])
+        row = dict(indicator_id=ind["id"], unit_type=u.unit_type, unit_id=u.unit_id, site_id=u.site_id, period=month,
+                   value=value, numerator=numerator, denominator=denominator, rating=r, evidence=[],
+                   manual_entry_by=entered_by.strip(), manual_evidence=evidence.strip(), needs_plan=False)
+        stmt = pg_insert(st).values(**row)
+        sid = conn.execute(stmt.on_conflict_do_update(
+            index_elements=[st.c.indicator_id, st.c.unit_type, st.c.unit_id, st.c.period],
+            set_={c: stmt.excluded[c] for c in ("value", "numerator", "denominator", "rating", "manual_entry_by",
+                                                 "manual_evidence", "site_id")} | {"computed_at": sa.func.now()}
+        ).returning(st.c.id)).scalar_one()
+        conn.execute(sa.insert(m.AuditLog.__table__).values(
+            username=entered_by.strip(), action="manual_score_entry", entity="assessment_score", entity_id=str(sid),
+            sensitive=False, detail={"indicator": code, "unit": f"{u.unit_type}:{u.unit_id}",
+                                     "period": month.isoformat(), "value": value, "rating": r}))
+        refresh_needs_plan(conn, month)
+        refresh_needs_plan(conn, add_months(month, 1))
+        flag = conn.execute(sa.select(st.c.needs_plan).where(st.c.id == sid)).scalar_one()
+    return {"id": sid, "rating": r, "needs_plan": bool(flag), "value": value}
+

@@ -1,0 +1,427 @@
+"""Notifications: an outbox in PostgreSQL and three ways out (e-mail, webhook, MQTT).
+
+Nothing is sent inside a business transaction.  Rules queue a ``notification`` row in
+the same transaction as the change that caused it (so a rolled-back escalation sends
+nothing, and a committed one is never forgotten); ``deliver_pending`` sends queued rows
+later, one row per transaction under ``FOR UPDATE SKIP LOCKED`` so several workers can
+deliver side by side.  A failed attempt is recorded (``attempts``, ``last_error``) and
+retried with exponential back-off; after ``max_attempts`` the row is marked ``failed``
+and logged at ERROR level: visible in the table, never dropped silently.
+
+Routing is configured per role and site in ``site.settings["notifications"]``::
+
+    {"plant_manager": [{"channel": "email"},
+                       {"channel": "webhook", "url": "https://chat.example/hook"}],
+     "group": [{"channel": "mqtt", "topic": "qhse/group/escalations"}]}
+
+``{"channel": "email"}`` without ``"to"`` means "the people who hold this role": the
+action owner, the area owner (area manager), users with the plant_manager role scoped to
+the site, users with the group_manager role.  A role with no configuration gets that
+e-mail target.  When nobody with an e-mail address holds the role, the message goes to
+the site's MQTT topic ``qhse/<site code>/notifications/<role>`` instead, so it still
+reaches whoever watches the plant.
+
+Transports: SMTP when ``QHSE_SMTP_URL`` is set, otherwise ``.eml`` files written under
+``<data_dir>/mail`` (the embedded default, like a local mail spool); webhooks are HTTP
+POSTs of JSON; MQTT messages are published with QoS 1 to ``QHSE_MQTT_URL`` (or the
+embedded broker).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from db import models as m
+
+log = logging.getLogger("qhse.notify")
+
+UTC = dt.UTC
+CHANNELS = ("email", "webhook", "mqtt")
+ROLES = ("owner", "area_manager", "plant_manager", "group")
+BACKOFF_BASE_S = 30.0
+BACKOFF_CAP_S = 3600.0
+MAX_ATTEMPTS = 8
+
+
+class NotifyError(ValueError):
+    """Bad notification configuration, described in one line."""
+
+
+class DeliveryError(Exception):
+    """One delivery attempt failed (the message says why); the row will be retried."""
+
+
+# ----------------------------------------------------------------------------- transports
+class Notifier(Protocol):
+    channel: str
+
+    def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
+        """Deliver one message or raise DeliveryError."""
+
+
+class SmtpNotifier:
+    channel = "email"
+
+    def __init__(self, url: str, sender: str, timeout: float = 10.0):
+        u = urlsplit(url)
+        if u.scheme not in ("smtp", "smtps", "smtp+starttls") or not u.hostname:
+            raise NotifyError(f"bad SMTP URL {url!r}")
+        self.host = u.hostname
+        self.port = u.port or {"smtp": 25, "smtps": 465, "smtp+starttls": 587}[u.scheme]
+        self.scheme = u.scheme
+        self.username = unquote(u.username) if u.username else None
+        self.password = unquote(u.password) if u.password else None
+        self.sender = sender
+        self.timeout = timeout
+
+    def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
+        msg = _email(self.sender, recipient, subject, body, ref)
+        try:
+            if self.scheme == "smtps":
+                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                          context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with client:
+                if self.scheme == "smtp+starttls":
+                    client.starttls(context=ssl.create_default_context())
+                if self.username:
+                    client.login(self.username, self.password or "")
+                client.send_message(msg)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {_one_line(exc)}") from None
+
+
+class SpoolMailer:
+    """E-mails written as .eml files (the embedded default when no SMTP server is set)."""
+
+    channel = "email"
+
+    def __init__(self, directory: Path, sender: str):
+        self.directory = Path(directory)
+        self.sender = sender
+
+    def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
+        msg = _email(self.sender, recipient, subject, body, ref)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = f"{dt.datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
+            tmp = self.directory / (name + ".part")
+            tmp.write_bytes(bytes(msg))
+            tmp.rename(self.directory / name)
+        except OSError as exc:
+            raise DeliveryError(f"mail spool {self.directory}: {_one_line(exc)}") from None
+
+
+class WebhookNotifier:
+    channel = "webhook"
+
+    def __init__(self, timeout: float = 10.0):
+        self.timeout = timeout
+
+    def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
+        if not recipient.startswith(("http://", "https://")):
+            raise DeliveryError(f"webhook URL must start with http:// or https://, got {recipient!r}")
+        data = json.dumps({"subject": subject, "text": f"{subject}\n{body}", "body": body, "ref": ref}).encode()
+        req = urllib.request.Request(recipient, data=data, method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "qhse-notify"})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                if resp.status >= 300:
+                    raise DeliveryError(f"webhook {recipient}: HTTP {resp.status}")
+        except urllib.error.HTTPError as exc:
+            raise DeliveryError(f"webhook {recipient}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            raise DeliveryError(f"webhook {recipient}: {_one_line(reason)}") from None
+
+
+class MqttNotifier:
+    """Publishes JSON with QoS 1 and waits for the broker's acknowledgement."""
+
+    channel = "mqtt"
+
+    def __init__(self, url: str, timeout: float = 10.0, client_id: str | None = None):
+        u = urlsplit(url)
+        if u.scheme not in ("mqtt", "mqtts", "tcp") or not u.hostname:
+            raise NotifyError(f"bad MQTT URL {url!r}")
+        self.host, self.port, self.tls = u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883), u.scheme == "mqtts"
+        self.username = unquote(u.username) if u.username else None
+        self.password = unquote(u.password) if u.password else None
+        self.timeout = timeout
+        self.client_id = client_id or f"qhse-notify-{uuid.uuid4().hex[:8]}"
+        self._client = None
+
+    def _connect(self):
+        import paho.mqtt.client as mqtt
+
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        if self.username:
+            c.username_pw_set(self.username, self.password)
+        if self.tls:
+            c.tls_set()
+        try:
+            c.connect(self.host, self.port, keepalive=30)
+        except OSError as exc:
+            raise DeliveryError(f"MQTT {self.host}:{self.port}: {_one_line(exc)}") from None
+        c.loop_start()
+        return c
+
+    def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
+        if not recipient or any(ch in recipient for ch in "#+"):
+            raise DeliveryError(f"MQTT topic {recipient!r} is not a publishable topic")
+        payload = json.dumps({"subject": subject, "body": body, "ref": ref,
+                              "sent_at": dt.datetime.now(UTC).isoformat()})
+        if self._client is None:
+            self._client = self._connect()
+        try:
+            info = self._client.publish(recipient, payload, qos=1)
+            info.wait_for_publish(timeout=self.timeout)
+            if not info.is_published():
+                raise DeliveryError(f"MQTT {self.host}:{self.port}: no acknowledgement within {self.timeout:g} s")
+        except (RuntimeError, ValueError, OSError) as exc:
+            self.close()
+            raise DeliveryError(f"MQTT {self.host}:{self.port}: {_one_line(exc)}") from None
+        except DeliveryError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.disconnect()
+                self._client.loop_stop()
+            except Exception:  # noqa: BLE001 - closing a broken connection must not raise
+                pass
+            self._client = None
+
+
+def _email(sender: str, recipient: str, subject: str, body: str, ref: str | None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain="qhse.local")
+    if ref:
+        msg["X-QHSE-Ref"] = ref
+    msg.set_content(body)
+    return msg
+
+
+def _one_line(exc: object) -> str:
+    s = str(exc).strip()
+    return (s.splitlines()[0] if s else type(exc).__name__)[:300]
+
+
+def default_notifiers(settings=None) -> dict[str, Notifier]:
+    """Transports built from settings (SMTP or the mail spool, webhook, MQTT)."""
+    from qhse.config import get_settings
+
+    s = settings or get_settings()
+    email: Notifier = SmtpNotifier(s.smtp_url, s.smtp_from) if s.smtp_url else SpoolMailer(s.data_path / "mail", s.smtp_from)
+    mqtt_url = s.mqtt_url or f"mqtt://127.0.0.1:{s.embedded_mqtt_port}"
+    return {"email": email, "webhook": WebhookNotifier(), "mqtt": MqttNotifier(mqtt_url)}
+
+
+# -------------------------------------------------------------------------------- routing
+@dataclass(frozen=True)
+class Target:
+    channel: str
+    recipient: str | None  # None: "the people holding the role" (e-mail only)
+
+
+def parse_targets(site: m.Site, role: str) -> list[Target]:
+    cfg = (site.settings or {}).get("notifications") or {}
+    if not isinstance(cfg, dict):
+        raise NotifyError(f"site {site.code}: settings.notifications must be an object keyed by role")
+    raw = cfg.get(role)
+    if raw is None:
+        return [Target("email", None)]
+    if not isinstance(raw, list):
+        raise NotifyError(f"site {site.code}: notifications.{role} must be a list of targets")
+    out = []
+    for t in raw:
+        if not isinstance(t, dict) or t.get("channel") not in CHANNELS:
+            raise NotifyError(f"site {site.code}: notifications.{role}: each target needs channel "
+                              f"{' | '.join(CHANNELS)}, got {t!r}")
+        ch = t["channel"]
+        key = {"email": "to", "webhook": "url", "mqtt": "topic"}[ch]
+        unknown = set(t) - {"channel", key}
+        if unknown:
+            raise NotifyError(f"site {site.code}: notifications.{role}: unknown key(s) {', '.join(sorted(unknown))}")
+        rec = t.get(key)
+        if ch != "email" and not rec:
+            raise NotifyError(f"site {site.code}: notifications.{role}: a {ch} target needs {key!r}")
+        out.append(Target(ch, str(rec) if rec else None))
+    return out
+
+
+def role_emails(session: Session, role: str, site_id: int, *, action: m.CorrectiveAction | None = None,
+                hazard: m.HazardReport | None = None, area_id: int | None = None) -> list[str]:
+    """E-mail addresses of the people holding ``role`` for this site/area/action."""
+    P, U = m.Person, m.UserAccount
+    person_ids: list[int] = []
+    if role == "owner":
+        if action is not None and action.owner_person_id:
+            person_ids = [action.owner_person_id]
+    elif role == "area_manager":
+        aid = area_id or (hazard.area_id if hazard is not None else None)
+        owner = session.scalar(sa.select(m.Area.owner_person_id).where(m.Area.id == aid)) if aid else None
+        person_ids = [owner] if owner else []
+    elif role in ("plant_manager", "group"):
+        q = sa.select(U.person_id).where(U.active.is_(True), U.person_id.is_not(None))
+        if role == "plant_manager":
+            q = q.where(U.role == "plant_manager",
+                        sa.or_(U.all_sites.is_(True),
+                               U.id.in_(sa.select(m.UserSiteScope.user_id).where(m.UserSiteScope.site_id == site_id))))
+        else:
+            q = q.where(U.role == "group_manager")
+        person_ids = list(session.scalars(q))
+    else:
+        raise NotifyError(f"unknown role {role!r} (use one of {', '.join(ROLES)})")
+    if not person_ids:
+        return []
+    emails = session.scalars(sa.select(P.email).where(P.id.in_(person_ids), P.email.is_not(None), P.active.is_(True))
+                             .order_by(P.id))
+    return sorted({e.strip() for e in emails if e and "@" in e})
+
+
+def enqueue(session: Session, channel: str, recipient: str, subject: str, body: str, *, ref: str | None = None,
+            now: dt.datetime | None = None) -> m.Notification:
+    if channel not in CHANNELS:
+        raise NotifyError(f"unknown channel {channel!r} (use one of {', '.join(CHANNELS)})")
+    if not recipient:
+        raise NotifyError("a notification needs a recipient")
+    now = now or dt.datetime.now(UTC)
+    n = m.Notification(channel=channel, recipient=recipient, subject=subject[:1000], body=body, status="pending",
+                       attempts=0, next_attempt_at=now, ref=ref, created_at=now)
+    session.add(n)
+    return n
+
+
+def notify_role(session: Session, *, site_id: int, role: str, subject: str, body: str, ref: str | None = None,
+                action: m.CorrectiveAction | None = None, hazard: m.HazardReport | None = None,
+                area_id: int | None = None, now: dt.datetime | None = None) -> int:
+    """Queue the message for every target configured for (site, role); returns how many rows."""
+    site = session.get(m.Site, site_id)
+    if site is None:
+        raise NotifyError(f"no site #{site_id}")
+    count = 0
+    for t in parse_targets(site, role):
+        if t.channel == "email" and t.recipient is None:
+            addrs = role_emails(session, role, site_id, action=action, hazard=hazard, area_id=area_id)
+            if not addrs:
+                enqueue(session, "mqtt", f"qhse/{site.code}/notifications/{role}", subject, body, ref=ref, now=now)
+                count += 1
+            for a in addrs:
+                enqueue(session, "email", a, subject, body, ref=ref, now=now)
+                count += 1
+        else:
+            enqueue(session, t.channel, t.recipient, subject, body, ref=ref, now=now)
+            count += 1
+    session.flush()
+    return count
+
+
+# ------------------------------------------------------------------------------- delivery
+def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
+    """Delay before the next try after ``attempts`` failed tries: base, 2 base, 4 base, ... capped."""
+    return min(cap, base * (2 ** max(0, attempts - 1)))
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        out = f"{self.sent} sent, {self.retried} to retry, {self.failed} given up"
+        if self.errors:
+            out += "; last error: " + self.errors[-1]
+        return out
+
+
+def deliver_pending(engine: sa.Engine, *, now: dt.datetime | None = None,
+                    notifiers: dict[str, Notifier] | None = None, limit: int = 200,
+                    max_attempts: int = MAX_ATTEMPTS, base_delay_s: float = BACKOFF_BASE_S,
+                    clock: Callable[[], dt.datetime] | None = None) -> DeliveryStats:
+    """Send queued notifications whose next attempt is due.  One row per transaction."""
+    notifiers = notifiers if notifiers is not None else default_notifiers()
+    clock = clock or (lambda: now or dt.datetime.now(UTC))
+    N = m.Notification
+    stats = DeliveryStats()
+    seen: set[int] = set()
+    try:
+        for _ in range(limit):
+            t = clock()
+            with Session(engine) as s, s.begin():
+                q = (sa.select(N).where(N.status == "pending", sa.or_(N.next_attempt_at.is_(None), N.next_attempt_at <= t))
+                     .order_by(N.next_attempt_at.nulls_first(), N.id).limit(1).with_for_update(skip_locked=True))
+                if seen:
+                    q = q.where(N.id.not_in(seen))
+                n = s.scalar(q)
+                if n is None:
+                    break
+                seen.add(n.id)
+                sender = notifiers.get(n.channel)
+                n.attempts += 1
+                try:
+                    if sender is None:
+                        raise DeliveryError(f"no {n.channel} transport configured")
+                    sender.send(n.recipient, n.subject, n.body, ref=n.ref)
+                except DeliveryError as exc:
+                    n.last_error = str(exc)
+                    stats.errors.append(f"#{n.id}: {exc}")
+                    if n.attempts >= max_attempts:
+                        n.status = "failed"
+                        n.next_attempt_at = None
+                        stats.failed += 1
+                        log.error("notification #%s (%s to %s) given up after %s attempts: %s",
+                                  n.id, n.channel, n.recipient, n.attempts, exc)
+                    else:
+                        n.next_attempt_at = t + dt.timedelta(seconds=backoff_seconds(n.attempts, base_delay_s))
+                        stats.retried += 1
+                        log.warning("notification #%s (%s to %s) attempt %s failed, retry at %s: %s",
+                                    n.id, n.channel, n.recipient, n.attempts, n.next_attempt_at, exc)
+                else:
+                    n.status = "sent"
+                    n.sent_at = t
+                    n.last_error = None
+                    n.next_attempt_at = None
+                    stats.sent += 1
+    finally:
+        for nt in notifiers.values():
+            close = getattr(nt, "close", None)
+            if close:
+                close()
+    return stats
+
+
+def retry_failed(session: Session, ids: Iterable[int] | None = None, now: dt.datetime | None = None) -> int:
+    """Put given-up notifications back in the queue (e.g. after fixing the SMTP setting)."""
+    N = m.Notification
+    q = sa.update(N).where(N.status == "failed")
+    if ids is not None:
+        q = q.where(N.id.in_(list(ids)))
+    r = session.execute(q.values(status="pending", attempts=0, next_attempt_at=now or dt.datetime.now(UTC)))
+    return r.rowcount

@@ -1,0 +1,118 @@
+"""Console rendering of ML results (tables for the CLI and benchmarks)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from rich.console import Console
+from rich.table import Table
+
+from ml.ai4i import ATTRIBUTION, ProtocolResult
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.{digits}f}"
+
+
+def ai4i_json(results: dict[str, ProtocolResult]) -> str:
+    return json.dumps({k: {m: round(v, 4) for m, v in r.core().items()} for k, r in results.items()})
+
+
+def ai4i_table(results: dict[str, ProtocolResult], console: Console | None = None) -> None:
+    console = console or Console()
+    t = Table(title="AI4I 2020 failure prediction (XGBoost, physics features, no failure-mode flags)")
+    t.add_column("protocol")
+    for c in ("F1", "PR-AUC", "precision", "recall", "threshold(s)", "documented-rules F1"):
+        t.add_column(c, justify="right")
+    names = {
+        "time_ordered": "time-ordered (first 80 % UDI train, last 20 % test)",
+        "cv5": "stratified 5-fold CV (mean of folds)",
+    }
+    for key, r in results.items():
+        t.add_row(
+            names.get(key, key),
+            _f(r.f1),
+            _f(r.pr_auc),
+            _f(r.precision),
+            _f(r.recall),
+            ", ".join(f"{x:.2f}" for x in r.thresholds),
+            _f(r.rule_f1),
+        )
+    console.print(t)
+    console.print(
+        "Thresholds maximise F1 on out-of-fold predictions of the training rows only. "
+        "'documented-rules F1' applies the data set's published failure mechanisms to the "
+        "recorded values: a reference for what a per-row model can reach (tool-wear and random "
+        "failures cannot be told from one row)."
+    )
+    console.print(f"Data: {ATTRIBUTION}")
+
+
+def train_table(res, console: Console | None = None) -> None:
+    console = console or Console()
+    t = Table(title=f"{res.model_name} v{res.version} (run {res.run_id[:8]})")
+    t.add_column("metric")
+    t.add_column("validation", justify="right")
+    t.add_column("holdout", justify="right")
+    for k in ("pr_auc", "f1", "precision", "recall"):
+        t.add_row(k, _f(res.validation.get(k)), _f(res.holdout.get(k)))
+    t.add_row("roc_auc", "", _f(res.holdout.get("roc_auc")))
+    t.add_row("precision@positives", "", _f(res.holdout.get("precision_at_npos")))
+    console.print(t)
+    r = res.rows
+    console.print(
+        f"rows: train {r['train']:,} ({r['train_positives']:,} positive), validation {r['validation']:,} "
+        f"({r['validation_positives']:,}), holdout {r['holdout']:,} ({r['holdout_positives']:,}); "
+        f"threshold {res.threshold:.3f}"
+    )
+    s = res.seconds
+    console.print(
+        "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in s.items())
+    )
+    style = "green" if res.promoted else "yellow"
+    console.print(f"[{style}]{'champion' if res.promoted else 'not promoted'}[/]: {res.decision}")
+
+
+def score_table(res, console: Console | None = None, limit: int = 15) -> None:
+    console = console or Console()
+    console.print(
+        f"scored {res.assets:,} active machines as of {res.as_of:%Y-%m-%d %H:%M} UTC with "
+        f"{res.model_name} v{res.version}: "
+        + ", ".join(f"{b} {n}" for b, n in res.by_band.items())
+    )
+    if not res.rows:
+        return
+    t = Table(title=f"Highest risk (top {min(limit, len(res.rows))})")
+    t.add_column("asset", justify="right")
+    t.add_column("probability", justify="right")
+    t.add_column("band")
+    t.add_column("main reasons (SHAP, log-odds)")
+    for r in sorted(res.rows, key=lambda r: -r["probability"])[:limit]:
+        why = "; ".join(f"{c['feature']}={_f(c['value'], 2)} ({c['contribution']:+.2f})" for c in r["contributions"][:3])
+        t.add_row(str(r["asset_id"]), _f(r["probability"]), r["risk_band"], why)
+    console.print(t)
+    console.print(
+        f"time: features {res.seconds_features:.2f} s, model + SHAP {res.seconds_model:.3f} s, write {res.seconds_write:.2f} s"
+    )
+
+
+def versions_table(model_name: str, rows: list[dict], console: Console | None = None) -> None:
+    console = console or Console()
+    t = Table(title=f"{model_name} versions")
+    for c in ("version", "alias", "created (UTC)", "holdout PR-AUC", "holdout F1", "threshold", "promoted by", "reason"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(
+            r["version"],
+            "champion" if r["champion"] else "",
+            f"{r['created']:%Y-%m-%d %H:%M}",
+            _f(r["holdout_pr_auc"]),
+            _f(r["holdout_f1"]),
+            _f(r["threshold"]),
+            r["promoted_by"] or "",
+            (r["promotion_reason"] or "")[:60],
+        )
+    console.print(t)

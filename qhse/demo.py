@@ -43,3 +43,19 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
 
     for k, v in platform_summary(get_engine(url)).items():
         click.echo(f"  {k:<28} {v:,}" if isinstance(v, int) else f"  {k:<28} {v}")
+
+    # Keep these two steps last: the dashboard runs in the foreground until Ctrl+C.
+    _step("Dashboard users (one per role)")
+    from qhse.auth import ensure_demo_users
+
+    for d, password in ensure_demo_users(get_engine(url)):
+        where = ", ".join(d.sites) if d.sites else "all sites"
+        click.echo(f"  {d.username:<16} {password:<14} {d.role:<15} {where}")
+    click.echo("  (passwords are new on every run of `qhse demo`; change one with `qhse user passwd NAME`)")
+
+    if ui:
+        _step("Dashboard")
+        from dashboard.launch import run_dashboard
+
+        click.echo(f"open http://127.0.0.1:{port} and sign in with one of the accounts above (Ctrl+C stops)")
+        run_dashboard(port=port, database_url=url)

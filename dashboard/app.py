@@ -1,0 +1,115 @@
+"""QHSE dashboard entry point: ``qhse dashboard`` (or ``streamlit run dashboard/app.py``).
+
+Runs on every interaction: sign-in, then one ``st.navigation`` call with the pages the
+user's role may open (grouped by section, see ``dashboard/pages.py``), the shared
+sidebar (user, language, filters), a central permission check, then the page itself.
+
+How to add a page: see the docstring of ``dashboard/pages.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` from a checkout
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import core, i18n  # noqa: E402
+from dashboard.pages import PAGES, SECTIONS  # noqa: E402
+from qhse import access  # noqa: E402
+
+st.set_page_config(page_title="QHSE Platform", page_icon=":material/health_and_safety:", layout="wide")
+
+
+def login_page() -> None:
+    from qhse.auth import LoginFailed, authenticate
+
+    st.title(core.t("app.title"))
+    lang = st.segmented_control(core.t("language"), list(i18n.LOCALES), format_func=i18n.LOCALES.get,
+                                default=core.locale(), key="login.lang")
+    if lang and lang != core.locale():
+        st.session_state[core.K_LOCALE] = lang
+        st.rerun()
+    with st.form("login", border=True):
+        st.subheader(core.t("login.title"))
+        username = st.text_input(core.t("login.username"), key="login.username")
+        password = st.text_input(core.t("login.password"), type="password", key="login.password")
+        submitted = st.form_submit_button(core.t("login.submit"), type="primary")
+    if submitted:
+        try:
+            user = authenticate(core.engine(), username, password)
+        except LoginFailed as exc:
+            st.error(core.t("login.disabled") if "disabled" in str(exc) else core.t("login.failed"))
+        else:
+            core.sign_in(user)
+            st.rerun()
+    st.caption(core.t("login.hint"))
+
+
+def sidebar_user(user, scope) -> None:
+    from qhse.auth import set_locale
+
+    with st.sidebar:
+        st.caption(core.t("signed_in_as", name=user.display_name, role=core.t(f"role.{user.role}")))
+        loc = st.selectbox(core.t("language"), list(i18n.LOCALES), format_func=i18n.LOCALES.get,
+                           index=list(i18n.LOCALES).index(core.locale()), key="w.locale")
+        if loc != core.locale():
+            set_locale(core.engine(), scope, loc)
+            st.session_state[core.K_LOCALE] = loc
+            st.rerun()
+        if st.button(core.t("logout"), icon=":material/logout:", key="w.logout"):
+            core.sign_out()
+            st.rerun()
+
+
+def main() -> None:
+    user = core.current_user()
+    if user is None:
+        st.navigation([st.Page(login_page, title=core.t("login.title"), icon=":material/login:",
+                               url_path="login")], position="hidden").run()
+        return
+    scope = access.scope_for_user(user)
+    loc = core.locale()
+    allowed = {p.key for p in PAGES if access.can(scope, p.permission)}
+    first_allowed = next((p.key for p in PAGES if p.key in allowed), None)
+    sections: dict[str, list] = {}
+    spec_by_page: list[tuple[object, object]] = []
+    for s in SECTIONS:
+        for p in (p for p in PAGES if p.section == s):
+            page = st.Page(p.file, title=p.title(loc), icon=p.icon, url_path=p.key,
+                           default=(p.key == first_allowed), visibility="visible" if p.key in allowed else "hidden")
+            spec_by_page.append((page, p))
+            if p.key in allowed:
+                sections.setdefault(core.t(f"section.{s}"), []).append(page)
+            else:
+                # Registered but hidden: opening its URL shows a refusal, not another page.
+                sections.setdefault("_hidden", []).append(page)
+    hidden = sections.pop("_hidden", [])
+    if not allowed:  # nothing to show: a notice as the home page (hidden pages still refuse by URL)
+        notice = st.Page(lambda: st.info(core.t("denied", role=core.t(f"role.{scope.role}"))),
+                         title=core.t("app.title"), url_path="home", default=True)
+        sections = {core.t("app.title"): [notice]}
+    if hidden:
+        sections[next(iter(sections))].extend(hidden)
+    pg = st.navigation(sections, position="sidebar")
+    sidebar_user(user, scope)
+    if not allowed and pg.url_path in ("", "home"):
+        pg.run()
+        return
+    spec = next((sp for page, sp in spec_by_page if page is pg or page.url_path == pg.url_path), None)
+    if spec is None or spec.key not in allowed:
+        st.error(core.t("denied", role=core.t(f"role.{scope.role}")))
+        st.stop()
+    if scope.site_ids is not None and not scope.site_ids:
+        st.warning(core.t("no_sites"))
+        st.stop()
+    filters = core.render_filters(scope, show=spec.filters)
+    st.session_state["_ctx"] = core.PageContext(user=user, scope=scope, filters=filters, locale=loc)
+    pg.run()
+
+
+main()

@@ -1,0 +1,305 @@
+"""What every page shares: the engine, the signed-in user and their scope, the shared
+filters, cached queries, the locale.
+
+Pages call ``ctx = page_context()`` and then ``fetch(fn, ctx.scope, ...)`` where ``fn`` is a
+``db.queries`` function taking ``(engine, scope, ...)``; results are cached with
+``st.cache_data`` keyed on the function, the database, the scope and the arguments, so
+two users with different scopes never share a cached result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from dashboard import i18n
+from db.queries.scope import Scope
+
+# Session keys (persist across pages for the whole browser session).
+K_USER = "auth.user_id"
+K_LOCALE = "locale"
+K_SITES = "flt.sites"
+K_AREAS = "flt.areas"
+K_PERIOD = "flt.period"
+K_END = "flt.end"
+
+PERIODS = ("7d", "30d", "90d", "365d", "mtd", "ytd")
+DEFAULT_PERIOD = "90d"
+
+TTL_LIVE = 5  # seconds: open alarms, review queues
+TTL_STANDARD = 120  # KPIs, heatmaps, lists
+TTL_SLOW = 900  # reference data (sites, areas), long histories
+
+
+# -- engine -----------------------------------------------------------------------------
+_embedded_urls: dict[str, str] = {}
+
+
+def _database_url() -> str:
+    """QHSE_DATABASE_URL, or the embedded server's URL (started once per process)."""
+    from qhse.config import get_settings
+
+    s = get_settings()
+    if s.database_url:
+        return s.database_url
+    key = str(s.data_path)
+    if key not in _embedded_urls:
+        from db.engine import resolve_database_url
+
+        _embedded_urls[key] = resolve_database_url(s)
+    return _embedded_urls[key]
+
+
+@st.cache_resource(show_spinner=False)
+def _engine_for(url: str):
+    from db.engine import create_engine_for
+
+    return create_engine_for(url, pool_size=8, max_overflow=8)
+
+
+def database_url() -> str:
+    return _database_url()
+
+
+def engine():
+    return _engine_for(database_url())
+
+
+# -- cached queries ---------------------------------------------------------------------
+def _resolve(path: str) -> Callable:
+    mod, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(mod), name)
+
+
+def _name(fn: Callable) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+@st.cache_data(ttl=TTL_LIVE, show_spinner=False, max_entries=2000)
+def _q_live(fn_path: str, url: str, args: tuple, kwargs: tuple):
+    return _resolve(fn_path)(_engine_for(url), *args, **dict(kwargs))
+
+
+@st.cache_data(ttl=TTL_STANDARD, show_spinner=False, max_entries=2000)
+def _q_standard(fn_path: str, url: str, args: tuple, kwargs: tuple):
+    return _resolve(fn_path)(_engine_for(url), *args, **dict(kwargs))
+
+
+@st.cache_data(ttl=TTL_SLOW, show_spinner=False, max_entries=2000)
+def _q_slow(fn_path: str, url: str, args: tuple, kwargs: tuple):
+    return _resolve(fn_path)(_engine_for(url), *args, **dict(kwargs))
+
+
+_CACHES = {"live": _q_live, "standard": _q_standard, "slow": _q_slow}
+
+
+def fetch(fn: Callable, *args, ttl: str = "standard", **kwargs):
+    """Run a ``db.queries`` read ``fn(engine, *args, **kwargs)`` through the cache.
+
+    ``ttl``: "live" (5 s), "standard" (2 min) or "slow" (15 min).  Writes call
+    :func:`invalidate` so the user sees their own change at once.
+    """
+    return _CACHES[ttl](_name(fn), database_url(), args, tuple(sorted(kwargs.items())))
+
+
+def call(fn: Callable, *args, **kwargs):
+    """Run a write (or an uncached read, e.g. of sensitive data, which must be audited every time)."""
+    return fn(engine(), *args, **kwargs)
+
+
+def invalidate(*which: str) -> None:
+    for w in which or ("live", "standard"):
+        _CACHES[w].clear()
+
+
+# -- locale ------------------------------------------------------------------------------
+def locale() -> str:
+    return st.session_state.get(K_LOCALE, i18n.DEFAULT)
+
+
+def t(key: str, **kw) -> str:
+    return i18n.lookup(locale(), key, **kw)
+
+
+def tr(en: str, zh: str) -> str:
+    return i18n.tr_for(locale(), en, zh)
+
+
+# -- user and scope ------------------------------------------------------------------------
+@st.cache_data(ttl=10, show_spinner=False)
+def _load_user(url: str, user_id: int):
+    from db.queries.users import get_by_id
+
+    return get_by_id(_engine_for(url), user_id)
+
+
+def current_user():
+    uid = st.session_state.get(K_USER)
+    if uid is None:
+        return None
+    user = _load_user(database_url(), int(uid))
+    if user is None or not user.active:
+        sign_out()
+        return None
+    return user
+
+
+def current_scope() -> Scope | None:
+    from qhse.access import scope_for_user
+
+    user = current_user()
+    return scope_for_user(user) if user else None
+
+
+def sign_in(user) -> None:
+    st.session_state[K_USER] = user.id
+    st.session_state[K_LOCALE] = user.locale
+    _load_user.clear()
+
+
+def sign_out() -> None:
+    for k in list(st.session_state.keys()):
+        del st.session_state[k]
+
+
+# -- filters -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    """The shared selection: sites and areas (None: all in scope) and a period with its predecessor."""
+
+    site_ids: tuple[int, ...] | None
+    area_ids: tuple[int, ...] | None
+    period: str
+    start: dt.datetime  # inclusive, UTC
+    end: dt.datetime  # exclusive, UTC
+    prev_start: dt.datetime
+    prev_end: dt.datetime
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
+
+def period_bounds(period: str, end_day: dt.date, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]:
+    """[start, end) of the period ending with ``end_day`` (local days), and the same length before it."""
+    end = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time(), tz)
+    if period == "mtd":
+        start = dt.datetime(end_day.year, end_day.month, 1, tzinfo=tz)
+    elif period == "ytd":
+        start = dt.datetime(end_day.year, 1, 1, tzinfo=tz)
+    else:
+        start = end - dt.timedelta(days=int(period.rstrip("d")))
+    span = end - start
+    return (start.astimezone(dt.UTC), end.astimezone(dt.UTC), (start - span).astimezone(dt.UTC),
+            start.astimezone(dt.UTC))
+
+
+def _persist(widget_key: str, perm_key: str) -> None:
+    st.session_state[perm_key] = st.session_state[widget_key]
+
+
+def report_tz() -> ZoneInfo:
+    from qhse.config import get_settings
+
+    return get_settings().tz
+
+
+def default_end_day(scope: Scope) -> dt.date:
+    """Today, or the day of the latest data when the data stops earlier (a demo snapshot)."""
+    from db.queries.org import data_horizon
+
+    tz = report_tz()
+    today = dt.datetime.now(tz).date()
+    horizon = fetch(data_horizon, scope, ttl="standard")
+    if horizon is None:
+        return today
+    return min(today, horizon.astimezone(tz).date())
+
+
+def render_filters(scope: Scope, show: bool = True) -> Filters:
+    """Sidebar widgets for site / area / period; values persist across pages in session_state."""
+    from db.queries.org import areas, sites
+
+    site_df = fetch(sites, scope, ttl="slow")
+    ss = st.session_state
+    ss.setdefault(K_SITES, [])
+    ss.setdefault(K_AREAS, [])
+    ss.setdefault(K_PERIOD, DEFAULT_PERIOD)
+    if K_END not in ss:
+        ss[K_END] = default_end_day(scope)
+    site_codes = dict(zip(site_df["id"], site_df["code"]))
+    ss[K_SITES] = [s for s in ss[K_SITES] if s in site_codes]
+    if show:
+        with st.sidebar:
+            st.markdown(f"**{t('filters')}**")
+            ss["w.sites"] = ss[K_SITES]
+            st.multiselect(t("filter.sites"), options=list(site_codes), format_func=lambda i: site_codes.get(i, str(i)),
+                           key="w.sites", placeholder=t("filter.all"), on_change=_persist, args=("w.sites", K_SITES))
+    chosen_sites = tuple(ss[K_SITES]) or None
+    area_df = fetch(areas, scope, chosen_sites, ttl="slow")
+    area_labels = {r.id: f"{r.site_code} · {r.name}" for r in area_df.itertuples()}
+    ss[K_AREAS] = [a for a in ss[K_AREAS] if a in area_labels]
+    if show:
+        with st.sidebar:
+            ss["w.areas"] = ss[K_AREAS]
+            st.multiselect(t("filter.areas"), options=list(area_labels), format_func=lambda i: area_labels.get(i, str(i)),
+                           key="w.areas", placeholder=t("filter.all"), on_change=_persist, args=("w.areas", K_AREAS))
+            ss["w.period"] = ss[K_PERIOD]
+            st.selectbox(t("filter.period"), PERIODS, format_func=lambda p: t(f"period.{p}"), key="w.period",
+                         on_change=_persist, args=("w.period", K_PERIOD))
+            ss["w.end"] = ss[K_END]
+            st.date_input(t("filter.end"), key="w.end", on_change=_persist, args=("w.end", K_END),
+                          format="YYYY-MM-DD")
+    start, end, pstart, pend = period_bounds(ss[K_PERIOD], ss[K_END], report_tz())
+    return Filters(site_ids=chosen_sites, area_ids=tuple(ss[K_AREAS]) or None, period=ss[K_PERIOD],
+                   start=start, end=end, prev_start=pstart, prev_end=pend)
+
+
+# -- page context --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PageContext:
+    user: object
+    scope: Scope
+    filters: Filters
+    locale: str
+
+    def t(self, key: str, **kw) -> str:
+        return i18n.lookup(self.locale, key, **kw)
+
+    def tr(self, en: str, zh: str) -> str:
+        return i18n.tr_for(self.locale, en, zh)
+
+    def num(self, x, digits: int = 0, compact: bool = False) -> str:
+        return i18n.format_number(self.locale, x, digits, compact)
+
+    def pct(self, x, digits: int = 1) -> str:
+        return i18n.format_percent(self.locale, x, digits)
+
+    def date(self, d) -> str:
+        return i18n.format_date(self.locale, d)
+
+    def datetime(self, t) -> str:
+        return i18n.format_datetime(self.locale, t, report_tz())
+
+    def duration_h(self, h) -> str:
+        return i18n.format_duration_h(self.locale, h)
+
+    def period_caption(self) -> str:
+        f = self.filters
+        last = lambda x: (x - dt.timedelta(seconds=1)).astimezone(report_tz())  # noqa: E731
+        return self.t("period.range", start=self.date(f.start.astimezone(report_tz())), end=self.date(last(f.end)),
+                      pstart=self.date(f.prev_start.astimezone(report_tz())), pend=self.date(last(f.prev_end)))
+
+
+def page_context() -> PageContext:
+    """The context prepared by ``app.py`` for the page being run."""
+    ctx = st.session_state.get("_ctx")
+    if ctx is None:  # a page run on its own (not through app.py)
+        st.error(t("denied", role="-"))
+        st.stop()
+    return ctx

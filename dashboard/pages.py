@@ -1,0 +1,59 @@
+"""The page registry: every dashboard page, its section, title, icon and permission.
+
+To add a page:
+
+1. write ``dashboard/app_pages/<name>.py``: a plain Streamlit script that gets its
+   context with ``ctx = core.page_context()`` (user scope, filters, locale, helpers),
+   reads data only through ``core.fetch(db.queries.<module>.<function>, ctx.scope, ...)``
+   (cached, scope applied in the query layer) and draws; no SQL, no business rules;
+2. add a ``PageSpec`` line to ``PAGES`` below (section, file, English and Chinese title,
+   Material icon, the permission from ``qhse.access`` that opens it, ``filters=True`` if
+   it uses the shared site / area / period filters);
+3. add an AppTest in ``tests/dashboard/`` (see ``tests/dashboard/test_pages.py``).
+
+A page is registered only once it shows real data.  ``dashboard/app.py`` builds the
+navigation from this list, showing each user only the pages their role may open and
+refusing the others centrally before the page runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qhse import access as A
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str  # unique; also the URL path
+    section: str  # key of SECTIONS
+    file: str  # relative to dashboard/
+    title_en: str
+    title_zh: str
+    icon: str
+    permission: str
+    filters: bool = True  # shows the shared site / area / period filters
+    default: bool = False
+
+    def title(self, locale: str) -> str:
+        return self.title_zh if locale == "zh" else self.title_en
+
+
+# Section order in the navigation.
+SECTIONS = ("overview", "operations", "safety", "analytics", "people", "data_science", "admin")
+
+PAGES: list[PageSpec] = [
+    PageSpec("admin", "admin", "app_pages/admin.py", "Users and audit", "用户与审计", ":material/admin_panel_settings:",
+             A.MANAGE_USERS, filters=False),
+]
+
+
+def by_key(key: str) -> PageSpec:
+    for p in PAGES:
+        if p.key == key:
+            return p
+    raise KeyError(key)
+
+
+def allowed_pages(role: str) -> list[PageSpec]:
+    return [p for p in PAGES if A.can(role, p.permission)]

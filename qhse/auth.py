@@ -1,0 +1,167 @@
+"""Users and passwords: argon2id hashes, login checks, the demo accounts."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from db.queries import users as uq
+from db.queries.scope import SYSTEM, Scope
+from qhse.access import GROUP_ROLES, ROLE_PERMISSIONS, scope_for_user
+
+_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
+
+MIN_PASSWORD_LENGTH = 8
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
+LOCALES = ("en", "zh")
+
+
+class AuthError(Exception):
+    """Bad input to a user command (unknown role, short password, duplicate name...)."""
+
+
+class LoginFailed(Exception):
+    """Wrong username or password, or the account is disabled (one message for all)."""
+
+
+def hash_password(password: str) -> str:
+    check_password(password)
+    return _hasher.hash(password)
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def add_user(engine: sa.Engine, *, username: str, password: str, role: str, display_name: str | None = None,
+             locale: str = "en", site_codes: list[str] | None = None, all_sites: bool | None = None,
+             actor: Scope = SYSTEM) -> int:
+    """Create a user.  Group roles default to every site; other roles need at least one site."""
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username):
+        raise AuthError("username: 2-80 characters, lower-case letters, digits, '.', '_' or '-'")
+    if role not in ROLE_PERMISSIONS:
+        raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLE_PERMISSIONS)}")
+    if locale not in LOCALES:
+        raise AuthError(f"unknown locale {locale!r}; choose one of {', '.join(LOCALES)}")
+    site_codes = [c.strip() for c in (site_codes or []) if c.strip()]
+    if all_sites is None:
+        all_sites = role in GROUP_ROLES and not site_codes
+    with engine.connect() as conn:
+        ids = uq.site_ids_for_codes(conn, site_codes) if site_codes else {}
+    missing = [c for c in site_codes if c not in ids]
+    if missing:
+        raise AuthError(f"unknown site code(s): {', '.join(missing)}")
+    if not all_sites and not ids:
+        raise AuthError(f"role {role} needs --site CODE (one or more) or --all-sites")
+    if uq.get_by_username(engine, username) is not None:
+        raise AuthError(f"user {username!r} already exists")
+    return uq.insert(engine, actor, username=username, display_name=display_name or username,
+                     password_hash=hash_password(password), role=role, locale=locale, all_sites=bool(all_sites),
+                     site_ids=list(ids.values()))
+
+
+def set_password(engine: sa.Engine, username: str, password: str, actor: Scope = SYSTEM) -> None:
+    user = uq.get_by_username(engine, username)
+    if user is None:
+        raise AuthError(f"no user {username!r}")
+    uq.update(engine, actor, user.id, action="user_password", password_hash=hash_password(password))
+
+
+def set_locale(engine: sa.Engine, scope: Scope, locale: str) -> None:
+    if locale not in LOCALES:
+        raise AuthError(f"unknown locale {locale!r}")
+    if scope.user_id is None:
+        raise AuthError("no user to change")
+    uq.update(engine, scope, scope.user_id, action="user_locale", locale=locale)
+
+
+def set_active(engine: sa.Engine, actor: Scope, user_id: int, active: bool) -> None:
+    if actor.user_id == user_id and not active:
+        raise AuthError("you cannot disable your own account")
+    uq.update(engine, actor, user_id, action="user_enable" if active else "user_disable", active=active)
+
+
+def set_role_and_sites(engine: sa.Engine, actor: Scope, user_id: int, *, role: str, all_sites: bool,
+                       site_ids: list[int]) -> None:
+    if role not in ROLE_PERMISSIONS:
+        raise AuthError(f"unknown role {role!r}")
+    if not all_sites and not site_ids:
+        raise AuthError("choose at least one site, or every site")
+    uq.update(engine, actor, user_id, action="user_role", role=role, all_sites=all_sites,
+              site_ids=[] if all_sites else site_ids)
+
+
+def authenticate(engine: sa.Engine, username: str, password: str) -> uq.UserRow:
+    """The user if the password matches; raises LoginFailed otherwise.  Both outcomes are audited."""
+    user = uq.get_by_username(engine, username or "")
+    if user is None:
+        # Spend the same time as a real check so a missing user is not revealed by timing.
+        verify_password(_DUMMY_HASH, password or "")
+        uq.record_unknown_login(engine, (username or "").strip().lower())
+        raise LoginFailed("wrong username or password")
+    if not verify_password(user.password_hash, password or ""):
+        uq.record_login(engine, user, ok=False, reason="bad password")
+        raise LoginFailed("wrong username or password")
+    if not user.active:
+        uq.record_login(engine, user, ok=False, reason="disabled")
+        raise LoginFailed("this account is disabled")
+    if _hasher.check_needs_rehash(user.password_hash):
+        uq.update(engine, scope_for_user(user), user.id, action="user_rehash", password_hash=_hasher.hash(password))
+    uq.record_login(engine, user, ok=True)
+    return user
+
+
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+# -- demo accounts ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: str
+    display_name: str
+    sites: tuple[str, ...]  # empty: every site
+    locale: str = "en"
+
+
+DEMO_USERS = (
+    DemoUser("admin", "admin", "Platform administrator", ()),
+    DemoUser("group.manager", "group_manager", "Group HSE director", ()),
+    DemoUser("plant.manager", "plant_manager", "HSE manager, Shenzhen Electronics", ("SZ-ELEC",)),
+    DemoUser("plant.head", "plant_head", "Plant head, South China", ("SZ-ELEC", "SZ-PREC")),
+    DemoUser("data.scientist", "data_scientist", "Reliability data scientist", ()),
+    DemoUser("security", "security", "Security officer, Suzhou", ("SU-MACH",)),
+    DemoUser("inspector", "inspector", "Safety inspector, Dongguan", ("SZ-PREC",), "zh"),
+    DemoUser("worker", "worker", "Operator, Shenzhen Electronics", ("SZ-ELEC",), "zh"),
+)
+
+
+def ensure_demo_users(engine: sa.Engine) -> list[tuple[DemoUser, str]]:
+    """Create (or reset the password of) one account per role; returns (user, password) pairs."""
+    out = []
+    for d in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        existing = uq.get_by_username(engine, d.username)
+        if existing is None:
+            add_user(engine, username=d.username, password=password, role=d.role, display_name=d.display_name,
+                     locale=d.locale, site_codes=list(d.sites), all_sites=not d.sites)
+        else:
+            set_password(engine, d.username, password)
+            if not existing.active:
+                uq.update(engine, SYSTEM, existing.id, action="user_enable", active=True)
+        out.append((d, password))
+    return out

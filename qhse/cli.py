@@ -276,6 +276,470 @@ def dashboard(port: int, address: str) -> None:
     sys.exit(run_dashboard(port=port, address=address, database_url=url))
 
 
+# ------------------------------------------------------------------------- hazard loop
+def _loop_engine():
+    from db.engine import get_engine
+
+    return get_engine(database_url(migrate=True, quiet=True))
+
+
+def _loop_errors():
+    """Rule violations that a user can fix: shown as one line, exit 2."""
+    from qhse.dispatch import DispatchError
+    from qhse.incentives import IncentiveError
+    from qhse.inspections import InspectionError
+    from qhse.notify import NotifyError
+    from qhse.recurrence import RecurrenceError
+    from qhse.sla import SlaError
+    from qhse.workflow import WorkflowError
+
+    return (WorkflowError, SlaError, DispatchError, InspectionError, NotifyError, IncentiveError, RecurrenceError)
+
+
+def _by_code(s, model, code: str, what: str, **filters):
+    import sqlalchemy as sa
+
+    q = sa.select(model).where(model.code == code)
+    for k, v in filters.items():
+        q = q.where(getattr(model, k) == v)
+    obj = s.scalar(q)
+    if obj is None:
+        known = s.scalars(sa.select(model.code).filter_by(**filters).order_by(model.code).limit(30)).all()
+        raise UserError(f"unknown {what} {code!r} (known: {', '.join(known) or 'none'})")
+    return obj
+
+
+def _person(s, employee_no: str):
+    import sqlalchemy as sa
+
+    from db.models import Person
+
+    p = s.scalar(sa.select(Person).where(Person.employee_no == employee_no))
+    if p is None:
+        raise UserError(f"no person with employee number {employee_no!r}")
+    return p
+
+
+def _when(value: str | None):
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{value!r} is not a date/time (use ISO 8601, e.g. 2026-11-03T14:00+08:00)") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _fmt(t) -> str:
+    return "-" if t is None or t != t else f"{t:%Y-%m-%d %H:%M}"
+
+
+@cli.group()
+def hazard() -> None:
+    """Hazard reports and corrective actions: report, list, show, move through the workflow, SLA board."""
+
+
+@hazard.command("report")
+@click.option("--site", "site_code", required=True, help="Site code, e.g. SZ-ELEC.")
+@click.option("--area", "area_code", required=True, help="Area code within the site, e.g. CHEM.")
+@click.option("--category", required=True, help="electrical, chemical, fire, machine_guarding, ppe, ...")
+@click.option("--title", required=True)
+@click.option("--severity", type=click.Choice(["low", "normal", "high", "severe"]), default="normal", show_default=True)
+@click.option("--description", default=None)
+@click.option("--asset", "asset_code", default=None, help="Asset code, when the hazard is at one machine.")
+@click.option("--reporter", default=None, help="Reporter's employee number.")
+@click.option("--photo", type=click.Path(dir_okay=False), default=None, help="Path of a photo (stored as given).")
+@click.option("--likelihood", type=click.IntRange(1, 5), default=3, show_default=True)
+@click.option("--consequence", type=click.IntRange(1, 5), default=3, show_default=True)
+def hazard_report(site_code, area_code, category, title, severity, description, asset_code, reporter, photo,
+                  likelihood, consequence) -> None:
+    """Report a hazard (response due time, recurrence link and area manager notice follow)."""
+    from db.engine import session_scope
+    from db.models import Area, Asset, Site
+    from qhse.workflow import report_hazard
+
+    eng = _loop_engine()
+    try:
+        with session_scope(eng) as s:
+            site = _by_code(s, Site, site_code, "site")
+            area = _by_code(s, Area, area_code, "area", site_id=site.id)
+            asset = _by_code(s, Asset, asset_code, "asset", site_id=site.id) if asset_code else None
+            person = _person(s, reporter) if reporter else None
+            h = report_hazard(s, site_id=site.id, area_id=area.id, category=category, title=title, severity=severity,
+                              description=description, asset_id=asset.id if asset else None,
+                              reporter_person_id=person.id if person else None, photo_path=photo,
+                              likelihood=likelihood, consequence=consequence,
+                              actor=person.name if person else "cli")
+            msg = f"hazard #{h.id} reported; response due {_fmt(h.response_due_at)} UTC"
+            if h.is_repeat:
+                msg += f"; repeat of #{h.predecessor_id}"
+    except _loop_errors() as exc:
+        raise UserError(str(exc)) from None
+    click.echo(msg)
+
+
+@hazard.command("list")
+@click.option("--site", "site_code", default=None)
+@click.option("--status", default=None, help="Only this status.")
+@click.option("--open", "open_only", is_flag=True, help="Only reports not closed or rejected.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+def hazard_list(site_code, status, open_only, limit) -> None:
+    """List hazard reports, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from db.engine import session_scope
+    from db.models import Site
+    from db.queries.hazards import hazard_list as query
+    from qhse.workflow import STATUSES
+
+    if status and status not in STATUSES:
+        raise UserError(f"unknown status {status!r} (statuses: {', '.join(STATUSES)})")
+    eng = _loop_engine()
+    site_ids = None
+    if site_code:
+        with session_scope(eng) as s:
+            site_ids = [_by_code(s, Site, site_code, "site").id]
+    df = query(eng, site_ids, status=status, open_only=open_only, limit=limit)
+    t = Table()
+    for c in ("id", "site", "area", "category", "severity", "status", "reported", "response due", "actions", "title"):
+        t.add_column(c)
+    for r in df.itertuples():
+        t.add_row(str(r.id), r.site, r.area, r.category, r.severity, r.status, _fmt(r.reported_at),
+                  _fmt(r.response_due_at), f"{r.actions_done}/{r.actions}", r.title + (" (repeat)" if r.is_repeat else ""))
+    Console().print(t)
+    click.echo(f"{len(df)} report(s)")
+
+
+@hazard.command("show")
+@click.argument("hazard_id", type=int)
+def hazard_show(hazard_id: int) -> None:
+    """One report with its history, actions and predecessors."""
+    from db.queries.hazards import hazard_detail
+
+    d = hazard_detail(_loop_engine(), hazard_id)
+    if d is None:
+        raise UserError(f"no hazard report #{hazard_id}")
+    click.echo(f"#{d['id']} [{d['status']}] {d['title']}")
+    click.echo(f"  {d['site']} / {d['area']}  category {d['category']}  severity {d['severity']}  source {d['source']}"
+               f"  reporter {d['reporter'] or '-'}  points {d['points_awarded']}")
+    click.echo(f"  reported {_fmt(d['reported_at'])}  response due {_fmt(d['response_due_at'])}  "
+               f"responded {_fmt(d['responded_at'])}  closed {_fmt(d['closed_at'])} (UTC)")
+    if d["reject_reason"]:
+        click.echo(f"  rejected: {d['reject_reason']}")
+    click.echo("history:")
+    for t in d["transitions"]:
+        click.echo(f"  {_fmt(t['at'])}  {t['from_status'] or '-':>11} -> {t['to_status']:<11} by {t['actor']}"
+                   + (f"  ({t['note']})" if t["note"] else ""))
+    click.echo("actions:")
+    for a in d["actions"] or []:
+        click.echo(f"  #{a['id']} {a['department'] or '-'} owner {a['owner'] or '-'} [{a['status']}] due {_fmt(a['due_at'])}"
+                   f" level {a['escalation_level']}" + (f" ({a['escalations']})" if a["escalations"] else ""))
+    if d["predecessors"]:
+        click.echo("repeat of: " + ", ".join(f"#{p['id']} ({_fmt(p['reported_at'])})" for p in d["predecessors"]))
+
+
+@hazard.command("transition")
+@click.argument("hazard_id", type=int)
+@click.argument("status")
+@click.option("--actor", required=True, help="Who makes the change (user name).")
+@click.option("--reason", default=None, help="Required to reject or reopen.")
+@click.option("--note", default=None)
+@click.option("--department", "departments", multiple=True,
+              help="On assignment: department code(s) instead of the dispatch rules (repeat for several).")
+@click.option("--due", default=None, help="On assignment: action due time (ISO 8601) instead of the SLA's.")
+def hazard_transition(hazard_id, status, actor, reason, note, departments, due) -> None:
+    """Move a report to STATUS: assigned, in_progress, rectified, verified, closed, rejected, reopened."""
+    import sqlalchemy as sa
+
+    from db.engine import session_scope
+    from db.models import Department, HazardReport
+    from qhse.workflow import transition
+
+    eng = _loop_engine()
+    try:
+        with session_scope(eng) as s:
+            dep_ids = None
+            if departments:
+                h = s.get(HazardReport, hazard_id)
+                if h is None:
+                    raise UserError(f"no hazard report #{hazard_id}")
+                dep_ids = []
+                for code in departments:
+                    d = s.scalar(sa.select(Department).where(Department.site_id == h.site_id, Department.code == code))
+                    if d is None:
+                        raise UserError(f"no department {code!r} at this report's site")
+                    dep_ids.append(d.id)
+            h = transition(s, hazard_id, status, actor=actor, reason=reason, note=note, department_ids=dep_ids,
+                           due_at=_when(due))
+            out = f"hazard #{h.id} is now {h.status}"
+    except _loop_errors() as exc:
+        raise UserError(str(exc)) from None
+    click.echo(out)
+
+
+@hazard.command("start-action")
+@click.argument("action_id", type=int)
+@click.option("--actor", required=True)
+def hazard_start_action(action_id: int, actor: str) -> None:
+    """A team starts work on its corrective action."""
+    from db.engine import session_scope
+    from qhse.workflow import start_action
+
+    try:
+        with session_scope(_loop_engine()) as s:
+            a = start_action(s, action_id, actor=actor)
+            out = f"action #{a.id} in progress"
+    except _loop_errors() as exc:
+        raise UserError(str(exc)) from None
+    click.echo(out)
+
+
+@hazard.command("complete-action")
+@click.argument("action_id", type=int)
+@click.option("--actor", required=True)
+@click.option("--note", default=None)
+@click.option("--cost", type=click.FloatRange(min=0), default=None, help="Cost of the fix (CNY).")
+def hazard_complete_action(action_id: int, actor: str, note: str | None, cost: float | None) -> None:
+    """A team finishes its corrective action (the last one rectifies the hazard)."""
+    from db.engine import session_scope
+    from db.models import HazardReport
+    from qhse.workflow import complete_action
+
+    try:
+        with session_scope(_loop_engine()) as s:
+            a = complete_action(s, action_id, actor=actor, note=note, cost=cost)
+            h = s.get(HazardReport, a.hazard_id)
+            out = f"action #{a.id} done; hazard #{h.id} is {h.status}"
+    except _loop_errors() as exc:
+        raise UserError(str(exc)) from None
+    click.echo(out)
+
+
+@hazard.command("board")
+@click.option("--site", "site_code", default=None)
+@click.option("--due-soon-hours", type=click.FloatRange(min=0), default=24.0, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10000), default=40, show_default=True)
+def hazard_board(site_code, due_soon_hours, limit) -> None:
+    """SLA board: open corrective actions by escalation and due time."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from db.engine import session_scope
+    from db.models import Site
+    from db.queries.hazards import BOARD_STATES, awaiting_response, sla_board
+
+    eng = _loop_engine()
+    site_ids = None
+    if site_code:
+        with session_scope(eng) as s:
+            site_ids = [_by_code(s, Site, site_code, "site").id]
+    df = sla_board(eng, site_ids, due_soon_hours=due_soon_hours)
+    counts = df["state"].value_counts().to_dict() if len(df) else {}
+    t = Table(title="SLA board: " + ", ".join(f"{k.replace('_', ' ')} {counts.get(k, 0)}" for k in BOARD_STATES))
+    for c in ("state", "action", "hazard", "site", "area", "department", "severity", "due (UTC)", "h to due", "level"):
+        t.add_column(c)
+    style = {"escalated": "bold red", "overdue": "red", "due_soon": "yellow", "on_time": "green"}
+    for r in df.head(limit).itertuples():
+        t.add_row(f"[{style[r.state]}]{r.state}[/]", str(r.action_id), f"#{r.hazard_id} {r.title}", r.site, r.area,
+                  r.department or "-", r.severity, _fmt(r.due_at), f"{r.hours_to_due:.1f}", r.escalated_to)
+    Console().print(t)
+    aw = awaiting_response(eng, site_ids)
+    late = int(aw["response_overdue"].sum()) if len(aw) else 0
+    click.echo(f"{len(aw)} report(s) awaiting response, {late} past their response due time")
+
+
+@hazard.command("leaderboard")
+@click.option("--site", "site_code", required=True)
+@click.option("--days", type=click.IntRange(1, 3650), default=90, show_default=True)
+def hazard_leaderboard(site_code: str, days: int) -> None:
+    """Reporters of a site ranked by incentive points."""
+    from db.engine import session_scope
+    from db.models import Site
+    from db.queries.hazards import leaderboard
+
+    eng = _loop_engine()
+    with session_scope(eng) as s:
+        site = _by_code(s, Site, site_code, "site")
+    df = leaderboard(eng, site.id, since=dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
+    for r in df.itertuples():
+        click.echo(f"{r.rank:>3}. {r.name:<24} {r.department or '-':<28} {r.points:>5} points  "
+                   f"{r.valid_reports}/{r.reports} valid")
+
+
+@cli.group()
+def inspection() -> None:
+    """Inspections: schedule by risk class, list, record results (findings become hazard reports)."""
+
+
+@inspection.command("schedule")
+@click.option("--days", type=click.FloatRange(0.1, 31), default=2.0, show_default=True, help="How far ahead.")
+def inspection_schedule(days: float) -> None:
+    """Create due inspections for every route and flag missed ones."""
+    from db.engine import session_scope
+    from qhse.inspections import schedule
+
+    with session_scope(_loop_engine()) as s:
+        res = schedule(s, horizon=dt.timedelta(days=days))
+    click.echo(res.describe())
+
+
+@inspection.command("list")
+@click.option("--site", "site_code", default=None)
+@click.option("--status", type=click.Choice(["scheduled", "done", "missed"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+def inspection_list(site_code, status, limit) -> None:
+    """List inspections, latest due first."""
+    from db.engine import session_scope
+    from db.models import Site
+    from db.queries.hazards import inspections
+
+    eng = _loop_engine()
+    site_ids = None
+    if site_code:
+        with session_scope(eng) as s:
+            site_ids = [_by_code(s, Site, site_code, "site").id]
+    df = inspections(eng, site_ids, status=status, limit=limit)
+    for r in df.itertuples():
+        click.echo(f"#{r.id:<6} {r.site:<8} {r.area:<26} {r.risk_class} due {_fmt(r.due_at)} {r.status:<9} "
+                   f"{r.inspector or '-':<16} findings {r.findings}")
+    click.echo(f"{len(df)} inspection(s)")
+
+
+@inspection.command("perform")
+@click.argument("inspection_id", type=int)
+@click.option("--inspector", required=True, help="Inspector's employee number.")
+@click.option("--set", "answers", multiple=True, metavar="KEY=VALUE",
+              help="A checklist answer (yes/no, a number or text); repeat for each item.")
+@click.option("--finding", "findings", multiple=True, metavar="TITLE[|CATEGORY[|SEVERITY]]",
+              help="An extra finding to report as a hazard; repeat for several.")
+def inspection_perform(inspection_id, inspector, answers, findings) -> None:
+    """Record an inspection's results; failed items and findings become hazard reports."""
+    from db.engine import session_scope
+    from db.queries.hazards import inspection_form
+    from qhse.inspections import perform
+
+    eng = _loop_engine()
+    form = inspection_form(eng, inspection_id)
+    if form is None:
+        raise UserError(f"no inspection #{inspection_id}")
+    types = {it["key"]: it.get("type", "bool") for it in form["checklist"] or []}
+    results: dict = {}
+    for a in answers:
+        if "=" not in a:
+            raise UserError(f"--set {a!r}: use KEY=VALUE")
+        k, v = a.split("=", 1)
+        k = k.strip()
+        typ = types.get(k)
+        if typ == "bool":
+            low = v.strip().lower()
+            if low not in ("yes", "no", "true", "false", "y", "n", "1", "0", "ok", "fail"):
+                raise UserError(f"{k}: answer yes or no, not {v!r}")
+            results[k] = low in ("yes", "true", "y", "1", "ok")
+        elif typ == "number":
+            try:
+                results[k] = float(v) if "." in v else int(v)
+            except ValueError:
+                raise UserError(f"{k}: {v!r} is not a number") from None
+        else:
+            results[k] = v
+    extra = []
+    for f in findings:
+        parts = [p.strip() for p in f.split("|")]
+        item = {"title": parts[0]}
+        if len(parts) > 1 and parts[1]:
+            item["category"] = parts[1]
+        if len(parts) > 2 and parts[2]:
+            item["severity"] = parts[2]
+        extra.append(item)
+    try:
+        with session_scope(eng) as s:
+            who = _person(s, inspector)
+            out = perform(s, inspection_id, inspector_person_id=who.id, results=results, findings=extra, actor=who.name)
+            msg = (f"inspection #{inspection_id} done{' (late)' if out.late else ''}; "
+                   f"{len(out.hazards)} finding(s) reported" +
+                   (": " + ", ".join(f"#{h.id} {h.title}" for h in out.hazards) if out.hazards else ""))
+    except _loop_errors() as exc:
+        raise UserError(str(exc)) from None
+    click.echo(msg)
+
+
+@cli.group()
+def notify() -> None:
+    """Notification outbox: list, retry given-up messages."""
+
+
+@notify.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 10000), default=30, show_default=True)
+def notify_list(status, limit) -> None:
+    """Latest notifications with their delivery state."""
+    from db.queries.hazards import notifications
+
+    df = notifications(_loop_engine(), status=status, limit=limit)
+    for r in df.itertuples():
+        err = f"  last error: {r.last_error}" if isinstance(r.last_error, str) else ""
+        click.echo(f"#{r.id:<6} {r.channel:<7} {r.status:<7} tries {r.attempts}  {r.recipient:<40} {r.subject[:60]}{err}")
+    click.echo(f"{len(df)} notification(s)")
+
+
+@notify.command("retry")
+@click.option("--id", "ids", type=int, multiple=True, help="Only these notifications (default: every failed one).")
+def notify_retry(ids) -> None:
+    """Queue given-up notifications again (after fixing the transport settings)."""
+    from db.engine import session_scope
+    from qhse.notify import retry_failed
+
+    with session_scope(_loop_engine()) as s:
+        n = retry_failed(s, ids or None)
+    click.echo(f"{n} notification(s) queued again")
+
+
+# ------------------------------------------------------------------------------ worker
+@cli.command()
+@click.option("--once", is_flag=True, help="Run every due job once, then exit.")
+@click.option("--job", "jobs", multiple=True, help="Only this job (repeat for several); see --list.")
+@click.option("--force", is_flag=True, help="With --once: run the jobs even if not due.")
+@click.option("--tick", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True,
+              help="Seconds between checks for due jobs.")
+@click.option("--list", "list_jobs", is_flag=True, help="List the jobs and their intervals.")
+def worker(once: bool, jobs: tuple[str, ...], force: bool, tick: float, list_jobs: bool) -> None:
+    """Periodic jobs (SLA escalation, inspections, notifications, rollups, scoring, scorecards).
+
+    Run as many replicas as you like: each job runs under a PostgreSQL advisory lock.
+    """
+    import logging
+
+    from qhse.worker import JOBS, run_forever, run_once, select_jobs, worker_id
+
+    if list_jobs:
+        for j in JOBS:
+            click.echo(f"{j.name:<20} every {j.interval_s:>6.0f} s  {j.description}")
+        return
+    s = _settings()
+    logging.basicConfig(level=s.log_level.upper() if s.log_level.upper() in logging._nameToLevel else "INFO",
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        selected = select_jobs(list(jobs))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    eng = _loop_engine()
+
+    def show(o) -> None:
+        colour = {"ok": "green", "failed": "red", "skipped": "yellow"}.get(o.status)
+        head = click.style(f"{o.job:<20} {o.status:<8}", fg=colour)
+        click.echo(f"{head} {o.duration_s:6.2f} s  {o.detail}")
+
+    if once:
+        outs = run_once(eng, selected, force=force, on_outcome=show)
+        if any(o.status == "failed" for o in outs):
+            sys.exit(1)
+        return
+    click.echo(f"worker {worker_id()} running {len(selected)} job(s), checking every {tick:g} s (Ctrl+C stops)")
+    run_forever(eng, selected, tick_s=tick, on_outcome=show)
+    click.echo("worker stopped")
+
+
 # ---------------------------------------------------------------------------------- demo
 @cli.command()
 @click.option("--scale", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True)

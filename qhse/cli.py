@@ -919,6 +919,14 @@ from vision.cli import vision as _vision_group  # noqa: E402
 cli.add_command(_vision_group)
 
 
+# ------------------------------------------------------------- KPIs, scorecards, resources
+# qhse.kpi_cli imports only click at module level; each command imports its own packages.
+from qhse.kpi_cli import COMMANDS as _kpi_commands  # noqa: E402
+
+for _c in _kpi_commands:
+    cli.add_command(_c)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=True)

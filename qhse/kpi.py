@@ -176,29 +176,30 @@ class KpiDef:
     higher_is_better: bool
     per_hours: bool  # normalised per hours worked
     description: str
+    short: str = ""  # column header in narrow tables
 
 
 KPIS: tuple[KpiDef, ...] = (
     KpiDef("trir", "TRIR", "lagging", "per 200k h", False, True,
-           "recordable cases x 200,000 / hours worked"),
+           "recordable cases x 200,000 / hours worked", "TRIR"),
     KpiDef("dart", "DART", "lagging", "per 200k h", False, True,
-           "(days-away cases + restricted/transfer cases) x 200,000 / hours worked"),
+           "(days-away cases + restricted/transfer cases) x 200,000 / hours worked", "DART"),
     KpiDef("ltifr", "LTIFR", "lagging", "per 1M h", False, True,
-           "lost-time injuries x 1,000,000 / hours worked"),
+           "lost-time injuries x 1,000,000 / hours worked", "LTIFR"),
     KpiDef("severity_rate", "Severity rate", "lagging", "days per base h", False, True,
-           "lost days x base / hours worked (convention configurable)"),
+           "lost days x base / hours worked (convention configurable)", "Sev."),
     KpiDef("near_miss_ratio", "Near-miss ratio", "leading", "per injury", True, False,
-           "near misses / injury cases (injury, illness, first aid)"),
+           "near misses / injury cases (injury, illness, first aid)", "NM ratio"),
     KpiDef("hazard_closure_rate", "Hazard closure", "leading", "%", True, False,
-           "hazards closed by period end / hazards reported in period (rejected excluded)"),
+           "hazards closed by period end / hazards reported in period (rejected excluded)", "Closed %"),
     KpiDef("on_time_rectification_rate", "On-time rectification", "leading", "%", True, False,
-           "corrective actions completed by their due time / actions due in period"),
+           "corrective actions completed by their due time / actions due in period", "On-time %"),
     KpiDef("training_coverage", "Training coverage", "leading", "%", True, False,
-           "valid training records / training records held, at period end"),
+           "valid training records / training records held, at period end", "Trained %"),
     KpiDef("inspection_completion", "Inspection completion", "leading", "%", True, False,
-           "inspections performed / inspections due in period"),
+           "inspections performed / inspections due in period", "Insp. %"),
     KpiDef("hazard_rate", "Hazards reported", "leading", "per 200k h", True, True,
-           "hazard reports x 200,000 / hours worked"),
+           "hazard reports x 200,000 / hours worked", "Haz/200k h"),
 )
 KPI_BY_CODE = {k.code: k for k in KPIS}
 LEADING = tuple(k.code for k in KPIS if k.kind == "leading")

@@ -89,7 +89,8 @@ def kpi_report(engine: sa.Engine, *, month: dt.date, months: int = 1, by: str = 
     total_now = kpi_counts(engine, start=start, end=end, by="group", **kw)
     total_prev = kpi_counts(engine, start=add_months(start, -months), end=start, by="group", **kw)
     total = _row(total_now[0], sev) if total_now else KpiRow("group", "Group", {}, KpiCounts(), compute(KpiCounts(), sev))
-    total.label = "Total (from summed counts)"
+    total.label = "Total"
+    total.meta["code"] = "TOTAL"
     _attach(total, _row(total_prev[0], sev).values if total_prev else None)
     return KpiReport(start=start, end=end, by=by, rows=rows, total=total)
 

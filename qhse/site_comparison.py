@@ -1,0 +1,88 @@
+"""Site comparison: the same KPIs side by side with the group median and best as benchmarks.
+
+Drill-down: group -> regions -> plants -> areas (``level`` and ``parent``).  Frequency rates
+are normalised per hours worked, so plants of different size compare fairly; the total
+line is computed from summed counts.  Plants' local indicators (``settings.local_indicators``)
+are listed beside the common KPIs with their latest recorded result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from db.queries.kpi import scoped_sites
+from db.queries.scorecards import local_indicator_scores
+from qhse.health_index import health_ranking
+from qhse.kpi import KPIS, median_and_best
+from qhse.kpi_report import KpiReport, kpi_report
+from qhse.performance import PerformanceConfig
+
+LEVELS = ("region", "site", "area")
+
+
+@dataclass
+class Comparison:
+    level: str
+    parent: tuple[str, int] | None
+    report: KpiReport
+    rows: list[dict]  # one per unit: label, key, hours, each KPI value
+    benchmarks: dict[str, dict]  # code -> {median, best, higher_is_better}
+    total: dict
+    local_indicators: list[dict]
+
+
+def comparison(engine: sa.Engine, *, month: dt.date, months: int = 1, level: str = "site",
+               parent: tuple[str, int] | None = None, scope=None, config: PerformanceConfig | None = None
+               ) -> Comparison:
+    """KPIs per region, plant or area (within ``parent``), with median and best benchmarks."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    if level == "area" and (parent is None or parent[0] != "site"):
+        raise ValueError("an area comparison needs a plant: parent=('site', id)")
+    rep = kpi_report(engine, month=month, months=months, by=level, scope=scope, parent=parent, config=config)
+    rows = []
+    health = {}
+    if level == "site":
+        health = {h["unit_id"]: h for h in health_ranking(engine, month=month, by="site", scope=scope,
+                                                           config=config)}
+    for r in rep.rows:
+        rec = {"key": r.key, "unit": r.label, "hours": r.counts.hours if r.counts.hours_known else None,
+               **{k: v for k, v in r.meta.items() if k in ("site_id", "region_id", "code", "risk_class")},
+               **r.values}
+        for code, ch in r.changes.items():
+            rec[f"{code}_direction"] = ch.direction
+            rec[f"{code}_previous"] = ch.previous
+        if level == "site":
+            h = health.get(r.key)
+            rec["health_index"] = h["index"] if h else None
+            rec["health_rank"] = h["rank"] if h else None
+        rows.append(rec)
+    bench = {}
+    for k in KPIS:
+        med, best = median_and_best([r[k.code] for r in rows], k.higher_is_better)
+        bench[k.code] = {"median": med, "best": best, "higher_is_better": k.higher_is_better, "label": k.label,
+                         "unit": k.unit, "kind": k.kind}
+    total = {"unit": rep.total.label, "hours": rep.total.counts.hours, **rep.total.values}
+    local = []
+    if level in ("site", "region"):
+        local = local_indicator_scores(engine, month=month, scope=scope)
+        if parent and parent[0] == "region":
+            in_region = {s["id"] for s in scoped_sites(engine, scope) if s["region_id"] == parent[1]}
+            local = [x for x in local if x["site_id"] in in_region]
+    elif parent:
+        local = [x for x in local_indicator_scores(engine, month=month, scope=scope) if x["site_id"] == parent[1]]
+    return Comparison(level=level, parent=parent, report=rep, rows=rows, benchmarks=bench, total=total,
+                      local_indicators=local)
+
+
+def hierarchy(engine: sa.Engine, scope=None) -> list[dict]:
+    """Regions with their plants, as the caller may see them (for drill-down selectors)."""
+    regions: dict[int, dict] = {}
+    for s in scoped_sites(engine, scope):
+        reg = regions.setdefault(s["region_id"], {"id": s["region_id"], "code": s["region_code"],
+                                                  "name": s["region_name"], "sites": []})
+        reg["sites"].append({"id": s["id"], "code": s["code"], "name": s["name"], "industry": s["industry"]})
+    return list(regions.values())

@@ -106,3 +106,28 @@ def test_missing_model_is_a_clear_error(tmp_path):
         load_detector(bad)
     with pytest.raises(DetectorError, match="backend"):
         load_detector(bad, backend="tensorrt")
+
+
+def test_detect_cli_json_and_bad_image(tmp_path):
+    import json
+
+    import cv2
+    from click.testing import CliRunner
+
+    from vision.cli import vision
+
+    model = make_yolo_onnx(tmp_path / "m.onnx", 64, ["head", "helmet"], [(8, 8, 24, 24, 0, 0.9)],
+                           scale_by_brightness=False)
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.full((64, 64, 3), 80, np.uint8))
+    r = CliRunner().invoke(vision, ["detect", str(img), "--model", str(model), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["image"] == str(img) and out["width"] == 64
+    assert out["detections"] == [{"cls": "head", "score": 0.9, "xyxy": [8.0, 8.0, 24.0, 24.0]}]
+    (tmp_path / "broken.jpg").write_bytes(b"nope")
+    r = CliRunner().invoke(vision, ["detect", str(img), str(tmp_path / "broken.jpg"), "--model", str(model),
+                                    "--json"])
+    assert r.exit_code == 1
+    assert "cannot read image" in r.stderr
+    assert json.loads(r.stdout)[0]["detections"]

@@ -302,3 +302,23 @@ def run(
             "write_errors": r.writer.errors, "reconnects": r.source.stats.reconnects, "error": r.error,
         }
     return {"cameras": out, "seconds": round(time.monotonic() - t0, 1)}
+
+
+def start_in_background(**kwargs) -> tuple[threading.Thread, threading.Event]:
+    """Run :func:`run` in a daemon thread (the demo keeps the dashboard in the foreground).
+
+    Returns the thread and the event that stops it: ``stop.set(); thread.join()``.
+    """
+    stop = kwargs.pop("stop_event", None) or threading.Event()
+    result: dict = {}
+
+    def target() -> None:
+        try:
+            result.update(run(stop_event=stop, **kwargs))
+        except Exception:  # noqa: BLE001 - logged; the demo goes on without vision
+            log.exception("vision worker stopped")
+
+    t = threading.Thread(target=target, name="vision-worker", daemon=True)
+    t.result = result  # type: ignore[attr-defined]
+    t.start()
+    return t, stop

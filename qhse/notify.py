@@ -314,6 +314,7 @@ def enqueue(session: Session, channel: str, recipient: str, subject: str, body: 
     n = m.Notification(channel=channel, recipient=recipient, subject=subject[:1000], body=body, status="pending",
                        attempts=0, next_attempt_at=now, ref=ref, created_at=now)
     session.add(n)
+    session.flush()
     return n
 
 

@@ -1,0 +1,452 @@
+"""Alarm rules evaluated on the reading stream, and the alarm life cycle.
+
+Rules live in ``alarm_rule`` (per sensor kind, optionally per site, or for one sensor):
+
+* ``threshold``: value ``>`` or ``<`` ``threshold``; with ``duration_s`` the condition must
+  hold that long (every reading in between beyond the threshold) before the alarm raises;
+* ``rate``: rate of change in units per minute, measured over a window of
+  ``max(duration_s, 60)`` seconds, ``>`` or ``<`` ``threshold``;
+* clear with hysteresis: an open alarm clears only once the value (or rate) is back past
+  ``clear_threshold`` (``threshold`` when unset); between the two it stays open and updates.
+
+One open alarm per rule and sensor, enforced by the database (partial unique index):
+a repeated excursion updates the open alarm (last value, peak, update count) instead of
+raising another.  Raises and clears are sent with ``NOTIFY qhse_alarms`` in the same
+transaction as the readings, and published on MQTT ``<root>/<site>/alarms`` by the consumer
+after commit.  Operators acknowledge (``open`` -> ``acknowledged``) and clear by hand.
+
+Several consumers may evaluate one sensor's readings (shared subscription): duration
+conditions are verified against the stored readings before an alarm raises, the open
+alarm set is re-read every few seconds, and the unique index settles any race.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlalchemy as sa
+
+from .registry import SensorInfo, SensorRegistry
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "qhse_alarms"
+UTC = dt.UTC
+
+
+def _dt(us: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(us / 1e6, UTC)
+
+
+def _us(t: dt.datetime) -> int:
+    return int(round(t.timestamp() * 1e6))
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: int
+    name: str
+    sensor_kind: str | None
+    sensor_id: int | None
+    site_id: int | None
+    kind: str  # threshold | rate
+    op: str  # > | <
+    threshold: float
+    clear_threshold: float | None
+    duration_s: int
+    severity: str
+
+    @property
+    def gt(self) -> bool:
+        return self.op == ">"
+
+    @property
+    def clear_at(self) -> float:
+        """Hysteresis bound, never on the wrong side of the threshold."""
+        c = self.threshold if self.clear_threshold is None else self.clear_threshold
+        return min(c, self.threshold) if self.gt else max(c, self.threshold)
+
+    @property
+    def window_us(self) -> int:
+        return int(max(self.duration_s, 60) * 1_000_000)
+
+    def applies_to(self, s: SensorInfo) -> bool:
+        if self.sensor_id is not None:
+            return self.sensor_id == s.id
+        return self.sensor_kind == s.kind and (self.site_id is None or self.site_id == s.site_id)
+
+
+@dataclass(slots=True)
+class OpenAlarm:
+    id: int
+    rule_id: int
+    sensor_id: int
+    status: str
+    # Updates accumulated during a batch, written once at its end.
+    n: int = 0
+    last_value: float = 0.0
+    last_us: int = 0
+    peak: float | None = None
+
+    def touch(self, us: int, x: float, gt: bool) -> None:
+        self.n += 1
+        self.last_value, self.last_us = x, max(us, self.last_us)
+        if self.peak is None or (x > self.peak if gt else x < self.peak):
+            self.peak = x
+
+
+@dataclass(slots=True)
+class AlarmEvent:
+    event: str  # raised | updated | cleared
+    alarm_id: int
+    rule: Rule
+    sensor: SensorInfo
+    value: float
+    ts_us: int
+    status: str
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        unit = self.sensor.unit + ("/min" if self.rule.kind == "rate" else "")
+        return {
+            "event": self.event, "alarm_id": self.alarm_id, "status": self.status,
+            "rule_id": self.rule.id, "rule": self.rule.name, "severity": self.rule.severity,
+            "site": self.sensor.site, "area": self.sensor.area, "asset": self.sensor.asset,
+            "sensor": self.sensor.code, "sensor_id": self.sensor.id, "kind": self.sensor.kind,
+            "value": self.value, "unit": unit, "ts": self.ts_us // 1000,
+            "time": _dt(self.ts_us).isoformat(timespec="milliseconds"), "message": self.message,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), separators=(",", ":"))
+
+
+_RULES_SQL = ("SELECT id, name, sensor_kind, sensor_id, site_id, kind, op, threshold, clear_threshold, duration_s, "
+              "severity FROM alarm_rule WHERE enabled ORDER BY id")
+_OPEN_SQL = "SELECT id, rule_id, sensor_id, status FROM alarm WHERE cleared_at IS NULL"
+_RAISE_SQL = """
+INSERT INTO alarm (rule_id, sensor_id, site_id, area_id, severity, status, raised_at, updated_at,
+                   first_value, last_value, peak_value, update_count, message)
+VALUES (%(rule)s, %(sensor)s, %(site)s, %(area)s, %(severity)s, 'open', %(t)s, %(t)s, %(x)s, %(x)s, %(x)s, 1, %(msg)s)
+ON CONFLICT (rule_id, sensor_id) WHERE cleared_at IS NULL DO UPDATE SET
+    last_value = EXCLUDED.last_value,
+    updated_at = GREATEST(alarm.updated_at, EXCLUDED.updated_at),
+    update_count = alarm.update_count + 1,
+    peak_value = CASE WHEN %(gt)s THEN GREATEST(alarm.peak_value, EXCLUDED.peak_value)
+                      ELSE LEAST(alarm.peak_value, EXCLUDED.peak_value) END
+RETURNING id, (xmax = 0) AS inserted, status
+"""
+_UPDATE_SQL = """
+UPDATE alarm SET last_value = %(x)s, updated_at = GREATEST(updated_at, %(t)s), update_count = update_count + %(n)s,
+    peak_value = CASE WHEN %(gt)s THEN GREATEST(peak_value, %(peak)s) ELSE LEAST(peak_value, %(peak)s) END
+WHERE id = %(id)s AND cleared_at IS NULL
+RETURNING status
+"""
+_CLEAR_SQL = """
+UPDATE alarm SET cleared_at = %(t)s, status = 'cleared', updated_at = GREATEST(updated_at, %(t)s),
+    last_value = %(x)s, update_count = update_count + 1
+WHERE id = %(id)s AND cleared_at IS NULL
+RETURNING id
+"""
+_HELD_SQL = """
+SELECT min(ts) FROM sensor_reading
+WHERE sensor_id = %(s)s AND ts <= %(t)s AND ts > coalesce(
+    (SELECT max(ts) FROM sensor_reading WHERE sensor_id = %(s)s AND ts <= %(t)s AND ts > %(lb)s
+       AND NOT (CASE WHEN %(gt)s THEN value > %(thr)s ELSE value < %(thr)s END)), %(lb)s)
+"""
+_WINDOW_SQL = ("SELECT (extract(epoch FROM ts) * 1000000)::bigint, value FROM sensor_reading "
+               "WHERE sensor_id = %s AND ts >= %s AND ts < %s ORDER BY ts")
+
+
+class AlarmEngine:
+    """Evaluates the enabled rules on each batch of new readings (inside its transaction)."""
+
+    def __init__(self, registry: SensorRegistry, *, rules_ttl_s: float = 30.0, open_ttl_s: float = 2.0):
+        self.registry = registry
+        self.rules: list[Rule] = []
+        self.rules_ttl_s, self.open_ttl_s = rules_ttl_s, open_ttl_s
+        self._rules_at = self._open_at = -1e18
+        self._rules_version = 0
+        self.open: dict[tuple[int, int], OpenAlarm] = {}
+        self.pending: dict[tuple[int, int], int] = {}  # (rule, sensor) -> condition held since (µs)
+        self.windows: dict[tuple[int, int], deque] = {}  # rate rules: recent (µs, value)
+        self._per_sensor: dict[int, list[Rule]] = {}
+        self._cache_key = (-1, -1)
+        self._rule_sensor_ids = np.empty(0, dtype=np.int64)
+
+    # -- state from the database -------------------------------------------------------------
+    def refresh(self, conn, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._rules_at >= self.rules_ttl_s:
+            rows = conn.execute(_RULES_SQL).fetchall()
+            rules = [Rule(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]),
+                          None if r[8] is None else float(r[8]), int(r[9] or 0), r[10]) for r in rows]
+            if rules != self.rules:
+                self.rules = rules
+                self._rules_version += 1
+            self._rules_at = now
+        if force or now - self._open_at >= self.open_ttl_s:
+            rows = conn.execute(_OPEN_SQL).fetchall()
+            self.open = {(r[1], r[2]): OpenAlarm(r[0], r[1], r[2], r[3]) for r in rows}
+            self._open_at = now
+
+    def _index(self) -> None:
+        key = (self._rules_version, self.registry.version)
+        if key == self._cache_key:
+            return
+        per: dict[int, list[Rule]] = {}
+        for s in self.registry.by_id.values():
+            rs = [r for r in self.rules if r.applies_to(s)]
+            if rs:
+                per[s.id] = rs
+        self._per_sensor = per
+        self._rule_sensor_ids = np.array(sorted(per), dtype=np.int64)
+        self._cache_key = key
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def evaluate(self, conn, sensor_id: np.ndarray, ts_us: np.ndarray, value: np.ndarray) -> list[AlarmEvent]:
+        """Apply the rules to new readings; writes alarm rows and NOTIFYs in ``conn``'s transaction."""
+        if not self.rules or len(ts_us) == 0:
+            return []
+        self._index()
+        if len(self._rule_sensor_ids) == 0:
+            return []
+        mask = np.isin(sensor_id, self._rule_sensor_ids)
+        if not mask.any():
+            return []
+        idx = np.flatnonzero(mask)
+        sid, t, v = sensor_id[idx].astype(np.int64), ts_us[idx], value[idx]
+        order = np.lexsort((t, sid))
+        sid, t, v = sid[order], t[order], v[order]
+        bounds = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1], True])
+        events: list[AlarmEvent] = []
+        touched: list[tuple[OpenAlarm, Rule, SensorInfo]] = []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            s = int(sid[a])
+            info = self.registry.by_id.get(s)
+            if info is None:
+                continue
+            ts_l, v_l = t[a:b].tolist(), v[a:b].tolist()
+            for rule in self._per_sensor.get(s, ()):
+                if rule.kind == "rate":
+                    series = self._rates(conn, rule, s, ts_l, v_l)
+                else:
+                    series = zip(ts_l, v_l)
+                self._run(conn, rule, info, series, events, touched)
+        for oa, rule, info in touched:
+            self._flush(conn, oa, rule, info, events)
+        with conn.cursor() as cur:
+            for e in events:
+                cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, e.to_json()))
+        return events
+
+    def _run(self, conn, rule: Rule, info: SensorInfo, series, events: list[AlarmEvent],
+             touched: list) -> None:
+        key = (rule.id, info.id)
+        oa = self.open.get(key)
+        gt, thr, clr = rule.gt, rule.threshold, rule.clear_at
+        dur_us = rule.duration_s * 1_000_000 if rule.kind == "threshold" else 0
+        for us, x in series:
+            if x is None:
+                continue
+            if oa is not None:
+                if (x <= clr) if gt else (x >= clr):
+                    self._flush(conn, oa, rule, info, events)
+                    self._clear(conn, oa, rule, info, us, x, events)
+                    oa = None
+                    self.open.pop(key, None)
+                    self.pending.pop(key, None)
+                else:
+                    if oa.n == 0:
+                        touched.append((oa, rule, info))
+                    oa.touch(us, x, gt)
+                continue
+            if not ((x > thr) if gt else (x < thr)):
+                self.pending.pop(key, None)
+                continue
+            if dur_us:
+                since = self.pending.get(key)
+                if since is None or us - since >= dur_us:
+                    since = self._held_since(conn, rule, info.id, us)
+                    self.pending[key] = since
+                if us - since < dur_us:
+                    continue
+            oa = self._raise(conn, rule, info, us, x, events)
+            self.open[key] = oa
+            self.pending.pop(key, None)
+
+    def _held_since(self, conn, rule: Rule, sensor_id: int, us: int) -> int:
+        lb = us - rule.duration_s * 1_000_000 - 3_600_000_000
+        row = conn.execute(_HELD_SQL, {"s": sensor_id, "t": _dt(us), "lb": _dt(lb), "gt": rule.gt,
+                                       "thr": rule.threshold}).fetchone()
+        return _us(row[0]) if row and row[0] is not None else us
+
+    def _rates(self, conn, rule: Rule, sensor_id: int, ts_l: list[int], v_l: list[float]):
+        """Yield (µs, rate per minute or None) for each reading."""
+        key = (rule.id, sensor_id)
+        win = rule.window_us
+        dq = self.windows.get(key)
+        if dq is None:
+            rows = conn.execute(_WINDOW_SQL, (sensor_id, _dt(ts_l[0] - win), _dt(ts_l[0]))).fetchall()
+            dq = deque((int(r[0]), float(r[1])) for r in rows)
+            self.windows[key] = dq
+        for us, x in zip(ts_l, v_l):
+            while dq and dq[0][0] < us - win:
+                dq.popleft()
+            ref = dq[0] if dq else None
+            if not dq or us > dq[-1][0]:
+                dq.append((us, x))
+            if ref is None or us - ref[0] < win // 4:
+                yield us, None
+            else:
+                yield us, (x - ref[1]) / ((us - ref[0]) / 60e6)
+
+    # -- alarm rows ------------------------------------------------------------------------------
+    @staticmethod
+    def _message(rule: Rule, info: SensorInfo, x: float) -> str:
+        unit = info.unit + ("/min" if rule.kind == "rate" else "")
+        held = f" for {rule.duration_s} s" if rule.duration_s and rule.kind == "threshold" else ""
+        return f"{rule.name}: {x:.4g} {unit} {rule.op} {rule.threshold:g}{held} at {info.code}"
+
+    def _raise(self, conn, rule: Rule, info: SensorInfo, us: int, x: float, events: list) -> OpenAlarm:
+        msg = self._message(rule, info, x)
+        row = conn.execute(_RAISE_SQL, {"rule": rule.id, "sensor": info.id, "site": info.site_id, "area": info.area_id,
+                                        "severity": rule.severity, "t": _dt(us), "x": x, "msg": msg,
+                                        "gt": rule.gt}).fetchone()
+        oa = OpenAlarm(row[0], rule.id, info.id, row[2])
+        if row[1]:
+            events.append(AlarmEvent("raised", oa.id, rule, info, x, us, "open", msg))
+        return oa
+
+    def _flush(self, conn, oa: OpenAlarm, rule: Rule, info: SensorInfo, events: list) -> None:
+        if oa.n == 0:
+            return
+        row = conn.execute(_UPDATE_SQL, {"x": oa.last_value, "t": _dt(oa.last_us), "n": oa.n, "gt": rule.gt,
+                                         "peak": oa.peak, "id": oa.id}).fetchone()
+        if row is None:  # cleared by hand meanwhile: the next excursion raises a new alarm
+            self.open.pop((oa.rule_id, oa.sensor_id), None)
+        else:
+            oa.status = row[0]
+            events.append(AlarmEvent("updated", oa.id, rule, info, oa.last_value, oa.last_us, row[0]))
+        oa.n, oa.peak = 0, None
+
+    def _clear(self, conn, oa: OpenAlarm, rule: Rule, info: SensorInfo, us: int, x: float, events: list) -> None:
+        row = conn.execute(_CLEAR_SQL, {"t": _dt(us), "x": x, "id": oa.id}).fetchone()
+        if row is not None:
+            unit = info.unit + ("/min" if rule.kind == "rate" else "")
+            events.append(AlarmEvent("cleared", oa.id, rule, info, x, us, "cleared",
+                                     f"{rule.name}: back to {x:.4g} {unit} at {info.code}"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Operator actions (CLI and dashboard): list, acknowledge, clear.
+# ---------------------------------------------------------------------------------------------
+
+
+class AlarmActionError(Exception):
+    """An operator action that cannot be done (unknown alarm, wrong state); one-line message."""
+
+
+@dataclass
+class AlarmRow:
+    id: int
+    status: str
+    severity: str
+    rule: str
+    site: str
+    area: str
+    sensor: str
+    unit: str
+    raised_at: dt.datetime
+    updated_at: dt.datetime
+    first_value: float
+    last_value: float
+    peak_value: float
+    update_count: int
+    acknowledged_by: str | None
+    acknowledged_at: dt.datetime | None
+    cleared_at: dt.datetime | None
+    message: str | None = field(default=None)
+
+
+_LIST_SQL = """
+SELECT a.id, a.status, a.severity, r.name, st.code, ar.code, s.code, s.unit, a.raised_at, a.updated_at,
+       a.first_value, a.last_value, a.peak_value, a.update_count, a.acknowledged_by, a.acknowledged_at,
+       a.cleared_at, a.message
+FROM alarm a
+JOIN alarm_rule r ON r.id = a.rule_id
+JOIN sensor s ON s.id = a.sensor_id
+JOIN site st ON st.id = a.site_id
+JOIN area ar ON ar.id = a.area_id
+WHERE (:open_only = false OR a.cleared_at IS NULL)
+  AND (CAST(:site AS text) IS NULL OR st.code = :site)
+  AND (CAST(:severity AS text) IS NULL OR a.severity = :severity)
+ORDER BY a.raised_at DESC, a.id DESC
+LIMIT :limit
+"""
+
+
+def list_alarms(conn: sa.Connection, *, open_only: bool = True, site: str | None = None,
+                severity: str | None = None, limit: int = 50) -> list[AlarmRow]:
+    rows = conn.execute(sa.text(_LIST_SQL), {"open_only": open_only, "site": site, "severity": severity,
+                                             "limit": limit}).fetchall()
+    return [AlarmRow(*r) for r in rows]
+
+
+def _notify(conn: sa.Connection, event: str, alarm_id: int, status: str, by: str) -> None:
+    payload = json.dumps({"event": event, "alarm_id": alarm_id, "status": status, "by": by})
+    conn.execute(sa.text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
+
+
+def _audit(conn: sa.Connection, action: str, alarm_id: int, by: str, detail: dict) -> None:
+    conn.execute(sa.text("INSERT INTO audit_log (username, action, entity, entity_id, sensitive, detail) "
+                         "VALUES (:u, :a, 'alarm', :e, false, CAST(:d AS jsonb))"),
+                 {"u": by, "a": action, "e": str(alarm_id), "d": json.dumps(detail)})
+
+
+def _locked(conn: sa.Connection, alarm_id: int):
+    row = conn.execute(sa.text("SELECT id, status, acknowledged_by, acknowledged_at, cleared_at FROM alarm "
+                               "WHERE id = :i FOR UPDATE"), {"i": alarm_id}).fetchone()
+    if row is None:
+        raise AlarmActionError(f"no alarm with id {alarm_id}")
+    return row
+
+
+def acknowledge(conn: sa.Connection, alarm_id: int, by: str, note: str | None = None) -> None:
+    """open -> acknowledged (someone has seen it and is acting)."""
+    by = (by or "").strip()
+    if not by:
+        raise AlarmActionError("say who acknowledges (--by NAME)")
+    row = _locked(conn, alarm_id)
+    if row.status == "cleared":
+        raise AlarmActionError(f"alarm {alarm_id} is already cleared ({row.cleared_at:%Y-%m-%d %H:%M:%S %Z})")
+    if row.status == "acknowledged":
+        raise AlarmActionError(f"alarm {alarm_id} was already acknowledged by {row.acknowledged_by} "
+                               f"at {row.acknowledged_at:%Y-%m-%d %H:%M:%S %Z}")
+    conn.execute(sa.text("UPDATE alarm SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = :b "
+                         "WHERE id = :i"), {"b": by[:80], "i": alarm_id})
+    _audit(conn, "acknowledge_alarm", alarm_id, by[:80], {"note": note} if note else {})
+    _notify(conn, "acknowledged", alarm_id, "acknowledged", by)
+
+
+def clear(conn: sa.Connection, alarm_id: int, by: str, note: str | None = None) -> None:
+    """Close an alarm by hand (e.g. a faulty sensor); an unacknowledged one is acknowledged too."""
+    by = (by or "").strip()
+    if not by:
+        raise AlarmActionError("say who clears (--by NAME)")
+    row = _locked(conn, alarm_id)
+    if row.status == "cleared":
+        raise AlarmActionError(f"alarm {alarm_id} is already cleared ({row.cleared_at:%Y-%m-%d %H:%M:%S %Z})")
+    conn.execute(sa.text(
+        "UPDATE alarm SET status = 'cleared', cleared_at = now(), updated_at = GREATEST(updated_at, now()), "
+        "acknowledged_at = coalesce(acknowledged_at, now()), acknowledged_by = coalesce(acknowledged_by, :b), "
+        "message = coalesce(message, '') || :m WHERE id = :i"),
+        {"b": by[:80], "i": alarm_id, "m": f" [cleared by hand by {by}{': ' + note if note else ''}]"})
+    _audit(conn, "clear_alarm", alarm_id, by[:80], {"note": note} if note else {})
+    _notify(conn, "cleared", alarm_id, "cleared", by)

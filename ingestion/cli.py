@@ -1,0 +1,320 @@
+"""``qhse ingest``, ``qhse simulate``, ``qhse import``, ``qhse alarm``.
+
+Only click is imported at module level (``qhse --help`` stays fast); every command imports
+what it needs.  Problems a user can fix print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+
+class IngestUsageError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _settings():
+    from qhse.config import SettingsError, get_settings
+
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        raise IngestUsageError(str(exc)) from None
+
+
+def _database_url(*, migrate: bool = True, quiet: bool = True) -> str:
+    from qhse.cli import database_url
+
+    return database_url(migrate=migrate, quiet=quiet)
+
+
+def _broker(s) -> tuple[str, bool]:
+    from ingestion.broker import BrokerError, resolve_mqtt_url
+
+    try:
+        return resolve_mqtt_url(s)
+    except BrokerError as exc:
+        raise IngestUsageError(str(exc)) from None
+
+
+def _logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def _mqtt_v5(url: str) -> bool:
+    from ingestion.broker import supports_mqtt5
+    from ingestion.mqtt import MqttUrlError, parse_mqtt_url
+
+    try:
+        a = parse_mqtt_url(url)
+    except MqttUrlError as exc:
+        raise IngestUsageError(str(exc)) from None
+    return supports_mqtt5(a.host, a.port) if not a.tls else True
+
+
+# ---------------------------------------------------------------------------------- ingest
+@click.command()
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Consumer processes on the shared subscription.")
+@click.option("--client-id", default=None,
+              help="MQTT client id; keep it stable across restarts: it names the persistent session and the spool. "
+                   "[default: qhse-ingest-<hostname>]")
+@click.option("--topic-root", default="qhse", show_default=True, help="First topic level.")
+@click.option("--group", default="qhse", show_default=True, help="Shared subscription group ($share/<group>/...).")
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True,
+              help="Most messages per database transaction.")
+@click.option("--batch-ms", type=click.FloatRange(1, 10_000), default=50.0, show_default=True,
+              help="Longest a batch waits for more messages.")
+@click.option("--receive-maximum", type=click.IntRange(100, 65535), default=50_000, show_default=True,
+              help="Unacknowledged QoS 1 messages the broker may send ahead (MQTT v5).")
+@click.option("--session-expiry", type=click.IntRange(0, 2**32 - 2), default=7 * 86400, show_default=True,
+              help="Seconds the broker keeps the session (and queues messages) while the consumer is away.")
+@click.option("--spool-max-mb", type=click.IntRange(1, 1_000_000), default=1024, show_default=True,
+              help="On-disk spool limit used while PostgreSQL is unreachable.")
+@click.option("--max-age-days", type=click.FloatRange(0.001, 3650), default=7.0, show_default=True,
+              help="Readings older than this at receipt go to the dead-letter table.")
+@click.option("--stats-every", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True,
+              help="Seconds between progress lines.")
+def ingest(workers: int, client_id: str | None, topic_root: str, group: str, batch_size: int, batch_ms: float,
+           receive_maximum: int, session_expiry: int, spool_max_mb: int, max_age_days: float,
+           stats_every: float) -> None:
+    """Consume sensor readings from MQTT into PostgreSQL and evaluate the alarm rules."""
+    import socket
+
+    from ingestion.consumer import Consumer, ConsumerConfig, run_workers
+    from ingestion.topics import check_root
+
+    s = _settings()
+    _logging(s.log_level)
+    try:
+        check_root(topic_root)
+    except ValueError as exc:
+        raise IngestUsageError(str(exc)) from None
+    db_url = _resolve_db_for_ingest(s)
+    mqtt_url, embedded = _broker(s)
+    v5 = _mqtt_v5(mqtt_url)
+    if workers > 1 and not v5:
+        raise IngestUsageError(f"--workers {workers} needs an MQTT v5 broker with shared subscriptions "
+                               f"({mqtt_url} speaks MQTT 3.1.1 only); set QHSE_MQTT_URL to Mosquitto or EMQX")
+    cfg = ConsumerConfig(
+        mqtt_url=mqtt_url, database_url=db_url, spool_dir=s.data_path / "spool", root=topic_root,
+        share_group=group if v5 else None, client_id=client_id or f"qhse-ingest-{socket.gethostname()}",
+        mqtt_v5=v5, receive_maximum=receive_maximum, session_expiry_s=session_expiry, batch_max=batch_size,
+        batch_ms=batch_ms, spool_max_bytes=spool_max_mb << 20, max_age_s=max_age_days * 86400)
+    click.echo(f"ingest: {mqtt_url}{' (embedded broker)' if embedded else ''}, MQTT {'v5' if v5 else '3.1.1'}, "
+               f"topics {topic_root}/+/+/+/+/telemetry and {topic_root}/+/gateway/telemetry, "
+               f"{workers} worker{'s' if workers > 1 else ''}; Ctrl+C stops", err=True)
+    if workers > 1:
+        run_workers(cfg, workers, log_level=s.log_level.upper(),
+                    report=lambda st: click.echo(f"workers alive: {st['alive']}/{st['workers']}", err=True),
+                    report_every_s=stats_every)
+        return
+    consumer = Consumer(cfg)
+    state = {"t": time.monotonic(), "n": 0}
+
+    def report(st: dict) -> None:
+        now = time.monotonic()
+        rate = (st["received"] - state["n"]) / max(1e-6, now - state["t"])
+        state.update(t=now, n=st["received"])
+        click.echo(f"received {st['received']:,} ({rate:,.0f}/s)  readings {st['readings']:,}  "
+                   f"duplicates {st['duplicates']:,}  dead letters {st['dead_letters']:,}  "
+                   f"spooled {st['spooled']:,} replayed {st['replayed']:,} (spool {st['spool_segments']} segments)  "
+                   f"alarms +{st['alarms_raised']}/-{st['alarms_cleared']}  db {st['db']}", err=True)
+
+    consumer.run_forever(report=report, report_every_s=stats_every)
+
+
+def _resolve_db_for_ingest(s) -> str:
+    """The database URL; with QHSE_DATABASE_URL set, an unreachable server is not fatal (spool)."""
+    if s.database_url:
+        from db.engine import check_connection
+
+        from qhse.config import SettingsError
+
+        try:
+            check_connection(s.database_url)
+        except SettingsError as exc:
+            click.echo(f"warning: {exc}; spooling until it is reachable", err=True)
+            return s.database_url
+    return _database_url(migrate=True)
+
+
+# -------------------------------------------------------------------------------- simulate
+@click.command()
+@click.option("--rate", type=click.FloatRange(0.01, 1_000_000), default=None,
+              help="Readings per second (all sensors together). [default: each sensor at its sample period]")
+@click.option("--duration", type=click.FloatRange(0.1, None), default=None, help="Stop after this many seconds.")
+@click.option("--count", type=click.IntRange(1, None), default=None, help="Stop after this many readings.")
+@click.option("--malformed-ratio", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of messages made faulty on purpose (bad JSON, unknown sensor, wrong unit, bad ts, bad value).")
+@click.option("--gateway", is_flag=True, help="Publish gateway batches per site instead of one message per reading.")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Readings per gateway message.")
+@click.option("--site", "sites", multiple=True, help="Only this site code (repeat for several).")
+@click.option("--excursion-every", type=click.FloatRange(1, None), default=120.0, show_default=True,
+              help="Mean seconds between gas/temperature/vibration excursions (over all sensors).")
+@click.option("--period", type=click.FloatRange(0.01, 3600), default=5.0, show_default=True,
+              help="Sample period of each sensor in seconds (without --rate).")
+@click.option("--topic-root", default="qhse", show_default=True)
+@click.option("--seed", "seed_", type=int, default=None, help="Random seed (repeatable runs).")
+def simulate(rate: float | None, duration: float | None, count: int | None, malformed_ratio: float, gateway: bool,
+             batch: int, sites: tuple[str, ...], excursion_every: float, period: float, topic_root: str,
+             seed_: int | None) -> None:
+    """Publish realistic readings for the seeded sensors (with excursions) to MQTT."""
+    from ingestion.simulator import SimulatorError, run_simulator
+
+    s = _settings()
+    _logging(s.log_level)
+    db_url = _database_url(migrate=True)
+    mqtt_url, embedded = _broker(s)
+    try:
+        summary = run_simulator(db_url=db_url, mqtt_url=mqtt_url, rate=rate, duration=duration, count=count,
+                                malformed_ratio=malformed_ratio, gateway=gateway, batch=batch, sites=list(sites),
+                                excursion_every_s=excursion_every, period_s=period, root=topic_root, seed=seed_,
+                                mqtt_v5=_mqtt_v5(mqtt_url), progress=True)
+    except SimulatorError as exc:
+        raise IngestUsageError(str(exc)) from None
+    click.echo(f"published {summary.readings:,} readings in {summary.messages:,} messages "
+               f"({summary.malformed:,} malformed on purpose, {summary.excursions:,} excursions) "
+               f"in {summary.seconds:.1f} s = {summary.readings / max(summary.seconds, 1e-9):,.0f} readings/s "
+               f"to {mqtt_url}")
+    if embedded:
+        click.echo("note: the embedded broker stops with this command; run `qhse ingest` in parallel, "
+                   "or set QHSE_MQTT_URL", err=True)
+
+
+# ---------------------------------------------------------------------------------- import
+@click.command("import")
+@click.argument("kind", type=click.Choice(["assets", "people", "training", "hours", "incidents", "ai4i"]))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="Import the valid rows and report the bad ones (default: all or nothing).")
+@click.option("--asset", "asset_code", default=None, help="ai4i: the asset whose history the file is.")
+@click.option("--start", default=None,
+              help="ai4i: time of the first row (ISO 8601, UTC if no zone). [default: the file ends at the last full hour]")
+@click.option("--interval", "interval_s", type=click.FloatRange(1, 86400), default=300.0, show_default=True,
+              help="ai4i: seconds between rows.")
+@click.option("--max-errors", type=click.IntRange(1, 100000), default=20, show_default=True,
+              help="How many row errors to print.")
+def import_cmd(kind: str, file: Path, skip_bad: bool, asset_code: str | None, start: str | None, interval_s: float,
+               max_errors: int) -> None:
+    """Import a CSV file: assets, people, training (records), hours (worked), incidents, ai4i (machine history).
+
+    Every row is validated first; an error names its line and column.  Nothing is imported
+    when a row is bad, unless --skip-bad.  `qhse import-columns` shows the columns of each kind.
+    """
+    from ingestion.importers import ImportFileError, run_import
+
+    if not file.exists():
+        raise IngestUsageError(f"{file}: no such file")
+    db_url = _database_url(migrate=True)
+    try:
+        report = run_import(kind, file, db_url=db_url, skip_bad=skip_bad, asset_code=asset_code, start=start,
+                            interval_s=interval_s, progress=True)
+    except ImportFileError as exc:
+        raise IngestUsageError(str(exc)) from None
+    for e in report.errors[:max_errors]:
+        click.echo(f"{file}:{e}", err=True)
+    if len(report.errors) > max_errors:
+        click.echo(f"... and {len(report.errors) - max_errors} more errors", err=True)
+    if report.errors and not skip_bad:
+        raise IngestUsageError(f"{len(report.errors)} bad row(s) in {file}; nothing imported "
+                               "(fix them, or use --skip-bad to import the valid rows)")
+    click.echo(report.summary())
+    for line in report.notes:
+        click.echo(line)
+
+
+@click.command("import-columns")
+@click.argument("kind", type=click.Choice(["assets", "people", "training", "hours", "incidents", "ai4i"]),
+                required=False)
+def import_columns(kind: str | None) -> None:
+    """Show the columns each import file must have."""
+    from ingestion.importers import describe_columns
+
+    click.echo(describe_columns(kind))
+
+
+# ----------------------------------------------------------------------------------- alarm
+@click.group()
+def alarm() -> None:
+    """Alarms raised by the sensor rules: list, acknowledge, clear."""
+
+
+@alarm.command("list")
+@click.option("--all", "all_", is_flag=True, help="Include cleared alarms.")
+@click.option("--site", default=None, help="Only this site code.")
+@click.option("--severity", type=click.Choice(["info", "warning", "critical"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def alarm_list(all_: bool, site: str | None, severity: str | None, limit: int, as_json: bool) -> None:
+    """List alarms, newest first (open and acknowledged ones unless --all)."""
+    import dataclasses
+    import json
+
+    from db.engine import get_engine
+    from ingestion.alarms import list_alarms
+
+    with get_engine(_database_url()).connect() as conn:
+        rows = list_alarms(conn, open_only=not all_, site=site, severity=severity, limit=limit)
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(dataclasses.asdict(r), default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{len(rows)} alarm(s)")
+    for c in ("id", "status", "severity", "rule", "site/area", "sensor", "raised", "last", "peak", "updates", "ack by"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(str(r.id), r.status, r.severity, r.rule, f"{r.site}/{r.area}", r.sensor,
+                  f"{r.raised_at:%Y-%m-%d %H:%M:%S}", f"{r.last_value:.4g}", f"{r.peak_value:.4g}", str(r.update_count),
+                  r.acknowledged_by or "-")
+    Console().print(t)
+
+
+@alarm.command("ack")
+@click.argument("alarm_id", type=int)
+@click.option("--by", required=True, help="Who acknowledges (user name).")
+@click.option("--note", default=None)
+def alarm_ack(alarm_id: int, by: str, note: str | None) -> None:
+    """Acknowledge an open alarm."""
+    from db.engine import get_engine
+    from ingestion.alarms import AlarmActionError, acknowledge
+
+    try:
+        with get_engine(_database_url()).begin() as conn:
+            acknowledge(conn, alarm_id, by, note)
+    except AlarmActionError as exc:
+        raise IngestUsageError(str(exc)) from None
+    click.echo(f"alarm {alarm_id} acknowledged by {by}")
+
+
+@alarm.command("clear")
+@click.argument("alarm_id", type=int)
+@click.option("--by", required=True, help="Who clears (user name).")
+@click.option("--note", default=None, help="Why (e.g. sensor replaced).")
+def alarm_clear(alarm_id: int, by: str, note: str | None) -> None:
+    """Clear an alarm by hand."""
+    from db.engine import get_engine
+    from ingestion.alarms import AlarmActionError, clear
+
+    try:
+        with get_engine(_database_url()).begin() as conn:
+            clear(conn, alarm_id, by, note)
+    except AlarmActionError as exc:
+        raise IngestUsageError(str(exc)) from None
+    click.echo(f"alarm {alarm_id} cleared by {by}")
+
+
+COMMANDS = [ingest, simulate, import_cmd, import_columns, alarm]

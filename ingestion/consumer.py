@@ -1,0 +1,499 @@
+"""``qhse ingest``: the MQTT consumer.
+
+Threads:
+
+* paho's network thread receives; its callback only appends the raw message to an inbox;
+* the writer thread takes batches (bounded by size and by time), validates them, writes
+  readings, rollups, dead letters and alarms in one transaction, commits, and only then
+  acknowledges the messages (QoS 1, manual acknowledgement, persistent session): a crash
+  at any point loses nothing, the broker redelivers what was not acknowledged and the
+  idempotent writes drop the repeats;
+* when PostgreSQL is unreachable the writer stores raw batches in the on-disk spool
+  (fsync'ed, then acknowledged) and replays them, oldest first, once the database is back.
+
+Several consumers (``--workers N`` or N machines) split the load with an MQTT v5 shared
+subscription ``$share/<group>/...``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import Counter, deque
+from pathlib import Path
+
+import numpy as np
+import paho.mqtt.client as mqtt
+import psycopg
+
+from db.engine import libpq_dsn
+
+from .alarms import AlarmEngine, AlarmEvent
+from .decode import Decoded, Decoder, DeadLetter
+from .mqtt import IngestClient, connect_properties, make_client, parse_mqtt_url
+from .registry import SensorRegistry
+from .spool import Spool, SpoolCorrupt
+from .store import PartitionCache, update_rollups, write_dead_letters, write_readings
+from .topics import DEFAULT_ROOT, DEFAULT_SHARE_GROUP, alarm_topic, check_root, subscriptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class ConsumerConfig:
+    mqtt_url: str
+    database_url: str
+    spool_dir: Path
+    root: str = DEFAULT_ROOT
+    share_group: str | None = DEFAULT_SHARE_GROUP
+    client_id: str = dataclasses.field(default_factory=lambda: f"qhse-ingest-{socket.gethostname()}")
+    mqtt_v5: bool = True
+    receive_maximum: int = 50_000
+    session_expiry_s: int = 7 * 86400
+    batch_max: int = 20_000  # messages per batch
+    batch_ms: float = 50.0  # a batch waits at most this long for more messages
+    spool_max_bytes: int = 1 << 30
+    max_age_s: float = 7 * 86400
+    max_future_s: float = 300.0
+    alarms: bool = True
+    db_retry_s: float = 1.0
+
+
+class DatabaseDown(Exception):
+    pass
+
+
+class Consumer:
+    def __init__(self, cfg: ConsumerConfig):
+        check_root(cfg.root)
+        self.cfg = cfg
+        self.addr = parse_mqtt_url(cfg.mqtt_url)
+        self.dsn = libpq_dsn(cfg.database_url)
+        self.registry = SensorRegistry()
+        self.decoder = Decoder(self.registry, cfg.root, max_age_s=cfg.max_age_s, max_future_s=cfg.max_future_s)
+        self.alarms = AlarmEngine(self.registry)
+        self.partitions = PartitionCache()
+        self.spool = Spool(Path(cfg.spool_dir) / _safe(cfg.client_id), cfg.spool_max_bytes)
+        self.counts: Counter[str] = Counter()
+        self.dead_reasons: Counter[str] = Counter()
+        self._inbox: deque = deque()
+        self._wake = threading.Event()
+        self._idle = False
+        self._accepting = True
+        self._gen = 0
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._connected = threading.Event()
+        self._conn: psycopg.Connection | None = None
+        self._db_down_since: float | None = None
+        self._last_db_try = 0.0
+        self._last_registry = 0.0
+        self._writer: threading.Thread | None = None
+        self.client = self._make_client()
+        self.last_error: str | None = None
+
+    # -- MQTT ---------------------------------------------------------------------------------
+    def _make_client(self) -> IngestClient:
+        cfg = self.cfg
+        if cfg.mqtt_v5:
+            c = make_client(cfg.client_id, protocol=mqtt.MQTTv5, manual_ack=True, fast=True, addr=self.addr)
+        else:
+            c = IngestClient(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=mqtt.MQTTv311,
+                             clean_session=False, manual_ack=True)
+            if self.addr.username:
+                c.username_pw_set(self.addr.username, self.addr.password)
+            if self.addr.tls:
+                c.tls_set()
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.reconnect_delay_set(1, 10)
+        c.max_queued_messages_set(0)
+        c.max_inflight_messages_set(1000)
+        return c
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s refused the connection: %s", self.addr.url, reason_code)
+            return
+        self._gen += 1
+        group = self.cfg.share_group if self.cfg.mqtt_v5 else None
+        subs = subscriptions(self.cfg.root, group)
+        client.subscribe([(s, 1) for s in subs])
+        log.info("connected to %s as %s (session present: %s), subscribed to %s", self.addr.url, self.cfg.client_id,
+                 getattr(flags, "session_present", "?"), ", ".join(subs))
+        self._connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from %s (%s); reconnecting", self.addr.url, reason_code)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if not self._accepting:
+            return  # not acknowledged: redelivered from the persistent session at the next start
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = repr(msg._topic)
+        self._inbox.append((topic, msg.payload, time.time_ns() // 1000, msg.mid if msg.qos else 0, self._gen))
+        if self._idle:
+            self._wake.set()
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        cfg = self.cfg
+        try:
+            self._database()
+        except DatabaseDown as exc:
+            log.warning("database not reachable at start (%s); spooling until it is", exc)
+        props = connect_properties(cfg.receive_maximum, cfg.session_expiry_s) if cfg.mqtt_v5 else None
+        kw = {"clean_start": False, "properties": props} if cfg.mqtt_v5 else {}
+        self.client.connect_async(self.addr.host, self.addr.port, keepalive=30, **kw)
+        self.client.loop_start()
+        self._writer = threading.Thread(target=self._writer_loop, name=f"writer-{cfg.client_id}", daemon=True)
+        self._writer.start()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Store and acknowledge what was received, then disconnect (the session stays)."""
+        if self._stop.is_set():
+            self._stopped.wait(timeout)
+            return
+        self._accepting = False
+        self._stop.set()
+        self._wake.set()
+        if self._writer is not None:
+            self._writer.join(timeout)
+        try:
+            self.client.disconnect()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+        self.client.loop_stop()
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._stopped.set()
+
+    def run_forever(self, report=None, report_every_s: float = 10.0) -> None:
+        """Run until SIGINT/SIGTERM; ``report(stats)`` is called every ``report_every_s``."""
+        stop = threading.Event()
+
+        def handler(signum, frame):
+            stop.set()
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            while not stop.wait(report_every_s):
+                if report:
+                    report(self.stats())
+        finally:
+            self.stop()
+            for s, h in old.items():
+                signal.signal(s, h)
+            if report:
+                report(self.stats())
+
+    def stats(self) -> dict:
+        c = self.counts
+        return {
+            "client_id": self.cfg.client_id, "received": c["received"], "readings": c["readings"],
+            "duplicates": c["duplicates"], "dead_letters": c["dead_letters"], "dead_reasons": dict(self.dead_reasons),
+            "batches": c["batches"], "spooled": c["spooled"], "replayed": c["replayed"],
+            "spool_segments": len(self.spool), "spool_bytes": self.spool.bytes, "alarms_raised": c["alarms_raised"],
+            "alarms_cleared": c["alarms_cleared"], "inbox": len(self._inbox),
+            "db": "down" if self._db_down_since is not None else "up", "connected": self._connected.is_set(),
+        }
+
+    # -- database -----------------------------------------------------------------------------------
+    def _database(self) -> psycopg.Connection:
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        self._conn = None
+        now = time.monotonic()
+        if self._db_down_since is not None and now - self._last_db_try < self.cfg.db_retry_s:
+            raise DatabaseDown("retry pending")
+        self._last_db_try = now
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
+                                   application_name=self.cfg.client_id[:60], keepalives=1, keepalives_idle=10,
+                                   keepalives_interval=5, keepalives_count=3)
+            self.registry.load(conn)
+            self.alarms.refresh(conn, force=True)
+        except psycopg.Error as exc:
+            self._mark_down(exc)
+            raise DatabaseDown(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
+        self._last_registry = now
+        if self._db_down_since is not None:
+            log.warning("database reachable again after %.1f s", now - self._db_down_since)
+        self._db_down_since = None
+        self._conn = conn
+        return conn
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if self._db_down_since is None:
+            self._db_down_since = time.monotonic()
+            log.error("database unavailable (%s); spooling to %s", str(exc).strip().splitlines()[0] if str(exc).strip()
+                      else type(exc).__name__, self.spool.dir)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    # -- the writer ------------------------------------------------------------------------------------
+    def _collect(self) -> list:
+        inbox = self._inbox
+        if not inbox:
+            self._idle = True
+            if not inbox:
+                self._wake.wait(0.5 if not self.spool.is_empty() or self._db_down_since else 1.0)
+            self._wake.clear()
+            self._idle = False
+        if not inbox:
+            return []
+        deadline = time.monotonic() + self.cfg.batch_ms / 1000.0
+        batch = []
+        cap = self.cfg.batch_max
+        pop = inbox.popleft
+        while len(batch) < cap:
+            if inbox:
+                n = min(len(inbox), cap - len(batch))
+                batch.extend(pop() for _ in range(n))
+                continue
+            if self._stop.is_set() or time.monotonic() >= deadline:
+                break
+            time.sleep(0.002)
+        return batch
+
+    def _writer_loop(self) -> None:
+        while True:
+            try:
+                batch = self._collect()
+                if batch:
+                    self._handle(batch)
+                self._maybe_replay()
+                if self._stop.is_set() and not self._inbox:
+                    break
+            except Exception as exc:  # noqa: BLE001 - the writer never dies; the batch stays unacknowledged
+                self.last_error = repr(exc)
+                log.exception("writer error: %s", exc)
+                time.sleep(0.5)
+
+    def _ack(self, batch: list) -> None:
+        gen = self._gen
+        mids = [m[3] for m in batch if m[3] and m[4] == gen]
+        if mids:
+            self.client.ack_many(mids)
+
+    def _handle(self, batch: list) -> None:
+        self.counts["received"] += len(batch)
+        msgs = [(m[0], m[1], m[2]) for m in batch]
+        if self._db_down_since is not None or not self.spool.is_empty():
+            if self._db_down_since is not None:
+                try:
+                    self._database()
+                except DatabaseDown:
+                    pass
+            if self._db_down_since is not None or not self.spool.is_empty():
+                self._spool(msgs)
+                self._ack(batch)
+                return
+        try:
+            events = self._store(msgs)
+        except DatabaseDown:
+            self._spool(msgs)
+            self._ack(batch)
+            return
+        self._ack(batch)
+        self._publish(events)
+
+    def _spool(self, msgs: list) -> None:
+        while self.spool.append(msgs) is None:
+            # Spool full: stop acknowledging (the broker keeps the messages) until replay frees room.
+            log.error("spool full (%s bytes in %s); waiting for the database", f"{self.spool.bytes:,}", self.spool.dir)
+            self._maybe_replay(force=True)
+            if self.spool.has_room(len(Spool.encode(msgs))):
+                continue
+            if self._stop.is_set():
+                raise DatabaseDown("stopping with a full spool; the batch stays with the broker")
+            time.sleep(1.0)
+        self.counts["spooled"] += len(msgs)
+
+    def _maybe_replay(self, force: bool = False) -> None:
+        if self.spool.is_empty():
+            return
+        try:
+            self._database()
+        except DatabaseDown:
+            return
+        budget = time.monotonic() + (2.0 if force or self._stop.is_set() else 0.25)
+        while time.monotonic() < budget:
+            segs = self.spool.segments()[:8]
+            if not segs:
+                break
+            msgs: list = []
+            used = []
+            for p in segs:
+                try:
+                    msgs.extend(Spool.read(p))
+                    used.append(p)
+                except SpoolCorrupt as exc:
+                    bad = self.spool.quarantine(p)
+                    log.error("spool segment unreadable, moved to %s: %s", bad, exc)
+                if len(msgs) >= self.cfg.batch_max:
+                    break
+            try:
+                events = self._store(msgs)
+            except DatabaseDown:
+                return
+            for p in used:
+                self.spool.remove(p)
+            self.counts["replayed"] += len(msgs)
+            self._publish(events)
+            if self.spool.is_empty():
+                log.info("spool replayed")
+
+    def _store(self, msgs: list) -> list[AlarmEvent]:
+        """Decode and write one batch in one transaction; DatabaseDown when it could not."""
+        for attempt in range(3):
+            conn = self._database()
+            try:
+                now = time.monotonic()
+                if now - self._last_registry > 60:
+                    self.registry.load(conn)
+                    self._last_registry = now
+                decoded = self.decoder.decode(msgs)
+                if decoded.unknown and self.registry.may_reload():
+                    self.registry.load(conn)
+                    self._last_registry = now
+                    decoded = self.decoder.decode(msgs)
+                if self.cfg.alarms:
+                    self.alarms.refresh(conn)
+                return self._write(conn, decoded)
+            except psycopg.errors.TransactionRollback as exc:  # deadlock / serialization: retry
+                log.warning("batch rolled back (%s); retrying", exc.sqlstate)
+                continue
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                self._mark_down(exc)
+                raise DatabaseDown(str(exc)) from None
+            except psycopg.Error as exc:
+                log.error("database rejected a batch (%s); storing message by message", exc)
+                return self._write_isolated(msgs)
+        self._mark_down(RuntimeError("repeated transaction rollbacks"))
+        raise DatabaseDown("repeated transaction rollbacks")
+
+    def _write(self, conn: psycopg.Connection, decoded: Decoded) -> list[AlarmEvent]:
+        sid = np.asarray(decoded.sensor_id, dtype=np.int32)
+        ts = np.asarray(decoded.ts_us, dtype=np.int64)
+        val = np.asarray(decoded.value, dtype=np.float64)
+        q = np.asarray(decoded.quality, dtype=np.int16)
+        events: list[AlarmEvent] = []
+        with conn.transaction():
+            new = write_readings(conn, sid, ts, val, q, self.partitions)
+            update_rollups(conn, new)
+            write_dead_letters(conn, decoded.dead)
+            if self.cfg.alarms and len(new):
+                events = self.alarms.evaluate(conn, new.sensor_id, new.ts_us, new.value)
+        c = self.counts
+        c["batches"] += 1
+        c["readings"] += len(new)
+        c["duplicates"] += len(ts) - len(new)
+        c["dead_letters"] += len(decoded.dead)
+        for d in decoded.dead:
+            self.dead_reasons[d.reason] += 1
+        return events
+
+    def _write_isolated(self, msgs: list) -> list[AlarmEvent]:
+        events: list[AlarmEvent] = []
+        conn = self._database()
+        for m in msgs:
+            decoded = self.decoder.decode([m])
+            try:
+                events.extend(self._write(conn, decoded))
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                self._mark_down(exc)
+                raise DatabaseDown(str(exc)) from None
+            except psycopg.Error as exc:
+                dead = Decoded(dead=[DeadLetter(m[0], m[1], "db_rejected", str(exc).strip()[:500], m[2])])
+                self._write(conn, dead)
+        return events
+
+    def _publish(self, events: list[AlarmEvent]) -> None:
+        for e in events:
+            if e.event == "updated":
+                continue
+            self.counts["alarms_raised" if e.event == "raised" else "alarms_cleared"] += 1
+            log.info("alarm %s %s: %s", e.alarm_id, e.event, e.message)
+            try:
+                self.client.publish(alarm_topic(e.sensor.site, self.cfg.root), e.to_json(), qos=1)
+            except Exception as exc:  # noqa: BLE001 - the alarm row and NOTIFY exist; MQTT is best effort
+                log.warning("could not publish alarm %s: %s", e.alarm_id, exc)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "consumer"
+
+
+# ---------------------------------------------------------------------------------------------
+# Several worker processes on one machine
+# ---------------------------------------------------------------------------------------------
+
+
+def _worker_main(cfg: ConsumerConfig, log_level: str) -> None:
+    logging.basicConfig(level=log_level, format=f"%(asctime)s {cfg.client_id} %(levelname)s %(message)s")
+    Consumer(cfg).run_forever(report=None)
+
+
+def run_workers(cfg: ConsumerConfig, n: int, *, log_level: str = "INFO", report=None,
+                report_every_s: float = 10.0) -> None:
+    """N consumer processes on the shared subscription; crashed ones are restarted."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    cfgs = [dataclasses.replace(cfg, client_id=f"{cfg.client_id}-{i + 1}") for i in range(n)]
+    procs: dict[int, mp.Process] = {}
+    stop = threading.Event()
+
+    def handler(signum, frame):
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def spawn(i: int) -> None:
+        p = ctx.Process(target=_worker_main, args=(cfgs[i], log_level), name=cfgs[i].client_id, daemon=False)
+        p.start()
+        procs[i] = p
+
+    try:
+        for i in range(n):
+            spawn(i)
+        last = time.monotonic()
+        while not stop.wait(1.0):
+            for i, p in list(procs.items()):
+                if not p.is_alive():
+                    log.error("worker %s exited with %s; restarting", cfgs[i].client_id, p.exitcode)
+                    spawn(i)
+            if report and time.monotonic() - last >= report_every_s:
+                report({"workers": n, "alive": sum(p.is_alive() for p in procs.values())})
+                last = time.monotonic()
+    finally:
+        for p in procs.values():
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+        for p in procs.values():
+            p.join(30)
+        for s, h in old.items():
+            signal.signal(s, h)

@@ -1,0 +1,232 @@
+"""From raw MQTT messages to validated readings and dead letters.
+
+Pure logic (no I/O): it only needs the sensor registry.  Every message ends either as
+readings or as dead letters with a reason; nothing raises.
+
+Dead-letter reasons: ``bad_json``, ``invalid_payload``, ``unknown_topic``, ``unknown_sensor``,
+``inactive_sensor``, ``topic_mismatch``, ``wrong_unit``, ``ts_out_of_range``,
+``value_out_of_range``, ``too_large``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from .registry import SensorInfo, SensorRegistry
+from .schemas import GATEWAY, READING, describe_error, ts_to_us
+from .topics import parse_topic
+
+MAX_PAYLOAD = 1 << 20  # 1 MiB; larger payloads are dead-lettered (first 64 KiB kept)
+KEEP_LARGE = 1 << 16
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str
+    recv_us: int
+
+
+@dataclass(slots=True)
+class Decoded:
+    sensor_id: list[int] = field(default_factory=list)
+    ts_us: list[int] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    quality: list[int] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    unknown: int = 0  # dead letters for unknown sensors (a registry reload may resolve them)
+
+    def __len__(self) -> int:
+        return len(self.ts_us)
+
+
+def _iso(us: int) -> str:
+    return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).isoformat(timespec="milliseconds")
+
+
+class Decoder:
+    """Validates messages against the registry.
+
+    ``max_age_s`` / ``max_future_s``: a reading's time must lie within this window around
+    its time of receipt (a gateway may deliver buffered data late; a clock far ahead is a
+    configuration error).
+    """
+
+    def __init__(self, registry: SensorRegistry, root: str, *, max_age_s: float = 7 * 86400,
+                 max_future_s: float = 300.0):
+        self.registry = registry
+        self.root = root
+        self.max_age_us = int(max_age_s * 1e6)
+        self.max_future_us = int(max_future_s * 1e6)
+        self._topic_cache: dict[str, SensorInfo | tuple[str, str] | str] = {}
+        self._cache_version = -1
+
+    # -- topics --------------------------------------------------------------------------
+    def _resolve(self, topic: str) -> SensorInfo | tuple[str, str] | str:
+        """SensorInfo (single), the site code (gateway) or (reason, detail)."""
+        if self._cache_version != self.registry.version:
+            self._topic_cache.clear()
+            self._cache_version = self.registry.version
+        hit = self._topic_cache.get(topic)
+        if hit is not None:
+            return hit
+        ti = parse_topic(topic, self.root)
+        if ti is None:
+            res: SensorInfo | tuple[str, str] | str = ("unknown_topic", f"not a telemetry topic under {self.root}/")
+        elif ti.kind == "gateway":
+            res = ti.site
+        else:
+            info = self.registry.get(ti.site, ti.sensor)
+            if info is None:
+                res = ("unknown_sensor", f"no sensor {ti.sensor!r} at site {ti.site!r}")
+            elif ti.area != info.area or (ti.asset or None) != info.asset:
+                res = ("topic_mismatch", f"sensor {info.code} is at {info.area}/{info.asset or '-'}, "
+                                         f"topic says {ti.area}/{ti.asset or '-'}")
+            else:
+                res = info
+        if len(self._topic_cache) > 200_000:
+            self._topic_cache.clear()
+        self._topic_cache[topic] = res
+        return res
+
+    # -- messages --------------------------------------------------------------------------
+    def decode(self, messages, out: Decoded | None = None) -> Decoded:
+        """``messages``: iterable of (topic, payload bytes, receipt time in epoch µs)."""
+        out = out if out is not None else Decoded()
+        for topic, payload, recv_us in messages:
+            if len(payload) > MAX_PAYLOAD:
+                out.dead.append(DeadLetter(topic, payload[:KEEP_LARGE], "too_large",
+                                           f"{len(payload):,} bytes (limit {MAX_PAYLOAD:,})", recv_us))
+                continue
+            target = self._resolve(topic)
+            if type(target) is SensorInfo:
+                self._single(topic, payload, recv_us, target, out)
+            elif type(target) is str:
+                self._gateway(topic, payload, recv_us, target, out)
+            else:
+                reason, detail = target
+                if reason == "unknown_sensor":
+                    out.unknown += 1
+                out.dead.append(DeadLetter(topic, payload, reason, detail, recv_us))
+        return out
+
+    def _check(self, info: SensorInfo, r: dict, recv_us: int) -> tuple[int, str, str]:
+        """(ts_us, reason, detail); reason is '' when the reading is good."""
+        if not info.active:
+            return 0, "inactive_sensor", f"sensor {info.code} is not active"
+        unit = r["unit"]
+        if unit != info.unit:
+            return 0, "wrong_unit", f"unit {unit!r}, sensor {info.code} measures in {info.unit!r}"
+        ts_us = ts_to_us(r.get("ts"), recv_us)
+        if ts_us < recv_us - self.max_age_us or ts_us > recv_us + self.max_future_us:
+            return 0, "ts_out_of_range", (f"ts {_iso(ts_us)} is outside [{_iso(recv_us - self.max_age_us)}, "
+                                          f"{_iso(recv_us + self.max_future_us)}] (epoch milliseconds expected)")
+        v = r["value"]
+        if not (info.min_valid <= v <= info.max_valid):
+            return 0, "value_out_of_range", (f"value {v:g} {info.unit} outside the valid range "
+                                             f"[{info.min_valid:g}, {info.max_valid:g}] of {info.code}")
+        return ts_us, "", ""
+
+    def _single(self, topic: str, payload: bytes, recv_us: int, info: SensorInfo, out: Decoded) -> None:
+        try:
+            r = READING.validate_json(payload)
+        except ValidationError as exc:
+            reason, detail = describe_error(exc)
+            out.dead.append(DeadLetter(topic, payload, reason, detail, recv_us))
+            return
+        ts_us, reason, detail = self._check(info, r, recv_us)
+        if reason:
+            out.dead.append(DeadLetter(topic, payload, reason, detail, recv_us))
+            return
+        out.sensor_id.append(info.id)
+        out.ts_us.append(ts_us)
+        out.value.append(r["value"])
+        out.quality.append(r.get("quality", 0))
+
+    def _gateway(self, topic: str, payload: bytes, recv_us: int, site: str, out: Decoded) -> None:
+        try:
+            data = GATEWAY.validate_json(payload)
+        except ValidationError as exc:
+            reason, detail = describe_error(exc)
+            if reason == "bad_json":
+                out.dead.append(DeadLetter(topic, payload, reason, detail, recv_us))
+                return
+            data = self._salvage(topic, payload, recv_us, out)
+            if data is None:
+                return
+        get = self.registry.by_key.get
+        check = self._check
+        sid_a, ts_a, v_a, q_a = out.sensor_id.append, out.ts_us.append, out.value.append, out.quality.append
+        for code, readings in data.items():
+            info = get((site, code))
+            if info is None:
+                out.unknown += 1
+                out.dead.append(DeadLetter(topic, _part(code, readings), "unknown_sensor",
+                                           f"no sensor {code!r} at site {site!r}", recv_us))
+                continue
+            unit, lo, hi, active, sid = info.unit, info.min_valid, info.max_valid, info.active, info.id
+            max_age, max_future = recv_us - self.max_age_us, recv_us + self.max_future_us
+            for r in readings:
+                # Inline fast path for the common case; _check explains any failure.
+                ts = r.get("ts")
+                if active and r["unit"] == unit and (ts is None or type(ts) is not dt.datetime):
+                    ts_us = recv_us if ts is None else int(round(ts * 1000.0))
+                    v = r["value"]
+                    if max_age <= ts_us <= max_future and lo <= v <= hi:
+                        sid_a(sid)
+                        ts_a(ts_us)
+                        v_a(v)
+                        q_a(r.get("quality", 0))
+                        continue
+                ts_us, reason, detail = check(info, r, recv_us)
+                if reason:
+                    out.dead.append(DeadLetter(topic, _part(code, [r]), reason, detail, recv_us))
+                else:
+                    sid_a(sid)
+                    ts_a(ts_us)
+                    v_a(r["value"])
+                    q_a(r.get("quality", 0))
+
+    def _salvage(self, topic: str, payload: bytes, recv_us: int, out: Decoded) -> dict | None:
+        """A gateway payload with some invalid readings: keep the valid ones, dead-letter the rest."""
+        try:
+            raw = json.loads(payload)
+        except ValueError as exc:
+            out.dead.append(DeadLetter(topic, payload, "bad_json", str(exc), recv_us))
+            return None
+        if not isinstance(raw, dict):
+            out.dead.append(DeadLetter(topic, payload, "invalid_payload",
+                                       "gateway payload must be an object: sensor code -> list of readings", recv_us))
+            return None
+        good: dict[str, list] = {}
+        for code, readings in raw.items():
+            if not isinstance(readings, list) or not isinstance(code, str) or not code or len(code) > 80:
+                out.dead.append(DeadLetter(topic, _part(str(code), readings), "invalid_payload",
+                                           f"{code}: expected a list of readings", recv_us))
+                continue
+            ok = []
+            for i, r in enumerate(readings):
+                try:
+                    ok.append(READING.validate_python(r))
+                except ValidationError as exc:
+                    reason, detail = describe_error(exc)
+                    out.dead.append(DeadLetter(topic, _part(code, [r]), reason, f"{code}[{i}] {detail}", recv_us))
+            if ok:
+                good[code] = ok
+        return good
+
+
+def _part(code: str, readings) -> bytes:
+    """The raw part of a gateway payload that concerns one sensor (kept in the dead letter)."""
+    def default(o):
+        if isinstance(o, dt.datetime):
+            return o.isoformat()
+        return str(o)
+
+    return json.dumps({code: readings}, default=default, separators=(",", ":")).encode()

@@ -927,6 +927,13 @@ for _c in _kpi_commands:
     cli.add_command(_c)
 
 
+# ---------------------------------------------------- ingestion, simulator, importers, alarms
+# ingestion.cli imports only click at module level; each command imports its own packages.
+from ingestion.cli import COMMANDS as _ingestion_commands  # noqa: E402
+
+for _c in _ingestion_commands:
+    cli.add_command(_c)
+
 def main() -> None:
     try:
         cli.main(standalone_mode=True)

@@ -214,6 +214,7 @@ def run_cmd(camera_ids, duration, model, threads) -> None:
     from vision.worker import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     url = database_url(migrate=True)
 
     last = {"t": -10.0}
@@ -230,6 +231,8 @@ def run_cmd(camera_ids, duration, model, threads) -> None:
                   threads=threads, progress=progress)
     except DetectorError as exc:
         raise VisionUsageError(str(exc)) from None
+    if not res["cameras"]:
+        click.echo("no enabled camera in the database (add rows to camera / camera_zone)", err=True)
     for cid, s in res["cameras"].items():
         click.echo(f"camera {cid} {s['name']}: {s['frames']} frames, {s['detect_runs']} detections runs, "
                    f"{s['events_started']} events, {s['reconnects']} reconnects")

@@ -88,6 +88,7 @@ class MqttPublisher:
             self.client.tls_set()
         self.client.reconnect_delay_set(1, 30)
         self._connected = threading.Event()
+        self._ever_waited = False
         self.client.on_connect = lambda c, ud, flags, rc, props=None: (
             self._connected.set() if not rc.is_failure else None)
         self.client.on_disconnect = lambda c, ud, flags, rc, props=None: self._connected.clear()
@@ -97,10 +98,15 @@ class MqttPublisher:
     def wait_connected(self, timeout: float = 5.0) -> bool:
         return self._connected.wait(timeout)
 
-    def publish(self, topic: str, payload: dict, qos: int = 1, timeout: float = 5.0) -> bool:
-        if not self._connected.is_set():
+    def publish(self, topic: str, payload: dict, qos: int = 1, timeout: float = 2.0) -> bool:
+        """Publish; True once the broker acknowledged it.  While the broker is away the
+        message is queued by the client and sent after it reconnects (never blocks long)."""
+        if not self._connected.is_set() and not self._ever_waited:
+            self._ever_waited = True
             self._connected.wait(timeout)
         info = self.client.publish(topic, json.dumps(payload, default=str), qos=qos)
+        if not self._connected.is_set():
+            return False
         try:
             info.wait_for_publish(timeout)
         except (RuntimeError, ValueError):

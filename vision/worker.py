@@ -60,6 +60,7 @@ class PipelineStats:
     frames: int = 0
     detect_runs: int = 0
     skipped_no_motion: int = 0
+    skipped_inactive: int = 0  # no zone of the camera is active now
     detections: int = 0
     violations: int = 0
     events_started: int = 0
@@ -115,13 +116,16 @@ class CameraPipeline:
     def process(self, frame: np.ndarray, now: dt.datetime) -> tuple[list[EventChange], list[Detection]]:
         self.stats.frames += 1
         motion = self.motion.update(frame)
+        local = now.astimezone(self.tz).time()
+        if not any(z.required_ppe and z.is_active(local) for z in self.zones):
+            self.stats.skipped_inactive += 1
+            return self.tracker.update([], now), []
         if not motion.moving and not self.tracker.tracks:
             self.stats.skipped_no_motion += 1
             return [], []
         dets = self._detect(frame, self._region(frame, motion.union()))
         self.stats.detections += len(dets)
         h, w = frame.shape[:2]
-        local = now.astimezone(self.tz).time()
         violations = find_violations(dets, self.zones, (w, h), local)
         self.stats.violations += len(violations)
         changes = self.tracker.update(violations, now)
@@ -178,7 +182,7 @@ def load_cameras(engine, camera_ids: list[int] | None = None) -> list[CameraSpec
                                 z["cooldown_s"], id=z["id"], area_id=z["area_id"])
                      for z in zrows if z["camera_id"] == cam.id]
             tz = ZoneInfo(r.timezone or "UTC")
-        except (ValidationError, ZoneError, ValueError) as exc:
+        except (ValidationError, ZoneError, ValueError, KeyError) as exc:  # KeyError: unknown time zone
             log.error("camera %s (%s) skipped: %s", cam.id, cam.name, exc)
             continue
         specs.append(CameraSpec(CameraInfo(cam.id, cam.site_id, r.code, cam.area_id, cam.name),

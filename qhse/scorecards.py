@@ -326,7 +326,7 @@ def _evidence(items: list[dict], source: str) -> list[dict]:
 @dataclass
 class ComputeResult:
     month: dt.date
-    scores: int = 0
+    scores: int = 0  # computed scores (manual entries and placeholders not included)
     ratings: dict[str, int] = field(default_factory=lambda: {r: 0 for r in RATINGS})
     flagged: int = 0
     awaiting_manual: int = 0
@@ -370,8 +370,9 @@ def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | Non
             # Scores of other versions of this code for this month are replaced by this version's.
             other_versions = sa.select(it.c.id).where(it.c.code == ind["code"], it.c.id != ind["id"])
             if ind["manual"]:
-                existing = {(r.unit_type, r.unit_id) for r in conn.execute(
-                    sa.select(st.c.unit_type, st.c.unit_id).where(
+                # Entries already made are kept; units without one get a placeholder awaiting entry.
+                existing = {(r.unit_type, r.unit_id): r for r in conn.execute(
+                    sa.select(st.c.unit_type, st.c.unit_id, st.c.rating, st.c.manual_entry_by).where(
                         st.c.period == month, st.c.indicator_id.in_(
                             sa.select(it.c.id).where(it.c.code == ind["code"]))))}
                 todo = [u for u in targets if (u.unit_type, u.unit_id) not in existing]
@@ -380,8 +381,13 @@ def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | Non
                         dict(indicator_id=ind["id"], unit_type=u.unit_type, unit_id=u.unit_id, site_id=u.site_id,
                              period=month, value=None, numerator=None, denominator=None, rating="not_available",
                              evidence=[], needs_plan=False) for u in todo])
-                res.awaiting_manual += len(todo)
-                res.ratings["not_available"] += len(todo)
+                for u in targets:
+                    r = existing.get((u.unit_type, u.unit_id))
+                    if r is None or r.manual_entry_by is None:
+                        res.awaiting_manual += 1
+                        res.ratings["not_available"] += 1
+                    else:
+                        res.ratings[r.rating] += 1
                 continue
             params = dict(ind["params"] or {})
             if ind["source"] == "kpi_rate":

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db import models as m
+from db.models.response import SIGNOFF_PARTIES
 
 _NOTIFY = ["area_owner", "plant_manager", "security", "contractor_supervisor"]
 
@@ -131,8 +132,6 @@ REGULATIONS: list[dict] = [
          requirement="Emission limits for machining and welding fumes.", ledger_kind="waste_gas",
          effective_on=dt.date(2021, 7, 1)),
 ]
-
-SIGNOFF_PARTIES = ("contractor", "supervisor", "area_owner", "safety")
 
 
 def ensure_reference_data(conn) -> None:

@@ -918,6 +918,13 @@ from vision.cli import vision as _vision_group  # noqa: E402
 
 cli.add_command(_vision_group)
 
+# ----------------------------------------------------- contractors, emergency, ledgers, training
+# qhse.response_cli imports only click at module level; each command imports its own packages.
+from qhse.response_cli import COMMANDS as _response_commands  # noqa: E402
+
+for _group in _response_commands:
+    cli.add_command(_group)
+
 
 # ------------------------------------------------------------- KPIs, scorecards, resources
 # qhse.kpi_cli imports only click at module level; each command imports its own packages.

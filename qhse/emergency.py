@@ -1,0 +1,309 @@
+"""Emergency response: declare, generate the plan, notify, keep the timeline, close with a review.
+
+Declaring an emergency (area + type) builds the response plan from live data in a few
+indexed queries: the hazardous materials stored in the area, the nearest stocked
+resources of the kinds the type needs (distance on the site plan), everyone recorded
+inside the area now (employees and contractors, from open access records), the
+evacuation route and assembly point, the type's response steps and the lessons of past
+reviews, and who to notify.  The plan is stored with the emergency (what the commander
+saw), the notifications are queued in the same transaction, and the timeline records
+each step.  Closing requires a review; its lessons and new steps become a new version
+of the site's plan template, so the next plan carries them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from db import models as m
+from db.models.response import EMERGENCY_KINDS
+from db.queries import emergency as q
+
+UTC = dt.UTC
+RESOURCES_PER_KIND = 3
+KIND_LABELS = {"fire": "Fire", "gas_leak": "Gas leak", "chemical_spill": "Chemical spill", "injury": "Injury"}
+# Template notify roles -> routing roles of qhse.notify.
+_NOTIFY_ROUTES = {"area_owner": "area_manager", "plant_manager": "plant_manager", "group": "group"}
+
+
+class EmergencyError(ValueError):
+    """A request the rules refuse, or bad input; the message says why in one line."""
+
+
+@dataclass
+class Declared:
+    emergency_id: int
+    plan: dict
+    plan_ms: float
+    notifications: int
+
+
+def _now(at: dt.datetime | None) -> dt.datetime:
+    if at is None:
+        return dt.datetime.now(UTC)
+    if at.tzinfo is None:
+        raise EmergencyError("times must carry a time zone")
+    return at
+
+
+def _jsonable(v):
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "__float__") and not isinstance(v, (int, float, bool)):
+        return float(v)
+    return v
+
+
+def build_plan(conn, area_id: int, kind: str, at: dt.datetime) -> dict:
+    """The response plan for an emergency of ``kind`` in ``area_id`` at ``at`` (read only)."""
+    if kind not in EMERGENCY_KINDS:
+        raise EmergencyError(f"emergency type must be one of {', '.join(EMERGENCY_KINDS)}, got {kind!r}")
+    area = q.area_context(conn, area_id)
+    if area is None:
+        raise EmergencyError(f"no area #{area_id}")
+    tpl = q.effective_template(conn, kind, area["site_id"])
+    kinds = list(tpl["resource_kinds"]) if tpl else []
+    materials = q.materials_in_area(conn, area_id)
+    resources = q.nearest_resources(conn, area["site_id"], area["x_m"], area["y_m"], kinds, RESOURCES_PER_KIND)
+    people = q.people_in_area(conn, area_id, at)
+    sups = [p["supervisor_person_id"] for p in people if p["kind"] == "contractor" and p["supervisor_person_id"]]
+    roles = set(tpl["notify_roles"]) if tpl else {"area_owner", "plant_manager"}
+    contacts = [c for c in q.notify_contacts(conn, area["site_id"], area["owner_person_id"], sups) if c["role"] in roles]
+    found = {r["kind"] for r in resources}
+    plan = {
+        "emergency_type": kind,
+        "title": f"{KIND_LABELS[kind]} in {area['name']} ({area['site_code']})",
+        "generated_at": at,
+        "site": {"id": area["site_id"], "code": area["site_code"], "name": area["site_name"]},
+        "area": {k: area[k] for k in ("id", "code", "name", "kind", "risk_class", "is_gas_area", "x_m", "y_m")},
+        "evacuation_route": area["evacuation_route"] or "not recorded for this area",
+        "assembly_point": area["assembly_point"] or "not recorded for this area",
+        "materials": materials,
+        "resources": resources,
+        "missing_resources": [k for k in kinds if k not in found],
+        "people": [{k: p[k] for k in ("person_id", "employee_no", "name", "kind", "phone", "company", "job_id",
+                                      "entered_at", "access_record_id")} for p in people],
+        "people_count": {"employees": sum(p["kind"] == "employee" for p in people),
+                         "contractors": sum(p["kind"] == "contractor" for p in people)},
+        "steps": list(tpl["steps"]) if tpl else [],
+        "lessons": [x["lesson"] if isinstance(x, dict) else str(x) for x in (tpl["lessons"] if tpl else [])],
+        "notify": [{k: c[k] for k in ("role", "person_id", "name", "phone", "email", "username")} for c in contacts],
+        "external_contacts": list(tpl["external_contacts"]) if tpl else [],
+        "template": ({"id": tpl["id"], "version": tpl["version"], "site_specific": tpl["site_id"] is not None,
+                      "title": tpl["title"]} if tpl else None),
+    }
+    return _jsonable(plan)
+
+
+def plan_text(plan: dict) -> str:
+    """The plan as plain text (notification bodies, the CLI)."""
+    out = [plan["title"], f"Generated {plan['generated_at']}", "",
+           f"EVACUATION: {plan['evacuation_route']}", f"ASSEMBLY POINT: {plan['assembly_point']}", ""]
+    pc = plan["people_count"]
+    out.append(f"PEOPLE INSIDE NOW: {pc['employees'] + pc['contractors']} "
+               f"({pc['employees']} employees, {pc['contractors']} contractors)")
+    for p in plan["people"]:
+        who = f"{p['company']} contractor" if p["kind"] == "contractor" else "employee"
+        out.append(f"  - {p['name']} ({p['employee_no']}, {who}), phone {p['phone'] or '-'}, in since {p['entered_at']}")
+    out.append("")
+    out.append(f"HAZARDOUS MATERIALS STORED HERE: {len(plan['materials'])}")
+    for x in plan["materials"]:
+        out.append(f"  - {x['name']} ({x['hazard_class']}{', CAS ' + x['cas_no'] if x['cas_no'] else ''}): "
+                   f"{x['quantity']:g} {x['unit']}")
+    out.append("")
+    out.append("NEAREST RESOURCES:")
+    for r in plan["resources"]:
+        dist = f"{r['distance_m']:g} m" if r["distance_m"] is not None else "distance unknown"
+        out.append(f"  - {r['kind']} x{r['quantity']} at {r['location'] or r['area_name']} ({dist})")
+    if plan["missing_resources"]:
+        out.append(f"  ! none stocked on site: {', '.join(plan['missing_resources'])}")
+    out.append("")
+    out.append("RESPONSE STEPS:")
+    out += [f"  {i}. {s}" for i, s in enumerate(plan["steps"], 1)]
+    if plan["lessons"]:
+        out.append("LESSONS FROM PAST EMERGENCIES:")
+        out += [f"  * {x}" for x in plan["lessons"]]
+    out.append("")
+    out.append("NOTIFY:")
+    out += [f"  - {c['role']}: {c['name']} {c['phone'] or ''} {c['email'] or ''}".rstrip() for c in plan["notify"]]
+    out += [f"  - call {c['name']}: {c['contact']}" for c in plan["external_contacts"]]
+    return "\n".join(out)
+
+
+def _notify(s: Session, emergency: m.Emergency, plan: dict, at: dt.datetime) -> list[str]:
+    """Queue the notifications; returns a line per target for the timeline."""
+    from qhse import notify
+
+    site = s.get(m.Site, emergency.site_id)
+    tpl = s.get(m.PlanTemplate, plan["template"]["id"]) if plan.get("template") else None
+    roles = set(tpl.notify_roles if tpl is not None else ["area_owner", "plant_manager"])
+    subject = f"EMERGENCY #{emergency.id}: {plan['title']}"
+    body = plan_text(plan)
+    ref = f"emergency:{emergency.id}"
+    sent: list[str] = []
+    for role in sorted(roles):
+        route = _NOTIFY_ROUTES.get(role)
+        if route:
+            n = notify.notify_role(s, site_id=site.id, role=route, area_id=emergency.area_id, subject=subject,
+                                   body=body, ref=ref, now=at)
+            sent.append(f"{role}: {n} message(s)")
+    direct = [c for c in plan["notify"] if c["role"] in ("security", "contractor_supervisor") and c["role"] in roles]
+    for c in direct:
+        if c["email"]:
+            notify.enqueue(s, "email", c["email"], subject, body, ref=ref, now=at)
+            sent.append(f"{c['role']}: {c['name']} <{c['email']}>")
+    if "security" in roles and not any(c["role"] == "security" and c["email"] for c in direct):
+        notify.enqueue(s, "mqtt", f"qhse/{site.code}/notifications/security", subject, body, ref=ref, now=at)
+        sent.append(f"security: MQTT qhse/{site.code}/notifications/security")
+    # Site-wide broadcast (displays, sirens, the security desk).
+    notify.enqueue(s, "mqtt", f"qhse/{site.code}/emergency", subject, body, ref=ref, now=at)
+    sent.append(f"broadcast: MQTT qhse/{site.code}/emergency")
+    s.flush()
+    return sent
+
+
+def declare(engine: sa.Engine, *, area_id: int, kind: str, declared_by: str, description: str | None = None,
+            at: dt.datetime | None = None) -> Declared:
+    """Declare an emergency: generate and store the plan, notify, start the timeline."""
+    at = _now(at)
+    if not declared_by or not declared_by.strip():
+        raise EmergencyError("who declares the emergency is required")
+    with Session(engine) as s, s.begin():
+        conn = s.connection()
+        t0 = time.perf_counter()
+        plan = build_plan(conn, area_id, kind, at)
+        plan_ms = (time.perf_counter() - t0) * 1000.0
+        dup = q.active_emergency(conn, area_id, kind)
+        if dup is not None:
+            raise EmergencyError(f"emergency #{dup['id']} ({kind}) is already active in this area since "
+                                 f"{dup['declared_at']:%Y-%m-%d %H:%M}; log to it instead")
+        e = m.Emergency(site_id=plan["site"]["id"], area_id=area_id, kind=kind, status="active",
+                        description=description, declared_at=at, declared_by=declared_by.strip(),
+                        template_id=(plan["template"] or {}).get("id"), plan=plan, plan_ms=round(plan_ms, 2))
+        s.add(e)
+        s.flush()
+        s.add(m.EmergencyEvent(emergency_id=e.id, at=at, kind="declared", actor=e.declared_by,
+                               detail=f"{KIND_LABELS[kind]} declared in {plan['area']['name']}"
+                                      + (f": {description}" if description else "")))
+        pc = plan["people_count"]
+        s.add(m.EmergencyEvent(
+            emergency_id=e.id, at=at, kind="plan", actor="system",
+            detail=(f"Plan generated in {plan_ms:.0f} ms: {pc['employees'] + pc['contractors']} people inside, "
+                    f"{len(plan['materials'])} hazardous materials, {len(plan['resources'])} nearest resources"),
+            data={"template": plan["template"], "plan_ms": round(plan_ms, 2)}))
+        sent = _notify(s, e, plan, at)
+        s.add(m.EmergencyEvent(emergency_id=e.id, at=at, kind="notified", actor="system",
+                               detail="Notified " + "; ".join(sent), data={"targets": sent}))
+        n = s.scalar(sa.select(sa.func.count()).select_from(m.Notification)
+                     .where(m.Notification.ref == f"emergency:{e.id}"))
+        return Declared(e.id, plan, plan_ms, n)
+
+
+def _active(s: Session, emergency_id: int) -> m.Emergency:
+    e = s.get(m.Emergency, emergency_id, with_for_update=True)
+    if e is None:
+        raise EmergencyError(f"no emergency #{emergency_id}")
+    if e.status != "active":
+        raise EmergencyError(f"emergency #{e.id} is {e.status}")
+    return e
+
+
+def log_action(engine: sa.Engine, emergency_id: int, *, actor: str, text: str, at: dt.datetime | None = None,
+               kind: str = "action") -> int:
+    """Add an action (or a note) to the timeline."""
+    at = _now(at)
+    if kind not in ("action", "note"):
+        raise EmergencyError("a timeline entry is an action or a note")
+    if not text or not text.strip():
+        raise EmergencyError("the timeline entry needs a text")
+    with Session(engine) as s, s.begin():
+        e = _active(s, emergency_id)
+        if at < e.declared_at:
+            raise EmergencyError("the entry is dated before the emergency was declared")
+        ev = m.EmergencyEvent(emergency_id=e.id, at=at, kind=kind, actor=actor, detail=text.strip())
+        s.add(ev)
+        s.flush()
+        return ev.id
+
+
+def use_resource(engine: sa.Engine, emergency_id: int, *, resource_id: int, quantity: int, actor: str,
+                 at: dt.datetime | None = None, note: str | None = None) -> int:
+    """Record resources used (the register's stock goes down by ``quantity``)."""
+    at = _now(at)
+    if quantity < 1:
+        raise EmergencyError("quantity used must be at least 1")
+    with Session(engine) as s, s.begin():
+        e = _active(s, emergency_id)
+        r = s.get(m.EmergencyResource, resource_id, with_for_update=True)
+        if r is None:
+            raise EmergencyError(f"no emergency resource #{resource_id}")
+        if r.site_id != e.site_id:
+            raise EmergencyError(f"resource #{r.id} belongs to another site")
+        if quantity > r.quantity:
+            raise EmergencyError(f"only {r.quantity} {r.kind} in stock at resource #{r.id}, cannot use {quantity}")
+        r.quantity -= quantity
+        ev = m.EmergencyEvent(emergency_id=e.id, at=at, kind="resource_used", actor=actor, resource_id=r.id,
+                              quantity=quantity,
+                              detail=f"Used {quantity} x {r.kind} from {r.location or 'resource #' + str(r.id)}"
+                                     + (f": {note}" if note else ""),
+                              data={"remaining": r.quantity})
+        s.add(ev)
+        s.flush()
+        return ev.id
+
+
+def close(engine: sa.Engine, emergency_id: int, *, closed_by: str, summary: str, lessons: Sequence[str] = (),
+          new_steps: Sequence[str] = (), at: dt.datetime | None = None) -> int | None:
+    """Close with a review; lessons and new steps become a new version of the site's template.
+
+    Returns the id of the new template version (None when the review brought nothing new).
+    """
+    at = _now(at)
+    if not summary or not summary.strip():
+        raise EmergencyError("closing an emergency needs a review summary")
+    lessons = [x.strip() for x in lessons if x and x.strip()]
+    new_steps = [x.strip() for x in new_steps if x and x.strip()]
+    with Session(engine) as s, s.begin():
+        e = _active(s, emergency_id)
+        if at < e.declared_at:
+            raise EmergencyError("the emergency cannot close before it was declared")
+        new_tpl_id = None
+        if lessons or new_steps:
+            base = q.effective_template(s.connection(), e.kind, e.site_id)
+            site_versions = s.scalar(sa.select(sa.func.max(m.PlanTemplate.version)).where(
+                m.PlanTemplate.kind == e.kind, m.PlanTemplate.site_id == e.site_id)) or 0
+            s.execute(sa.update(m.PlanTemplate).where(m.PlanTemplate.kind == e.kind, m.PlanTemplate.site_id == e.site_id)
+                      .values(active=False))
+            tpl = m.PlanTemplate(
+                kind=e.kind, site_id=e.site_id, version=site_versions + 1,
+                title=(base or {}).get("title") or f"{KIND_LABELS[e.kind]} response",
+                steps=list((base or {}).get("steps") or []) + new_steps,
+                resource_kinds=list((base or {}).get("resource_kinds") or []),
+                notify_roles=list((base or {}).get("notify_roles") or ["area_owner", "plant_manager"]),
+                external_contacts=list((base or {}).get("external_contacts") or []),
+                lessons=list((base or {}).get("lessons") or [])
+                + [{"lesson": x, "emergency_id": e.id, "at": at.isoformat()} for x in lessons],
+                active=True, created_by=closed_by)
+            s.add(tpl)
+            s.flush()
+            new_tpl_id = tpl.id
+        s.add(m.EmergencyReview(emergency_id=e.id, reviewed_at=at, reviewed_by=closed_by, summary=summary.strip(),
+                                lessons=lessons, new_steps=new_steps, template_id=new_tpl_id))
+        s.add(m.EmergencyEvent(emergency_id=e.id, at=at, kind="reviewed", actor=closed_by,
+                               detail=f"Review: {summary.strip()}"
+                                      + (f" ({len(lessons)} lessons, {len(new_steps)} new steps -> template "
+                                         f"#{new_tpl_id})" if new_tpl_id else ""),
+                               data={"lessons": lessons, "new_steps": new_steps, "template_id": new_tpl_id}))
+        s.add(m.EmergencyEvent(emergency_id=e.id, at=at, kind="closed", actor=closed_by, detail="Emergency closed"))
+        e.status, e.closed_at, e.closed_by = "closed", at, closed_by
+        return new_tpl_id

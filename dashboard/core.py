@@ -28,8 +28,8 @@ K_AREAS = "flt.areas"
 K_PERIOD = "flt.period"
 K_END = "flt.end"
 
-PERIODS = ("7d", "30d", "90d", "365d", "mtd", "ytd")
-DEFAULT_PERIOD = "90d"
+PERIODS = ("1m", "3m", "6m", "12m", "ytd")
+DEFAULT_PERIOD = "3m"
 
 TTL_LIVE = 5  # seconds: open alarms, review queues
 TTL_STANDARD = 120  # KPIs, heatmaps, lists
@@ -170,33 +170,50 @@ def sign_out() -> None:
 # -- filters -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Filters:
-    """The shared selection: sites and areas (None: all in scope) and a period with its predecessor."""
+    """The shared selection: sites and areas (None: all in scope), a period of whole months
+    (in the reporting time zone) and the period of the same length just before it."""
 
     site_ids: tuple[int, ...] | None
     area_ids: tuple[int, ...] | None
     period: str
-    start: dt.datetime  # inclusive, UTC
+    start_month: dt.date  # first day of the first month
+    end_month: dt.date  # first day of the month after the last one (exclusive)
+    prev_start_month: dt.date
+    start: dt.datetime  # = start_month at local midnight, UTC
     end: dt.datetime  # exclusive, UTC
     prev_start: dt.datetime
-    prev_end: dt.datetime
+    prev_end: dt.datetime  # = start
 
     @property
     def days(self) -> float:
         return (self.end - self.start).total_seconds() / 86400
 
+    @property
+    def months(self) -> int:
+        return (self.end_month.year - self.start_month.year) * 12 + self.end_month.month - self.start_month.month
 
-def period_bounds(period: str, end_day: dt.date, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]:
-    """[start, end) of the period ending with ``end_day`` (local days), and the same length before it."""
-    end = dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time(), tz)
-    if period == "mtd":
-        start = dt.datetime(end_day.year, end_day.month, 1, tzinfo=tz)
-    elif period == "ytd":
-        start = dt.datetime(end_day.year, 1, 1, tzinfo=tz)
+
+def add_months(d: dt.date, n: int) -> dt.date:
+    y, m = divmod(d.month - 1 + n, 12)
+    return dt.date(d.year + y, m + 1, 1)
+
+
+def period_bounds(period: str, last_month: dt.date, tz: ZoneInfo) -> dict:
+    """The months of ``period`` ending with ``last_month`` (inclusive) and the same number before."""
+    last_month = last_month.replace(day=1)
+    if period == "ytd":
+        n = last_month.month
     else:
-        start = end - dt.timedelta(days=int(period.rstrip("d")))
-    span = end - start
-    return (start.astimezone(dt.UTC), end.astimezone(dt.UTC), (start - span).astimezone(dt.UTC),
-            start.astimezone(dt.UTC))
+        n = int(period.rstrip("m"))
+    start_m = add_months(last_month, -(n - 1))
+    end_m = add_months(last_month, 1)
+    prev_m = add_months(start_m, -n)
+
+    def utc(d: dt.date) -> dt.datetime:
+        return dt.datetime(d.year, d.month, d.day, tzinfo=tz).astimezone(dt.UTC)
+
+    return dict(start_month=start_m, end_month=end_m, prev_start_month=prev_m, start=utc(start_m), end=utc(end_m),
+                prev_start=utc(prev_m), prev_end=utc(start_m))
 
 
 def _persist(widget_key: str, perm_key: str) -> None:
@@ -209,16 +226,15 @@ def report_tz() -> ZoneInfo:
     return get_settings().tz
 
 
-def default_end_day(scope: Scope) -> dt.date:
-    """Today, or the day of the latest data when the data stops earlier (a demo snapshot)."""
+def default_last_month(scope: Scope) -> dt.date:
+    """The current month, or the month of the latest data when the data stops earlier (a demo snapshot)."""
     from db.queries.org import data_horizon
 
     tz = report_tz()
     today = dt.datetime.now(tz).date()
     horizon = fetch(data_horizon, scope, ttl="standard")
-    if horizon is None:
-        return today
-    return min(today, horizon.astimezone(tz).date())
+    day = today if horizon is None else min(today, (horizon.astimezone(tz) - dt.timedelta(hours=12)).date())
+    return day.replace(day=1)
 
 
 def render_filters(scope: Scope, show: bool = True) -> Filters:
@@ -231,8 +247,8 @@ def render_filters(scope: Scope, show: bool = True) -> Filters:
     ss.setdefault(K_AREAS, [])
     ss.setdefault(K_PERIOD, DEFAULT_PERIOD)
     if K_END not in ss:
-        ss[K_END] = default_end_day(scope)
-    site_codes = dict(zip(site_df["id"], site_df["code"]))
+        ss[K_END] = default_last_month(scope)
+    site_codes = dict(zip(site_df["id"].tolist(), site_df["code"].tolist()))
     ss[K_SITES] = [s for s in ss[K_SITES] if s in site_codes]
     if show:
         with st.sidebar:
@@ -242,22 +258,23 @@ def render_filters(scope: Scope, show: bool = True) -> Filters:
                            key="w.sites", placeholder=t("filter.all"), on_change=_persist, args=("w.sites", K_SITES))
     chosen_sites = tuple(ss[K_SITES]) or None
     area_df = fetch(areas, scope, chosen_sites, ttl="slow")
-    area_labels = {r.id: f"{r.site_code} · {r.name}" for r in area_df.itertuples()}
+    area_labels = {int(r.id): f"{r.site_code} · {r.name}" for r in area_df.itertuples()}
     ss[K_AREAS] = [a for a in ss[K_AREAS] if a in area_labels]
     if show:
+        latest = default_last_month(scope)
+        months = sorted({add_months(latest, -k) for k in range(0, 24)} | {ss[K_END]}, reverse=True)
         with st.sidebar:
             ss["w.areas"] = ss[K_AREAS]
             st.multiselect(t("filter.areas"), options=list(area_labels), format_func=lambda i: area_labels.get(i, str(i)),
                            key="w.areas", placeholder=t("filter.all"), on_change=_persist, args=("w.areas", K_AREAS))
             ss["w.period"] = ss[K_PERIOD]
-            st.selectbox(t("filter.period"), PERIODS, format_func=lambda p: t(f"period.{p}"), key="w.period",
+            st.selectbox(t("filter.period"), PERIODS, format_func=lambda p, loc=locale(): i18n.lookup(loc, f"period.{p}"), key="w.period",
                          on_change=_persist, args=("w.period", K_PERIOD))
             ss["w.end"] = ss[K_END]
-            st.date_input(t("filter.end"), key="w.end", on_change=_persist, args=("w.end", K_END),
-                          format="YYYY-MM-DD")
-    start, end, pstart, pend = period_bounds(ss[K_PERIOD], ss[K_END], report_tz())
-    return Filters(site_ids=chosen_sites, area_ids=tuple(ss[K_AREAS]) or None, period=ss[K_PERIOD],
-                   start=start, end=end, prev_start=pstart, prev_end=pend)
+            st.selectbox(t("filter.end"), months, key="w.end", on_change=_persist, args=("w.end", K_END),
+                         format_func=lambda m, loc=locale(): i18n.format_month(loc, m))
+    b = period_bounds(ss[K_PERIOD], ss[K_END], report_tz())
+    return Filters(site_ids=chosen_sites, area_ids=tuple(ss[K_AREAS]) or None, period=ss[K_PERIOD], **b)
 
 
 # -- page context --------------------------------------------------------------------------
@@ -289,11 +306,13 @@ class PageContext:
     def duration_h(self, h) -> str:
         return i18n.format_duration_h(self.locale, h)
 
+    def month(self, m) -> str:
+        return i18n.format_month(self.locale, m)
+
     def period_caption(self) -> str:
         f = self.filters
-        last = lambda x: (x - dt.timedelta(seconds=1)).astimezone(report_tz())  # noqa: E731
-        return self.t("period.range", start=self.date(f.start.astimezone(report_tz())), end=self.date(last(f.end)),
-                      pstart=self.date(f.prev_start.astimezone(report_tz())), pend=self.date(last(f.prev_end)))
+        return self.t("period.range", start=self.month(f.start_month), end=self.month(add_months(f.end_month, -1)),
+                      pstart=self.month(f.prev_start_month), pend=self.month(add_months(f.start_month, -1)))
 
 
 def page_context() -> PageContext:

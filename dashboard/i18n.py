@@ -44,13 +44,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "filter.sites": ("Sites", "工厂"),
     "filter.areas": ("Areas", "区域"),
     "filter.period": ("Period", "时间段"),
-    "filter.end": ("Up to", "截止日期"),
+    "filter.end": ("Up to and including", "截止月份"),
     "filter.all": ("All", "全部"),
-    "period.7d": ("Last 7 days", "最近 7 天"),
-    "period.30d": ("Last 30 days", "最近 30 天"),
-    "period.90d": ("Last 90 days", "最近 90 天"),
-    "period.365d": ("Last 12 months", "最近 12 个月"),
-    "period.mtd": ("Month to date", "本月至今"),
+    "period.1m": ("1 month", "1 个月"),
+    "period.3m": ("3 months", "3 个月"),
+    "period.6m": ("6 months", "6 个月"),
+    "period.12m": ("12 months", "12 个月"),
     "period.ytd": ("Year to date", "本年至今"),
     "period.range": ("{start} – {end}, compared with {pstart} – {pend}", "{start} 至 {end}，对比 {pstart} 至 {pend}"),
     # roles
@@ -128,6 +127,14 @@ def format_date(locale: str, d) -> str:
     if locale == "zh":
         return f"{d.year}年{d.month}月{d.day}日"
     return d.strftime("%d %b %Y").lstrip("0")
+
+
+def format_month(locale: str, d) -> str:
+    if _missing(d):
+        return ""
+    if locale == "zh":
+        return f"{d.year}年{d.month}月"
+    return d.strftime("%b %Y")
 
 
 def format_datetime(locale: str, t, tz=None) -> str:

@@ -43,6 +43,12 @@ class PageSpec:
 SECTIONS = ("overview", "operations", "safety", "analytics", "people", "data_science", "admin")
 
 PAGES: list[PageSpec] = [
+    PageSpec("overview", "overview", "app_pages/overview.py", "Overview", "概览", ":material/dashboard:",
+             A.VIEW_OVERVIEW),
+    PageSpec("alarms", "operations", "app_pages/alarms.py", "Live alarms", "实时报警", ":material/notifications_active:",
+             A.VIEW_ALARMS),
+    PageSpec("hazards", "safety", "app_pages/hazards.py", "Hazards and actions", "隐患与整改", ":material/report:",
+             A.REPORT_HAZARD),
     PageSpec("admin", "admin", "app_pages/admin.py", "Users and audit", "用户与审计", ":material/admin_panel_settings:",
              A.MANAGE_USERS, filters=False),
 ]

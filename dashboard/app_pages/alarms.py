@@ -1,0 +1,111 @@
+"""Live alarms: open alarms refreshed every few seconds; acknowledge the selected ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import charts, core
+from db.queries import alarms as aq
+from qhse import access
+from qhse.alarms import AlarmError, acknowledge
+
+ctx = core.page_context()
+f = ctx.filters
+REFRESH_S = 5
+may_ack = access.can(ctx.scope, access.ACK_ALARMS)
+SEV = {"critical": ("Critical", "严重"), "warning": ("Warning", "警告"), "info": ("Info", "提示")}
+STATUS = {"open": ("open", "未确认"), "acknowledged": ("acknowledged", "已确认"), "cleared": ("cleared", "已解除")}
+
+st.title(ctx.tr("Live alarms", "实时报警"))
+st.caption(ctx.tr(f"Open alarms refresh every {REFRESH_S} s.", f"未关闭报警每 {REFRESH_S} 秒刷新。"))
+
+
+@st.fragment(run_every=REFRESH_S)
+def live() -> None:
+    df = core.fetch(aq.open_alarms, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids, ttl="live")
+    n_crit = int((df["severity"] == "critical").sum())
+    n_warn = int((df["severity"] == "warning").sum())
+    n_unack = int((df["status"] == "open").sum())
+    c1, c2, c3, c4 = st.columns(4, border=True)
+    c1.metric(ctx.tr("Open alarms", "未关闭报警"), ctx.num(len(df)))
+    c2.metric(ctx.tr("Critical", "严重"), ctx.num(n_crit))
+    c3.metric(ctx.tr("Warning", "警告"), ctx.num(n_warn))
+    c4.metric(ctx.tr("Not acknowledged", "未确认"), ctx.num(n_unack))
+    st.caption(ctx.tr("Updated", "更新于") + " " + ctx.datetime(dt.datetime.now(dt.UTC)))
+    if df.empty:
+        st.success(ctx.tr("No open alarm.", "当前没有未关闭的报警。"))
+        return
+    view = df.assign(
+        severity=df["severity"].map(lambda s: ctx.tr(*SEV.get(s, (s, s)))),
+        status=df["status"].map(lambda s: ctx.tr(*STATUS.get(s, (s, s)))),
+        raised_at=df["raised_at"].map(ctx.datetime),
+        value=[f"{v:.2f} {u}" for v, u in zip(df["last_value"], df["unit"])],
+        peak=[f"{v:.2f} {u}" for v, u in zip(df["peak_value"], df["unit"])])
+    event = st.dataframe(
+        view, hide_index=True, width="stretch", key="alarms.table",
+        on_select="rerun" if may_ack else "ignore", selection_mode="multi-row",
+        column_order=["id", "severity", "status", "raised_at", "site", "area", "asset", "sensor", "rule", "value",
+                      "peak", "acknowledged_by"],
+        column_config={"id": "#", "severity": ctx.t("severity"), "status": ctx.t("status"),
+                       "raised_at": ctx.tr("Raised", "触发时间"), "site": ctx.t("site"), "area": ctx.t("area"),
+                       "asset": ctx.t("asset"), "sensor": ctx.t("sensor"), "rule": ctx.tr("Rule", "规则"),
+                       "value": ctx.tr("Last value", "最新值"), "peak": ctx.tr("Peak", "峰值"),
+                       "acknowledged_by": ctx.tr("Acknowledged by", "确认人")})
+    if not may_ack:
+        st.caption(ctx.tr("Your role may view alarms but not acknowledge them.", "您的角色可查看报警，但不能确认。"))
+        return
+    rows = event.selection.rows if event is not None else []
+    chosen = [int(df.iloc[i]["id"]) for i in rows]
+    pending = [i for i in chosen if df.loc[df["id"] == i, "status"].iloc[0] == "open"]
+    c1, c2 = st.columns([3, 1])
+    note = c1.text_input(ctx.tr("Note (optional)", "备注（可选）"), key="alarms.note",
+                         placeholder=ctx.tr("e.g. ventilation started, area evacuated", "例如：已开启通风，已疏散"))
+    label = ctx.tr(f"Acknowledge {len(pending)} selected", f"确认所选 {len(pending)} 条")
+    if c2.button(label, type="primary", disabled=not pending, key="alarms.ack", width="stretch"):
+        done, errors = 0, []
+        for alarm_id in pending:
+            try:
+                acknowledge(core.engine(), ctx.scope, alarm_id, note=note or None)
+                done += 1
+            except (AlarmError, access.AccessDenied) as exc:
+                errors.append(str(exc))
+        core.invalidate("live", "standard")
+        if done:
+            st.toast(ctx.tr(f"{done} alarm(s) acknowledged.", f"已确认 {done} 条报警。"), icon=":material/check:")
+        for e in errors:
+            st.error(e)
+        st.rerun(scope="fragment")
+    if not rows:
+        st.caption(ctx.tr("Select rows in the table to acknowledge them.", "在表格中选择报警后确认。"))
+
+
+live()
+
+st.divider()
+st.subheader(ctx.tr("Alarms raised in the period", "本期触发的报警"))
+st.caption(ctx.period_caption())
+by_day = core.fetch(aq.alarm_counts_by_day, ctx.scope, start=f.start, end=f.end, tz=str(core.report_tz()),
+                    site_ids=f.site_ids, area_ids=f.area_ids)
+if by_day.empty:
+    st.info(ctx.t("no_data"))
+else:
+    by_day = by_day.assign(severity=by_day["severity"].map(lambda s: ctx.tr(*SEV.get(s, (s, s)))))
+    cmap = {ctx.tr(*SEV[k]): charts.SEVERITY_COLORS[k] for k in SEV}
+    st.plotly_chart(charts.bars(by_day, "day", "n", ctx.tr("Alarms per day", "每日报警数"), color="severity",
+                                color_map=cmap), key="alarms.by_day")
+    recent = core.fetch(aq.recent_alarms, ctx.scope, start=f.start, end=f.end, site_ids=f.site_ids,
+                        area_ids=f.area_ids, limit=200)
+    st.dataframe(recent.assign(raised_at=recent["raised_at"].map(ctx.datetime),
+                               severity=recent["severity"].map(lambda s: ctx.tr(*SEV.get(s, (s, s)))),
+                               status=recent["status"].map(lambda s: ctx.tr(*STATUS.get(s, (s, s))))),
+                 hide_index=True, width="stretch",
+                 column_config={"id": "#", "raised_at": ctx.tr("Raised", "触发时间"), "severity": ctx.t("severity"),
+                                "status": ctx.t("status"), "site": ctx.t("site"), "area": ctx.t("area"),
+                                "rule": ctx.tr("Rule", "规则"), "peak_value": ctx.tr("Peak", "峰值"),
+                                "acknowledged_by": ctx.tr("Acknowledged by", "确认人"),
+                                "minutes_to_ack": st.column_config.NumberColumn(ctx.tr("Min to acknowledge", "确认用时(分)"),
+                                                                                format="%.0f"),
+                                "minutes_to_clear": st.column_config.NumberColumn(ctx.tr("Min to clear", "解除用时(分)"),
+                                                                                  format="%.0f")})

@@ -1,0 +1,55 @@
+"""Scoped reads for the hazards-and-actions page (board and lists come from db.queries.hazards)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+
+from db.models import Area, HazardReport, HazardTransition, Site
+
+from . import hazards as hq
+from .scope import Scope
+
+
+def sla_board(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=None, now: dt.datetime | None = None,
+              due_soon_hours: float = 24.0) -> pd.DataFrame:
+    df = hq.sla_board(engine, scope.sites(site_ids), now=now, due_soon_hours=due_soon_hours)
+    if area_ids and len(df):
+        df = df[df["area_id"].isin(list(area_ids))]
+    return df.reset_index(drop=True)
+
+
+def awaiting_response(engine: sa.Engine, scope: Scope, *, site_ids=None, now: dt.datetime | None = None) -> pd.DataFrame:
+    return hq.awaiting_response(engine, scope.sites(site_ids), now=now)
+
+
+def repeat_hazards(engine: sa.Engine, scope: Scope, *, site_ids=None, since: dt.datetime | None = None) -> pd.DataFrame:
+    return hq.repeat_hazards(engine, scope.sites(site_ids), since=since)
+
+
+def my_reports(engine: sa.Engine, scope: Scope, *, limit: int = 100) -> pd.DataFrame:
+    """Reports filed by the signed-in user, with their latest step (the reporter's view)."""
+    h, s, a, t = HazardReport.__table__, Site.__table__, Area.__table__, HazardTransition.__table__
+    last = (sa.select(t.c.to_status, t.c.at, t.c.actor).where(t.c.hazard_id == h.c.id)
+            .order_by(t.c.at.desc(), t.c.id.desc()).limit(1).lateral("last"))
+    q = (sa.select(h.c.id, h.c.title, h.c.category, h.c.severity, h.c.status, s.c.code.label("site"),
+                   a.c.name.label("area"), h.c.reported_at, h.c.response_due_at, h.c.responded_at, h.c.closed_at,
+                   h.c.reject_reason, h.c.points_awarded, h.c.photo_path, last.c.to_status.label("last_step"),
+                   last.c.at.label("last_step_at"), last.c.actor.label("last_step_by"))
+         .join(s, s.c.id == h.c.site_id).join(a, a.c.id == h.c.area_id).outerjoin(last, sa.true())
+         .where(h.c.reporter_user_id == scope.user_id, scope.site_filter(h.c.site_id))
+         .order_by(h.c.reported_at.desc(), h.c.id.desc()).limit(limit))
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(q).mappings().all(),
+                            columns=["id", "title", "category", "severity", "status", "site", "area", "reported_at",
+                                     "response_due_at", "responded_at", "closed_at", "reject_reason", "points_awarded",
+                                     "photo_path", "last_step", "last_step_at", "last_step_by"])
+
+
+def hazard_photo_path(engine: sa.Engine, scope: Scope, hazard_id: int) -> str | None:
+    h = HazardReport.__table__
+    q = sa.select(h.c.photo_path).where(h.c.id == hazard_id, scope.site_filter(h.c.site_id))
+    with engine.connect() as conn:
+        return conn.execute(q).scalar()

@@ -1,0 +1,58 @@
+"""Hazard reports from the dashboard: access check, photo check and storage, the workflow, audit.
+
+The state machine itself is :mod:`qhse.workflow`; this module is the front door for a
+signed-in user (their role must hold ``report_hazard`` and the site must be theirs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from db.engine import session_scope
+from db.queries import audit
+from db.queries.scope import Scope
+from qhse import access, workflow
+from qhse.uploads import UploadError, store_photo, validate_photo
+
+CATEGORIES = ("chemical", "electrical", "fire", "machine_guarding", "lockout", "ppe", "housekeeping", "ventilation",
+              "environmental", "ergonomics", "esd", "other")
+SEVERITIES = ("low", "normal", "high", "severe")
+
+
+def photo_folder() -> Path:
+    from qhse.config import get_settings
+
+    return get_settings().ensure_data_dir() / "uploads" / "hazards"
+
+
+def report(engine: sa.Engine, scope: Scope, *, site_id: int, area_id: int, category: str, title: str,
+           severity: str = "normal", description: str | None = None, likelihood: int = 3, consequence: int = 3,
+           photo: bytes | None = None, photo_name: str = "", folder: Path | None = None) -> int:
+    """File a hazard report for ``scope``'s user; returns its id.
+
+    Raises AccessDenied (role or site), UploadError (bad photo) or workflow.WorkflowError
+    (bad field); in every case nothing is stored.
+    """
+    access.require(scope, access.REPORT_HAZARD, site_id=site_id)
+    checked = validate_photo(photo, photo_name) if photo else None
+    path = store_photo(photo, checked, folder or photo_folder()) if checked else None
+    try:
+        with session_scope(engine) as s:
+            h = workflow.report_hazard(
+                s, site_id=int(site_id), area_id=int(area_id), category=category, title=title, severity=severity,
+                description=description or None, likelihood=int(likelihood), consequence=int(consequence),
+                source="worker", reporter_user_id=scope.user_id, photo_path=str(path) if path else None,
+                actor=scope.username)
+            audit.record(s.connection(), scope, "report_hazard", entity="hazard_report", entity_id=h.id,
+                         detail={"site_id": int(site_id), "area_id": int(area_id), "severity": severity,
+                                 "category": category, "photo": path.name if path else None})
+            return int(h.id)
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["report", "CATEGORIES", "SEVERITIES", "UploadError"]

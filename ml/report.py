@@ -101,9 +101,9 @@ def score_table(res, console: Console | None = None, limit: int = 15) -> None:
 
 def versions_table(model_name: str, rows: list[dict], console: Console | None = None) -> None:
     console = console or Console()
-    t = Table(title=f"{model_name} versions")
-    for c in ("version", "alias", "created (UTC)", "holdout PR-AUC", "holdout F1", "threshold", "promoted by", "reason"):
-        t.add_column(c)
+    t = Table(title=f"{model_name} versions (holdout figures)")
+    for c in ("ver", "alias", "created UTC", "PR-AUC", "F1", "thr", "promoted by"):
+        t.add_column(c, no_wrap=True)
     for r in rows:
         t.add_row(
             r["version"],
@@ -111,8 +111,10 @@ def versions_table(model_name: str, rows: list[dict], console: Console | None = 
             f"{r['created']:%Y-%m-%d %H:%M}",
             _f(r["holdout_pr_auc"]),
             _f(r["holdout_f1"]),
-            _f(r["threshold"]),
+            _f(r["threshold"], 2),
             r["promoted_by"] or "",
-            (r["promotion_reason"] or "")[:60],
         )
     console.print(t)
+    for r in rows:
+        if r["champion"] and r["promotion_reason"]:
+            console.print(f"champion v{r['version']}: {r['promotion_reason']}")

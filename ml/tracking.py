@@ -133,8 +133,8 @@ def promote(client, model_name: str, version: str | int, *, by: str | None = Non
     client.set_model_version_tag(model_name, mv.version, "promoted_by", by or current_user())
     client.set_model_version_tag(model_name, mv.version, "promoted_at", now)
     client.set_model_version_tag(model_name, mv.version, "promotion_reason", reason)
-    if previous is not None and previous.version != mv.version:
-        client.set_model_version_tag(model_name, mv.version, "replaced_version", previous.version)
+    if previous is not None and str(previous.version) != str(mv.version):
+        client.set_model_version_tag(model_name, mv.version, "replaced_version", str(previous.version))
 
 
 def list_versions(client, model_name: str) -> list[dict]:
@@ -151,8 +151,8 @@ def list_versions(client, model_name: str) -> list[dict]:
         tags = v.tags or {}
         out.append(
             {
-                "version": v.version,
-                "champion": champ is not None and champ.version == v.version,
+                "version": str(v.version),
+                "champion": champ is not None and str(champ.version) == str(v.version),
                 "created": dt.datetime.fromtimestamp(v.creation_timestamp / 1000, dt.UTC),
                 "run_id": v.run_id,
                 "holdout_pr_auc": _f(tags.get("holdout_pr_auc")),

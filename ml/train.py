@@ -391,7 +391,7 @@ def train_and_register(
         validation=m_val.core(),
         promoted=promoted,
         decision=decision,
-        previous_champion=champ.version if champ is not None else None,
+        previous_champion=str(champ.version) if champ is not None else None,
         champion_holdout_pr_auc=champ_pr_auc,
         rows=rows,
         seconds=secs,

@@ -49,6 +49,12 @@ PAGES: list[PageSpec] = [
              A.VIEW_ALARMS),
     PageSpec("hazards", "safety", "app_pages/hazards.py", "Hazards and actions", "隐患与整改", ":material/report:",
              A.REPORT_HAZARD),
+    PageSpec("scorecards", "analytics", "app_pages/scorecards.py", "Scorecards", "安全考核", ":material/fact_check:",
+             A.VIEW_KPIS),
+    PageSpec("site_comparison", "analytics", "app_pages/site_comparison.py", "Site comparison", "工厂对标",
+             ":material/leaderboard:", A.VIEW_KPIS),
+    PageSpec("resources", "analytics", "app_pages/resources.py", "Emergency resources", "应急资源配置",
+             ":material/medical_services:", A.VIEW_KPIS),
     PageSpec("admin", "admin", "app_pages/admin.py", "Users and audit", "用户与审计", ":material/admin_panel_settings:",
              A.MANAGE_USERS, filters=False),
 ]

@@ -47,11 +47,12 @@ MANAGE_EMERGENCY = "manage_emergency"
 VIEW_LEDGERS = "view_ledgers"
 MANAGE_USERS = "manage_users"
 VIEW_AUDIT = "view_audit"
+ENTER_SCORES = "enter_scores"  # record manual-check results of assessment indicators
 
 PERMISSIONS = (
     VIEW_OVERVIEW, VIEW_RISK, VIEW_ALARMS, ACK_ALARMS, VIEW_EQUIPMENT, VIEW_VISION, REVIEW_VISION,
     REPORT_HAZARD, VIEW_ACTIONS, VIEW_KPIS, VIEW_MODELS, MANAGE_MODELS, VIEW_PEOPLE, READ_SENSITIVE,
-    VIEW_CONTRACTORS, MANAGE_EMERGENCY, VIEW_LEDGERS, MANAGE_USERS, VIEW_AUDIT,
+    VIEW_CONTRACTORS, MANAGE_EMERGENCY, VIEW_LEDGERS, MANAGE_USERS, VIEW_AUDIT, ENTER_SCORES,
 )
 
 _MANAGER_VIEW = {VIEW_OVERVIEW, VIEW_RISK, VIEW_ALARMS, VIEW_EQUIPMENT, VIEW_VISION, VIEW_ACTIONS, VIEW_KPIS,
@@ -64,7 +65,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "group_manager": frozenset(_MANAGER_VIEW | {VIEW_MODELS, VIEW_PEOPLE}),
     # Plant / HSE manager: acts on everything at their plant, including people's fitness for duty.
     "plant_manager": frozenset(_MANAGER_VIEW | {ACK_ALARMS, REVIEW_VISION, VIEW_MODELS, VIEW_PEOPLE, READ_SENSITIVE,
-                                                MANAGE_EMERGENCY}),
+                                                MANAGE_EMERGENCY, ENTER_SCORES}),
     # Plant head: compares their plants, reads KPIs and the SLA board.
     "plant_head": frozenset(_MANAGER_VIEW | {VIEW_PEOPLE, MANAGE_EMERGENCY}),
     # Data scientist: models and the equipment they predict for.

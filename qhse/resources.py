@@ -45,7 +45,8 @@ def raw_components(area: Mapping, cfg: ResourcesCfg) -> dict[str, float]:
 
 
 def risk_indices(areas: Sequence[Mapping], cfg: ResourcesCfg) -> dict[object, dict]:
-    """area_id -> {"index": 0..100, "components": scaled 0..1 values} for the areas given."""
+    """area_id -> {"index": 0..100, "components": scaled 0..1 values, "contributions": each
+    component's points of the index} for the areas given."""
     raw = {a["area_id"]: raw_components(a, cfg) for a in areas}
     peak = {c: max((r[c] for r in raw.values()), default=0.0) for c in COMPONENTS if c != "risk_class"}
     weights = cfg.weights.model_dump()
@@ -55,8 +56,8 @@ def risk_indices(areas: Sequence[Mapping], cfg: ResourcesCfg) -> dict[object, di
         scaled = {"risk_class": r["risk_class"]}
         for c, pk in peak.items():
             scaled[c] = r[c] / pk if pk > 0 else 0.0
-        index = 100.0 * sum(weights[c] * scaled[c] for c in COMPONENTS) / wsum
-        out[aid] = {"index": index, "components": scaled, "raw": r}
+        contrib = {c: 100.0 * weights[c] * scaled[c] / wsum for c in COMPONENTS}
+        out[aid] = {"index": sum(contrib.values()), "components": scaled, "contributions": contrib, "raw": r}
     return out
 
 
@@ -117,6 +118,7 @@ def recommend_from_inputs(inputs: Sequence[Mapping], cfg: ResourcesCfg) -> tuple
                           name=a.get("name"), kind=a.get("kind"), risk_class=a["risk_class"],
                           is_gas_area=bool(a.get("is_gas_area")), risk_index=r["index"],
                           **{f"c_{c}": v for c, v in r["components"].items()},
+                          **{f"points_{c}": v for c, v in r["contributions"].items()},
                           hazards=a.get("hazards", 0), ppe_violations=a.get("ppe_violations", 0),
                           predicted_failures=a.get("predicted_failures", 0.0)))
     rows, summary = [], []

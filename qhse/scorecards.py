@@ -532,6 +532,11 @@ def record_manual_entry(engine: sa.Engine, *, code: str, unit: Unit | str, month
         if scope is not None:
             from db.queries._sites import site_list
 
+            if hasattr(scope, "role"):  # a signed-in user's Scope: the role must allow entries
+                from qhse.access import ENTER_SCORES, can
+
+                if not can(scope, ENTER_SCORES):
+                    raise ScorecardError(f"role {scope.role} may not record assessment results")
             allowed = site_list(scope)
             if allowed is not None and (u.site_id is None or u.site_id not in allowed):
                 raise ScorecardError("that unit lies outside your sites")
@@ -549,9 +554,11 @@ def record_manual_entry(engine: sa.Engine, *, code: str, unit: Unit | str, month
                                                  "manual_evidence", "site_id")} | {"computed_at": sa.func.now()}
         ).returning(st.c.id)).scalar_one()
         conn.execute(sa.insert(m.AuditLog.__table__).values(
-            username=entered_by.strip(), action="manual_score_entry", entity="assessment_score", entity_id=str(sid),
+            user_id=getattr(scope, "user_id", None), username=getattr(scope, "username", None) or entered_by.strip(),
+            action="manual_score_entry", entity="assessment_score", entity_id=str(sid),
             sensitive=False, detail={"indicator": code, "unit": f"{u.unit_type}:{u.unit_id}",
-                                     "period": month.isoformat(), "value": value, "rating": r}))
+                                     "checked_by": entered_by.strip(), "period": month.isoformat(), "value": value,
+                                     "rating": r}))
         refresh_needs_plan(conn, month)
         refresh_needs_plan(conn, add_months(month, 1))
         flag = conn.execute(sa.select(st.c.needs_plan).where(st.c.id == sid)).scalar_one()

@@ -38,6 +38,11 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
     else:
         click.echo("demo data already present (use --reset to re-seed)")
 
+    _step("Assessment scorecards")
+    from qhse.kpi_cli import demo_scorecards
+
+    demo_scorecards(get_engine(url), force=empty or reset)
+
     _step("Summary")
     from db.queries.summary import platform_summary
 

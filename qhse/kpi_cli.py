@@ -346,3 +346,27 @@ def resources_cmd(sites, gaps_only) -> None:
 
 
 COMMANDS = (kpi_cmd, scorecard, health_index_cmd, resources_cmd)
+
+
+def demo_scorecards(engine, *, force: bool = False) -> None:
+    """``qhse demo`` step: compute the scorecards of the whole seeded history (with progress)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from qhse.scorecards import compute_range, has_scores, history_months
+
+    if not force and has_scores(engine):
+        click.echo("scorecards already computed (the job runner keeps them current)")
+        return
+    months = history_months(engine)
+    if not months:
+        click.echo("no hours worked recorded: nothing to assess")
+        return
+    with Progress(TextColumn("scorecards {task.fields[month]}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn()) as bar:
+        task = bar.add_task("compute", total=len(months), month="")
+        results = compute_range(engine, months[0], months[-1],
+                                progress=lambda i, n, mo: bar.update(task, completed=i, month=f"{mo:%Y-%m}"))
+    last = results[-1]
+    click.echo(f"{len(results)} months assessed ({months[0]:%Y-%m} .. {months[-1]:%Y-%m}); {last.month:%Y-%m}: "
+               f"{last.ratings['needs_improvement']} scores need improvement, {last.flagged} flagged for a plan, "
+               f"{last.awaiting_manual} manual checks awaiting entry")

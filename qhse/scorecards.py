@@ -564,3 +564,22 @@ def record_manual_entry(engine: sa.Engine, *, code: str, unit: Unit | str, month
         flag = conn.execute(sa.select(st.c.needs_plan).where(st.c.id == sid)).scalar_one()
     return {"id": sid, "rating": r, "needs_plan": bool(flag), "value": value}
 
+
+
+def history_months(engine: sa.Engine) -> list[dt.date]:
+    """The months from the first with hours worked to the newest one (at most the current month)."""
+    with engine.connect() as conn:
+        lo, hi = conn.execute(sa.text("SELECT min(month), max(month) FROM hours_worked")).one()
+    if lo is None:
+        return []
+    hi = min(hi, month_start(dt.date.today()))
+    out, d = [], month_start(lo)
+    while d <= hi:
+        out.append(d)
+        d = add_months(d, 1)
+    return out
+
+
+def has_scores(engine: sa.Engine) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM assessment_score)")).scalar())

@@ -21,6 +21,7 @@ import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "ppe_yolo.onnx"
+MAX_WH = 7680.0  # class offset for class-aware NMS (larger than any input)
 
 
 class DetectorError(RuntimeError):
@@ -138,7 +139,7 @@ def decode_yolo(
     cx, cy, w, h = preds[:, 0], preds[:, 1], preds[:, 2], preds[:, 3]
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     # class-aware NMS: shift each class into its own coordinate range
-    offset = 0.0 if agnostic else (cls_ids.astype(np.float32) * (float(boxes.max()) + 1.0))[:, None]
+    offset = 0.0 if agnostic else (cls_ids.astype(np.float32) * MAX_WH)[:, None]
     keep = nms(boxes + offset, scores, iou_threshold)[:max_det]
     return boxes[keep], scores[keep], cls_ids[keep].astype(np.int64)
 

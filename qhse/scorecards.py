@@ -330,6 +330,7 @@ class ComputeResult:
     ratings: dict[str, int] = field(default_factory=lambda: {r: 0 for r in RATINGS})
     flagged: int = 0
     awaiting_manual: int = 0
+    manual_entered: int = 0
     sync: SyncResult | None = None
 
 
@@ -387,6 +388,7 @@ def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | Non
                         res.awaiting_manual += 1
                         res.ratings["not_available"] += 1
                     else:
+                        res.manual_entered += 1
                         res.ratings[r.rating] += 1
                 continue
             params = dict(ind["params"] or {})

@@ -238,7 +238,7 @@ def test_recompute_is_idempotent_and_manual_indicators_await_entry(computed):
     res = compute_month(eng, OCT, tz=TZ)
     with eng.connect() as c:
         after = c.execute(sa.text("SELECT count(*) FROM assessment_score WHERE period = '2026-10-01'")).scalar()
-    assert before == after == res.scores + res.awaiting_manual
+    assert before == after == res.scores + res.awaiting_manual + res.manual_entered
     waste = _score_map(eng, "hazardous_waste_disposal_compliance")
     assert waste and all(s["rating"] == "not_available" and s["manual"] for s in waste.values())
     typhoon = _score_map(eng, "typhoon_preparedness")

@@ -55,6 +55,12 @@ PAGES: list[PageSpec] = [
              ":material/leaderboard:", A.VIEW_KPIS),
     PageSpec("resources", "analytics", "app_pages/resources.py", "Emergency resources", "应急资源配置",
              ":material/medical_services:", A.VIEW_KPIS),
+    PageSpec("emergency", "safety", "app_pages/emergency.py", "Emergency response", "应急响应", ":material/emergency:",
+             A.MANAGE_EMERGENCY, filters=False),
+    PageSpec("ledgers", "safety", "app_pages/ledgers.py", "Compliance ledgers", "合规台账", ":material/receipt_long:",
+             A.VIEW_LEDGERS),
+    PageSpec("contractors", "people", "app_pages/contractors.py", "Contractors and training", "承包商与培训",
+             ":material/engineering:", A.VIEW_CONTRACTORS),
     PageSpec("admin", "admin", "app_pages/admin.py", "Users and audit", "用户与审计", ":material/admin_panel_settings:",
              A.MANAGE_USERS, filters=False),
 ]

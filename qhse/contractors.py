@@ -303,13 +303,16 @@ def create_job(engine: sa.Engine, *, company_id: int, area_id: int, scope: str, 
 
 
 def approve_job(engine: sa.Engine, job_id: int, *, approver: str, approver_role: str,
-                at: dt.datetime | None = None) -> None:
+                at: dt.datetime | None = None, scope=None) -> None:
+    """Approve a requested job; with a caller's ``scope`` the job's site must be in it."""
     at = _now(at)
     if approver_role not in JOB_APPROVER_ROLES:
         raise ContractorError(f"role {approver_role!r} may not approve contractor jobs "
                               f"(allowed: {', '.join(sorted(JOB_APPROVER_ROLES))})")
     with Session(engine) as s, s.begin():
         job = _get(s, m.ContractorJob, job_id, "contractor job")
+        if scope is not None and not scope.allows_site(job.site_id):
+            raise ContractorError(f"job #{job.id} is at a site outside {scope.username}'s sites")
         if job.status != "requested":
             raise ContractorError(f"job #{job.id} is {job.status}; only requested jobs are approved")
         if job.ends_at <= at:

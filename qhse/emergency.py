@@ -36,6 +36,18 @@ class EmergencyError(ValueError):
     """A request the rules refuse, or bad input; the message says why in one line."""
 
 
+def _require(scope, site_id: int) -> None:
+    """With a caller's scope: they must manage emergencies at this site (None: CLI and jobs)."""
+    if scope is None:
+        return
+    from qhse import access
+
+    try:
+        access.require(scope, access.MANAGE_EMERGENCY, site_id)
+    except access.AccessDenied as exc:
+        raise EmergencyError(str(exc)) from None
+
+
 @dataclass
 class Declared:
     emergency_id: int
@@ -173,7 +185,7 @@ def _notify(s: Session, emergency: m.Emergency, plan: dict, at: dt.datetime) -> 
 
 
 def declare(engine: sa.Engine, *, area_id: int, kind: str, declared_by: str, description: str | None = None,
-            at: dt.datetime | None = None) -> Declared:
+            at: dt.datetime | None = None, scope=None) -> Declared:
     """Declare an emergency: generate and store the plan, notify, start the timeline."""
     at = _now(at)
     if not declared_by or not declared_by.strip():
@@ -183,6 +195,7 @@ def declare(engine: sa.Engine, *, area_id: int, kind: str, declared_by: str, des
         t0 = time.perf_counter()
         plan = build_plan(conn, area_id, kind, at)
         plan_ms = (time.perf_counter() - t0) * 1000.0
+        _require(scope, plan["site"]["id"])
         dup = q.active_emergency(conn, area_id, kind)
         if dup is not None:
             raise EmergencyError(f"emergency #{dup['id']} ({kind}) is already active in this area since "
@@ -209,17 +222,18 @@ def declare(engine: sa.Engine, *, area_id: int, kind: str, declared_by: str, des
         return Declared(e.id, plan, plan_ms, n)
 
 
-def _active(s: Session, emergency_id: int) -> m.Emergency:
+def _active(s: Session, emergency_id: int, scope=None) -> m.Emergency:
     e = s.get(m.Emergency, emergency_id, with_for_update=True)
     if e is None:
         raise EmergencyError(f"no emergency #{emergency_id}")
+    _require(scope, e.site_id)
     if e.status != "active":
         raise EmergencyError(f"emergency #{e.id} is {e.status}")
     return e
 
 
 def log_action(engine: sa.Engine, emergency_id: int, *, actor: str, text: str, at: dt.datetime | None = None,
-               kind: str = "action") -> int:
+               kind: str = "action", scope=None) -> int:
     """Add an action (or a note) to the timeline."""
     at = _now(at)
     if kind not in ("action", "note"):
@@ -227,7 +241,7 @@ def log_action(engine: sa.Engine, emergency_id: int, *, actor: str, text: str, a
     if not text or not text.strip():
         raise EmergencyError("the timeline entry needs a text")
     with Session(engine) as s, s.begin():
-        e = _active(s, emergency_id)
+        e = _active(s, emergency_id, scope)
         if at < e.declared_at:
             raise EmergencyError("the entry is dated before the emergency was declared")
         ev = m.EmergencyEvent(emergency_id=e.id, at=at, kind=kind, actor=actor, detail=text.strip())
@@ -237,13 +251,13 @@ def log_action(engine: sa.Engine, emergency_id: int, *, actor: str, text: str, a
 
 
 def use_resource(engine: sa.Engine, emergency_id: int, *, resource_id: int, quantity: int, actor: str,
-                 at: dt.datetime | None = None, note: str | None = None) -> int:
+                 at: dt.datetime | None = None, note: str | None = None, scope=None) -> int:
     """Record resources used (the register's stock goes down by ``quantity``)."""
     at = _now(at)
     if quantity < 1:
         raise EmergencyError("quantity used must be at least 1")
     with Session(engine) as s, s.begin():
-        e = _active(s, emergency_id)
+        e = _active(s, emergency_id, scope)
         r = s.get(m.EmergencyResource, resource_id, with_for_update=True)
         if r is None:
             raise EmergencyError(f"no emergency resource #{resource_id}")
@@ -263,7 +277,7 @@ def use_resource(engine: sa.Engine, emergency_id: int, *, resource_id: int, quan
 
 
 def close(engine: sa.Engine, emergency_id: int, *, closed_by: str, summary: str, lessons: Sequence[str] = (),
-          new_steps: Sequence[str] = (), at: dt.datetime | None = None) -> int | None:
+          new_steps: Sequence[str] = (), at: dt.datetime | None = None, scope=None) -> int | None:
     """Close with a review; lessons and new steps become a new version of the site's template.
 
     Returns the id of the new template version (None when the review brought nothing new).
@@ -274,7 +288,7 @@ def close(engine: sa.Engine, emergency_id: int, *, closed_by: str, summary: str,
     lessons = [x.strip() for x in lessons if x and x.strip()]
     new_steps = [x.strip() for x in new_steps if x and x.strip()]
     with Session(engine) as s, s.begin():
-        e = _active(s, emergency_id)
+        e = _active(s, emergency_id, scope)
         if at < e.declared_at:
             raise EmergencyError("the emergency cannot close before it was declared")
         new_tpl_id = None

@@ -421,3 +421,9 @@ def export(ledger: Ledger, fmt: str, path: Path | None = None,
         except OSError as exc:
             raise LedgerError(f"cannot write {path}: {exc.strerror or exc}") from None
     return data
+
+
+def render(engine: sa.Engine, kind: str, site_code: str, start: dt.date, end: dt.date, fmt: str, *,
+           scope: Scope = SYSTEM) -> bytes:
+    """Build and export in one call (what the dashboard's download buttons serve)."""
+    return export(build(engine, kind, site_code, start, end, scope=scope), fmt)

@@ -80,6 +80,12 @@ def _inspections(ctx: JobContext) -> str:
         return schedule(s, ctx.now).describe()
 
 
+def _training_gating(ctx: JobContext) -> str:
+    from qhse.gating import scan
+
+    return scan(ctx.engine, at=ctx.now).describe()
+
+
 def _notifications(ctx: JobContext) -> str:
     from qhse.notify import deliver_pending
 
@@ -144,6 +150,7 @@ def _scorecards(ctx: JobContext) -> str:
 JOBS: tuple[Job, ...] = (
     Job("sla_escalation", 300, _sla_escalation, "escalate overdue corrective actions"),
     Job("inspection_schedule", 900, _inspections, "schedule inspections, flag missed ones"),
+    Job("training_gating", 600, _training_gating, "no-entry warnings from training gating rules (owners notified)"),
     Job("notifications", 30, _notifications, "deliver queued notifications (with retries)"),
     Job("rollup_refresh", 600, _rollups, "refresh hourly/daily sensor rollups of recent hours"),
     Job("ml_scoring", 3600, _ml_scoring, "score machines with the champion failure model"),

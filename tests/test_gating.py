@@ -123,3 +123,14 @@ def test_due_soon_per_department(world):
     assert short.empty
     # Scope applies in the query layer.
     assert due_soon(w.engine, Scope(None, "x", "plant_manager", (w.site + 999,)), on=T.date()).empty
+
+
+def test_worker_runs_the_gating_scan(world):
+    from qhse import worker as W
+
+    out = W.run_job(world.engine, W.JOBS_BY_NAME["training_gating"], now=T + 8 * H)
+    assert out.status == "ok", out.detail
+    assert "person-area checks" in out.detail and "no-entry warnings" in out.detail
+    with Session(world.engine) as s:
+        run = s.scalars(sa.select(m.JobRun).where(m.JobRun.job == "training_gating")).one()
+        assert run.status == "ok" and run.detail == out.detail

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.queries import scorecards as sq
-from db.queries._sites import add_months, month_start
+from db.queries._sites import month_start
 from qhse.health_index import health_ranking
 from qhse.kpi import KPIS
 from qhse.resources import COMPONENTS, recommend
@@ -138,6 +138,3 @@ def resources_view(engine: sa.Engine, scope, *, site_ids=None, area_ids=None,
     return {"as_of": rec.as_of, "window_days": rec.window_days, "areas": areas, "rows": rows,
             "summary": pd.DataFrame(rec.summary), "components": list(COMPONENTS)}
 
-
-def previous_month(month: dt.date) -> dt.date:
-    return add_months(month_start(month), -1)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,11 +302,16 @@ def applicable_units(ind: dict, units: dict[str, list[dict]]) -> list[Unit]:
     return out
 
 
-def _unit_items(unit: Unit, items: list[dict], site_enterprise: dict[int, int]) -> list[dict]:
-    if unit.unit_type == "enterprise":
-        return [i for i in items if site_enterprise.get(i["site_id"]) == unit.unit_id]
-    key = {"site": "site_id", "department": "department_id", "post": "post_id"}[unit.unit_type]
-    return [i for i in items if i[key] == unit.unit_id]
+def _group_items(items: list[dict], site_enterprise: dict[int, int]) -> dict[tuple[str, int], list[dict]]:
+    """Items by the unit they count for: (unit_type, unit_id) for enterprise, site, department, post."""
+    out: dict[tuple[str, int], list[dict]] = {}
+    for i in items:
+        ent = site_enterprise.get(i["site_id"])
+        for key in (("enterprise", ent), ("site", i["site_id"]), ("department", i["department_id"]),
+                    ("post", i["post_id"])):
+            if key[1] is not None:
+                out.setdefault(key, []).append(i)
+    return out
 
 
 def _evidence(items: list[dict], source: str) -> list[dict]:
@@ -396,12 +400,12 @@ def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | Non
                 params["include_contractors"] = cfg.kpi.include_contractors
             key = (ind["source"], repr(sorted(params.items())))
             if key not in cache:
-                cache[key] = SOURCES[ind["source"]](conn, w, params)
-            items = cache[key]
+                cache[key] = _group_items(SOURCES[ind["source"]](conn, w, params), site_enterprise)
+            grouped = cache[key]
             formula = SOURCE_SPECS[ind["source"]][2]
             rows = []
             for u in targets:
-                mine = _unit_items(u, items, site_enterprise)
+                mine = grouped.get((u.unit_type, u.unit_id), [])
                 num = float(sum(i["num"] for i in mine))
                 den = float(sum(i["den"] for i in mine))
                 value = formula(num, den, params)

@@ -105,3 +105,28 @@ def sensor_history(df: pd.DataFrame, title: str, unit: str, thresholds: dict[str
                       annotation_text=f"{labels[k]} {v:g}", annotation_position="top left")
     fig.update_yaxes(title=unit)
     return _layout(fig, height, title=title)
+
+
+def tile_grid(x: list, y: list, colors: list, text: list, customdata: list, hover: list, title: str,
+              x_title: str = "", y_title: str = "", height: int = 380, tile_px: int = 60,
+              colorscale: str | None = None, cmin: float | None = None, cmax: float | None = None,
+              colorbar: str | None = None, x_order: list | None = None, y_order: list | None = None) -> go.Figure:
+    """A clickable heat map: one square marker per cell (a scatter trace, so a click selects a cell).
+
+    ``colors``: numbers (with ``colorscale``) or CSS colours.  ``customdata``: what a click returns.
+    """
+    marker = dict(symbol="square", size=tile_px, line=dict(width=1, color="white"))
+    if colorscale:
+        marker.update(color=colors, colorscale=colorscale, cmin=cmin, cmax=cmax, showscale=True,
+                      colorbar=dict(title=colorbar or ""))
+    else:
+        marker.update(color=colors)
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="markers+text", marker=marker, text=text, textposition="middle center",
+                               textfont=dict(size=11, color="#111"), customdata=customdata, hovertext=hover,
+                               hoverinfo="text"))
+    fig.update_xaxes(title=x_title, type="category", categoryorder="array", categoryarray=x_order or sorted(set(x)),
+                     showgrid=False, zeroline=False)
+    fig.update_yaxes(title=y_title, type="category", categoryorder="array",
+                     categoryarray=list(reversed(y_order or sorted(set(y)))), showgrid=False, zeroline=False)
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return _layout(fig, height, title=title)

@@ -234,12 +234,22 @@ def _inspection(conn, scope, site, start, end, t0, t1, tz):
 
 
 # ------------------------------------------------------------------------------------ CSV
+def _cell(v):
+    """A value safe to open in a spreadsheet: text that would start a formula gets a leading quote."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(v)
+        except ValueError:
+            return "'" + v
+    return v
+
+
 def to_csv(ledger: Ledger) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([c.label for c in ledger.columns])
     for r in ledger.rows:
-        w.writerow([r.get(c.key, "") for c in ledger.columns])
+        w.writerow([_cell(r.get(c.key, "")) for c in ledger.columns])
     w.writerow([])
     for k, v in ledger.totals:
         w.writerow(["Total", k, v])

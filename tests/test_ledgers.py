@@ -183,3 +183,15 @@ def test_cli_export(seeded_url, tmp_path):
     r = subprocess.run([sys.executable, "-m", "qhse.cli", "ledger", "export", "training", "--site", SITE, "--from",
                         "2026-13-01", "--to", END.isoformat()], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2 and "use YYYY-MM-DD" in r.stderr
+
+
+def test_csv_cells_cannot_start_a_formula():
+    led = L.Ledger(kind="training", title="t", site={"id": 1, "code": "S", "name": "S", "timezone": "UTC"},
+                   start=START, end=END, generated_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+                   columns=[L.Column("source", "Source record"), L.Column("person", "Person"),
+                            L.Column("score", "Score")],
+                   rows=[{"source": "training_record#1", "person": '=HYPERLINK("http://x")', "score": "-5"}],
+                   totals=[("lines", 1)])
+    lines, totals = L.read_csv(L.to_csv(led))
+    assert lines == [{"Source record": "training_record#1", "Person": '\'=HYPERLINK("http://x")', "Score": "-5"}]
+    assert totals == {"lines": "1"}

@@ -181,7 +181,7 @@ def test_backup_restore_round_trip(fresh_db_url, tmp_path):
     r = _cli("db", "restore", str(bad), "--yes", url=fresh_db_url)
     assert r.returncode == 2 and "not a pg_dump" in r.stderr
     with eng.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == len(heads())
     r = _cli("db", "restore", str(dump), "--yes", url=fresh_db_url)
     assert r.returncode == 0, r.stderr
     eng.dispose()

@@ -46,11 +46,13 @@ def scorecard_table(engine: sa.Engine, scope, *, month: dt.date, site_ids=None, 
     return pd.DataFrame(rows, columns=cols)
 
 
-def rating_counts(engine: sa.Engine, scope, *, month: dt.date, site_ids=None) -> dict[str, int]:
+def rating_counts(engine: sa.Engine, scope, *, month: dt.date, site_ids=None, level: str | None = None,
+                  stage: str | None = None) -> dict[str, int]:
+    """How many of the month's scores (of a level and stage) got each rating, and how many are flagged."""
     out = {"excellent": 0, "qualified": 0, "needs_improvement": 0, "not_available": 0, "flagged": 0}
-    for r in sq.rating_summary(engine, month=month_start(month), scope=_sites(scope, site_ids)):
-        out[r["rating"]] += r["n"]
-        out["flagged"] += r["flagged"]
+    for r in sq.scores(engine, month=month_start(month), scope=_sites(scope, site_ids), level=level, stage=stage):
+        out[r["rating"]] += 1
+        out["flagged"] += bool(r["needs_plan"])
     return out
 
 
@@ -96,15 +98,19 @@ def comparison_view(engine: sa.Engine, scope, *, month: dt.date, months: int = 1
     parent = ("site", site_id) if level == "area" else (("region", region_id) if region_id is not None else None)
     c = comparison(engine, month=month_start(month), months=months, level=level, parent=parent, scope=sites)
     bench = pd.DataFrame([{"code": k, **v} for k, v in c.benchmarks.items()])
+    local = pd.DataFrame(c.local_indicators)
+    if not local.empty:
+        local["value"] = pd.to_numeric(local["value"], errors="coerce")
     health = pd.DataFrame()
     if level in ("site", "region"):
         health = pd.DataFrame(health_ranking(engine, month=month_start(month), by="site", scope=sites))
     rows = pd.DataFrame(c.rows)
     if not rows.empty:
+        rows["hours"] = pd.to_numeric(rows["hours"], errors="coerce").round(0)
         short = rows["code"] if "code" in rows else pd.Series([None] * len(rows))
         rows["label"] = [s if isinstance(s, str) and s else u for s, u in zip(short, rows["unit"])]
     return {"rows": rows, "benchmarks": bench, "total": c.total,
-            "local": pd.DataFrame(c.local_indicators), "health": health, "period": c.report.period_label}
+            "local": local, "health": health, "period": c.report.period_label}
 
 
 def department_health(engine: sa.Engine, scope, *, month: dt.date, site_ids=None) -> pd.DataFrame:

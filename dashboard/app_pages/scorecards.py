@@ -60,7 +60,7 @@ stage = c_stage.selectbox(ctx.tr("Process stage", "工艺环节"), [None, *STAGE
 tab_scores, tab_health = st.tabs([ctx.tr("Scores", "考核结果"), ctx.tr("Safety health index", "安全健康指数")])
 
 with tab_scores:
-    counts = core.fetch(kv.rating_counts, ctx.scope, month=month, site_ids=f.site_ids)
+    counts = core.fetch(kv.rating_counts, ctx.scope, month=month, site_ids=f.site_ids, level=level, stage=stage)
     cols = st.columns(5, border=True)
     for col, key in zip(cols, ("excellent", "qualified", "needs_improvement", "not_available")):
         col.metric(rating_label(key), ctx.num(counts[key]))
@@ -116,7 +116,7 @@ with tab_scores:
                   f"{ctx.num(s['numerator'], 1)} / {ctx.num(s['denominator'], 1)}")
         st.caption(ctx.tr("Formula: ", "计算方法：") + s["formula"])
         hist = detail["history"]
-        if len(hist) > 1:
+        if hist["value"].notna().sum() > 1:
             st.plotly_chart(kpi_charts.score_history(
                 hist, ctx.tr("Last 12 months", "近 12 个月"), s["value_unit"],
                 {"value": ctx.t("value"), "excellent": ctx.tr("excellent", "优秀"),

@@ -56,14 +56,14 @@ name = {r.code: f"{r.short}" for r in legend.itertuples()}
 table = rows[["unit", "hours", *codes]].copy()
 bench = data["benchmarks"].set_index("code")
 extra = pd.DataFrame([
-    {"unit": ctx.tr("Group median", "集团中位数"), "hours": None, **{c: bench.loc[c, "median"] for c in codes}},
-    {"unit": ctx.tr("Best", "最佳"), "hours": None, **{c: bench.loc[c, "best"] for c in codes}},
+    {"unit": ctx.tr("Group median", "集团中位数"), "hours": float("nan"), **{c: bench.loc[c, "median"] for c in codes}},
+    {"unit": ctx.tr("Best", "最佳"), "hours": float("nan"), **{c: bench.loc[c, "best"] for c in codes}},
     {"unit": ctx.tr("Total (from summed hours and cases)", "合计（按工时和事件数汇总）"),
      "hours": data["total"].get("hours"), **{c: data["total"].get(c) for c in codes}},
 ])
 table = pd.concat([table, extra], ignore_index=True)
 colcfg = {"unit": ctx.tr("Unit", "对象"),
-          "hours": st.column_config.NumberColumn(ctx.tr("Hours worked", "工时"), format="localized")}
+          "hours": st.column_config.NumberColumn(ctx.tr("Hours worked", "工时"), format="%.0f")}
 for r in legend.itertuples():
     colcfg[r.code] = st.column_config.NumberColumn(
         f"{r.short} ({ctx.tr(*KIND[r.kind])})", format="%.1f" if r.unit == "%" else "%.2f",
@@ -75,7 +75,8 @@ st.caption(ctx.tr("Rates are per hours worked (TRIR, DART, hazards per 200,000 h
                   "比率按工时计算（TRIR、DART、隐患数每 20 万工时；LTIFR 每 100 万工时）。空白：不适用（无工时或无应办事项）。"))
 
 pick = st.selectbox(ctx.tr("Chart", "图表指标"), codes, index=0, key="cmp.kpi",
-                    format_func=lambda c: f"{name[c]} — {legend.set_index('code').loc[c, 'label']}")
+                    format_func=lambda c: name[c] if name[c] == legend.set_index("code").loc[c, "label"]
+                    else f"{name[c]} — {legend.set_index('code').loc[c, 'label']}")
 st.plotly_chart(kpi_charts.kpi_bars(
     rows, "label", pick, bench.loc[pick, "median"], bench.loc[pick, "best"], name[pick],
     {"median": ctx.tr("group median", "集团中位数"), "best": ctx.tr("best", "最佳")},
@@ -90,10 +91,9 @@ with left:
     else:
         hv = health.assign(rank_change=health["rank_change"].map(
             lambda x: "–" if x is None or x != x else (f"▲ {int(x)}" if x > 0 else (f"▼ {-int(x)}" if x < 0 else "="))))
-        st.dataframe(hv[["rank", "site_code", "unit", "index", "change", "rank_change"]], hide_index=True,
+        st.dataframe(hv[["rank", "site_code", "index", "change", "rank_change"]], hide_index=True,
                      width="stretch", key="cmp.health",
                      column_config={"rank": ctx.tr("Rank", "排名"), "site_code": ctx.t("site"),
-                                    "unit": ctx.tr("Name", "名称"),
                                     "index": st.column_config.ProgressColumn(ctx.tr("Index", "指数"), min_value=0,
                                                                              max_value=100, format="%.1f"),
                                     "change": st.column_config.NumberColumn(ctx.tr("vs last month", "较上月"),

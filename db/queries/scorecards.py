@@ -84,22 +84,6 @@ def score_history(engine: sa.Engine, *, code: str, unit_type: str, unit_id: int,
     return rows[::-1]
 
 
-def flagged_units(engine: sa.Engine, *, month: dt.date, scope=None) -> list[dict]:
-    """Units flagged for an improvement plan in the month (two months in a row needing improvement)."""
-    return [r for r in scores(engine, month=month, scope=scope) if r["needs_plan"]]
-
-
-def rating_summary(engine: sa.Engine, *, month: dt.date, scope=None) -> list[dict]:
-    """Count of scores per unit type and rating for the month."""
-    where, p = _scope_where(scope)
-    p["month"] = month
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.text(f"""
-            SELECT s.unit_type, s.rating, count(*) AS n, count(*) FILTER (WHERE s.needs_plan) AS flagged
-            FROM assessment_score s WHERE s.period = :month AND {where}
-            GROUP BY 1, 2 ORDER BY 1, 2"""), p)]
-
-
 def indicators(engine: sa.Engine, *, active_only: bool = True) -> list[dict]:
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(sa.text(

@@ -160,6 +160,11 @@ RISK_INSPECTION_DAYS = {"A": 1.0, "B": 2.0, "C": 3.5}
 SEVERITY_P = {"A": [0.20, 0.45, 0.25, 0.10], "B": [0.30, 0.50, 0.15, 0.05], "C": [0.45, 0.45, 0.08, 0.02]}
 SEVERITIES = ["low", "normal", "high", "severe"]
 SLA_HOURS = {"low": 24.0, "normal": 24.0, "high": 8.0, "severe": 4.0}
+RECTIFY_HOURS = {"low": 168.0, "normal": 120.0, "high": 72.0, "severe": 24.0}  # action due after assignment
+ESCALATION_ROLES = ["owner", "area_manager", "plant_manager", "group"]
+BACKLOG_DAYS = 21  # reports of the last three weeks are still being worked on when the history ends
+LOOP_REPORTING_GAIN = 2.5  # the tracked loop went live BACKLOG_DAYS ago: reporting rose this much since
+BACKLOG_SLOWDOWN = 8.0  # recent fixes take this much longer (the backlog is still being worked off)
 RESOURCE_KINDS = ["gas_detector", "breathing_apparatus", "extinguisher", "spill_kit", "first_aid", "eyewash"]
 FIRST_NAMES = ["Wei", "Fang", "Lei", "Jing", "Min", "Tao", "Yan", "Hui", "Qiang", "Li", "Na", "Jun", "Ping", "Xin", "Bo"]
 LAST_NAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun", "Ma", "Zhu"]
@@ -652,6 +657,9 @@ class _Generator:
         people_by_dept: dict[int, list[int]] = {}
         for p in self.people:
             people_by_dept.setdefault(p["department_id"], []).append(p["id"])
+        # Cross-department categories (the dispatch rules above): one action per department.
+        joint = {(r["site_id"], r["category"]): r["department_ids"] for r in rules}
+        dept_name = {d["id"]: d["name"] for d in self.depts}
         hazards, transitions, actions, escalations = [], [], [], []
         last_by_key: dict[tuple, dict] = {}
         horizon_end = self.end
@@ -660,93 +668,110 @@ class _Generator:
             lam = RISK_HAZARD_RATE[a["risk_class"]] * (1.0 + 2.0 * (1.0 - cov))
             cats = HAZARD_CATEGORIES.get(a["kind"], ["housekeeping"])
             reporters = people_by_dept.get(a["department_id"], [])
+            times = []
             for mo in months:
                 mo_start = dt.datetime(mo.year, mo.month, 1, tzinfo=UTC)
                 mo_end = dt.datetime(mo.year + (mo.month == 12), mo.month % 12 + 1, 1, tzinfo=UTC)
-                for _ in range(rng.poisson(lam)):
-                    reported = self.rand_time(max(mo_start, self.start), min(mo_end, horizon_end))
-                    sev = str(rng.choice(SEVERITIES, p=SEVERITY_P[a["risk_class"]]))
-                    cat = str(rng.choice(cats))
-                    hid = self.ids.next("hazard_report")
-                    sla_h = SLA_HOURS[sev]
-                    h = dict(id=hid, site_id=a["site_id"], area_id=a["id"], asset_id=None, category=cat,
-                             title=HAZARD_TITLES.get(cat, cat), description=f"{HAZARD_TITLES.get(cat, cat)} in {a['name']}",
-                             location=a["name"], severity=sev,
-                             likelihood=int(min(5, max(1, rng.integers(1, 6) + (a["risk_class"] == "A")))),
-                             consequence=int({"low": 1, "normal": 2, "high": 4, "severe": 5}[sev] - rng.integers(0, 2)),
-                             source=str(rng.choice(["worker", "inspection", "worker"])),
-                             reporter_person_id=int(rng.choice(reporters)) if reporters else None, reporter_user_id=None,
-                             photo_path=None, reported_at=reported,
-                             response_due_at=reported + dt.timedelta(hours=sla_h),
-                             responded_at=None, rectified_at=None, verified_at=None, closed_at=None, reject_reason=None,
-                             is_repeat=False, predecessor_id=None, inspection_id=None, points_awarded=0)
-                    h["consequence"] = max(1, h["consequence"])
-                    key = (a["id"], cat)
-                    prev = last_by_key.get(key)
-                    if prev and (reported - prev["reported_at"]).days <= 30:
-                        h["is_repeat"], h["predecessor_id"] = True, prev["id"]
-                    last_by_key[key] = h
-                    # Lifecycle. Poorly trained departments respond and rectify more slowly.
-                    slow = 1.0 + 2.5 * (1.0 - cov)
-                    resp_h = float(rng.exponential(sla_h * 0.45 * slow))
-                    rect_h = resp_h + float(rng.exponential(24 * 3 * slow)) + 2
-                    age_h = (horizon_end - reported).total_seconds() / 3600
-                    status = "reported"
-                    trans = [(None, "reported", reported, "reporter")]
-                    if rng.random() < 0.04:
-                        status = "rejected"
-                        h["reject_reason"] = "Duplicate of an open report"
-                        trans.append(("reported", "rejected", reported + dt.timedelta(hours=min(resp_h, age_h * 0.9)), "hse.officer"))
-                    elif resp_h < age_h:
-                        h["responded_at"] = reported + dt.timedelta(hours=resp_h)
-                        status = "assigned"
-                        trans.append(("reported", "assigned", h["responded_at"], "dispatcher"))
-                        if rect_h < age_h:
-                            h["rectified_at"] = reported + dt.timedelta(hours=rect_h)
-                            trans.append(("assigned", "in_progress", reported + dt.timedelta(hours=(resp_h + rect_h) / 2), "owner"))
-                            trans.append(("in_progress", "rectified", h["rectified_at"], "owner"))
-                            status = "rectified"
-                            ver_h = rect_h + float(rng.exponential(12)) + 1
-                            if ver_h < age_h:
-                                h["verified_at"] = reported + dt.timedelta(hours=ver_h)
-                                h["closed_at"] = h["verified_at"] + dt.timedelta(minutes=30)
-                                trans.append(("rectified", "verified", h["verified_at"], "hse.officer"))
-                                trans.append(("verified", "closed", h["closed_at"], "hse.officer"))
-                                status = "closed"
-                        elif rng.random() < 0.6:
-                            status = "in_progress"
-                            trans.append(("assigned", "in_progress", reported + dt.timedelta(hours=min(age_h * 0.95, resp_h + 4)), "owner"))
-                    h["status"] = status
-                    if status != "rejected":
-                        h["points_awarded"] = {"low": 5, "normal": 10, "high": 15, "severe": 20}[sev]
-                    for fr, to, at, actor in trans:
-                        transitions.append(dict(id=self.ids.next("hazard_transition"), hazard_id=hid, from_status=fr,
-                                                to_status=to, actor=actor, at=at, note=None))
-                    if h["responded_at"] is not None:
-                        owner_dept = a["department_id"]
-                        due = h["responded_at"] + dt.timedelta(hours=max(sla_h * 3, 24 * {"low": 7, "normal": 5, "high": 3, "severe": 1}[sev]))
-                        done = h["rectified_at"]
-                        act = dict(id=self.ids.next("corrective_action"), hazard_id=hid, department_id=owner_dept,
-                                   owner_person_id=a.get("owner_person_id"),
-                                   description=f"Rectify: {h['title']}", created_at=h["responded_at"], due_at=due,
+                times += [self.rand_time(max(mo_start, self.start), min(mo_end, horizon_end))
+                          for _ in range(rng.poisson(lam))]
+            # Since the loop went live, people report more: extra reports over the backlog window.
+            backlog_start = horizon_end - dt.timedelta(days=BACKLOG_DAYS)
+            times += [self.rand_time(backlog_start, horizon_end)
+                      for _ in range(rng.poisson(lam * (LOOP_REPORTING_GAIN - 1) * BACKLOG_DAYS / 30.44))]
+            for reported in sorted(times):
+                sev = str(rng.choice(SEVERITIES, p=SEVERITY_P[a["risk_class"]]))
+                cat = str(rng.choice(cats))
+                hid = self.ids.next("hazard_report")
+                sla_h = SLA_HOURS[sev]
+                h = dict(id=hid, site_id=a["site_id"], area_id=a["id"], asset_id=None, category=cat,
+                         title=HAZARD_TITLES.get(cat, cat), description=f"{HAZARD_TITLES.get(cat, cat)} in {a['name']}",
+                         location=a["name"], severity=sev,
+                         likelihood=int(min(5, max(1, rng.integers(1, 6) + (a["risk_class"] == "A")))),
+                         consequence=int({"low": 1, "normal": 2, "high": 4, "severe": 5}[sev] - rng.integers(0, 2)),
+                         source=str(rng.choice(["worker", "inspection", "worker"])),
+                         reporter_person_id=int(rng.choice(reporters)) if reporters else None, reporter_user_id=None,
+                         photo_path=None, reported_at=reported,
+                         response_due_at=reported + dt.timedelta(hours=sla_h),
+                         responded_at=None, rectified_at=None, verified_at=None, closed_at=None, reject_reason=None,
+                         is_repeat=False, predecessor_id=None, inspection_id=None, points_awarded=0)
+                h["consequence"] = max(1, h["consequence"])
+                key = (a["id"], cat)
+                prev = last_by_key.get(key)
+                if prev and reported - prev["reported_at"] <= dt.timedelta(days=30):
+                    h["is_repeat"], h["predecessor_id"] = True, prev["id"]
+                # Lifecycle. Poorly trained departments respond and rectify more slowly.
+                slow = 1.0 + 2.5 * (1.0 - cov)
+                resp_h = float(rng.exponential(sla_h * 0.45 * slow))
+                rect_h = resp_h + float(rng.exponential(24 * 3 * slow)) + 2
+                age_h = (horizon_end - reported).total_seconds() / 3600
+                if age_h < BACKLOG_DAYS * 24:
+                    # The open backlog: recent reports wait longer for an answer, and most fixes
+                    # (spare parts, shutdown windows, contractors) are still under way.
+                    rect_h = 2.0 * resp_h + (rect_h - resp_h) * BACKLOG_SLOWDOWN
+                    resp_h *= 2.0
+                status = "reported"
+                trans = [(None, "reported", reported, "reporter")]
+                if rng.random() < 0.04:
+                    status = "rejected"
+                    h["reject_reason"] = "Duplicate of an open report"
+                    trans.append(("reported", "rejected", reported + dt.timedelta(hours=min(resp_h, age_h * 0.9)), "hse.officer"))
+                elif resp_h < age_h:
+                    h["responded_at"] = reported + dt.timedelta(hours=resp_h)
+                    status = "assigned"
+                    trans.append(("reported", "assigned", h["responded_at"], "dispatcher"))
+                    if rect_h < age_h:
+                        h["rectified_at"] = reported + dt.timedelta(hours=rect_h)
+                        trans.append(("assigned", "in_progress", reported + dt.timedelta(hours=(resp_h + rect_h) / 2), "owner"))
+                        trans.append(("in_progress", "rectified", h["rectified_at"], "owner"))
+                        status = "rectified"
+                        ver_h = rect_h + float(rng.exponential(12)) + 1
+                        if ver_h < age_h:
+                            h["verified_at"] = reported + dt.timedelta(hours=ver_h)
+                            h["closed_at"] = h["verified_at"] + dt.timedelta(minutes=30)
+                            trans.append(("rectified", "verified", h["verified_at"], "hse.officer"))
+                            trans.append(("verified", "closed", h["closed_at"], "hse.officer"))
+                            status = "closed"
+                    elif rng.random() < 0.6:
+                        status = "in_progress"
+                        trans.append(("assigned", "in_progress", reported + dt.timedelta(hours=min(age_h * 0.95, resp_h + 4)), "owner"))
+                h["status"] = status
+                if status != "rejected":
+                    last_by_key[key] = h  # rejected reports are nobody's predecessor
+                if status not in ("rejected", "reported"):  # points once the report is accepted
+                    h["points_awarded"] = {"low": 5, "normal": 10, "high": 15, "severe": 20}[sev]
+                for fr, to, at, actor in trans:
+                    transitions.append(dict(id=self.ids.next("hazard_transition"), hazard_id=hid, from_status=fr,
+                                            to_status=to, actor=actor, at=at, note=None))
+                if h["responded_at"] is not None:
+                    due = h["responded_at"] + dt.timedelta(hours=RECTIFY_HOURS[sev])
+                    done = h["rectified_at"]
+                    depts = joint.get((a["site_id"], cat)) or [a["department_id"]]
+                    for dep in depts:
+                        others = [dept_name[o] for o in depts if o != dep]
+                        act = dict(id=self.ids.next("corrective_action"), hazard_id=hid, department_id=dep,
+                                   owner_person_id=(a.get("owner_person_id") if dep == a["department_id"]
+                                                    else people_by_dept[dep][0]),
+                                   description=f"Rectify: {h['title']}"
+                                   + (f" (joint action with {', '.join(others)})" if others else ""),
+                                   created_at=h["responded_at"], due_at=due,
                                    completed_at=done, verified_at=h["verified_at"],
                                    verified_by="hse.officer" if h["verified_at"] else None,
                                    status="verified" if h["verified_at"] else ("done" if done else ("in_progress" if status == "in_progress" else "open")),
                                    escalation_level=0, last_escalated_at=None,
                                    cost=round(float(rng.lognormal(6, 1)), 2), currency="CNY")
-                        # Escalate one level per elapsed SLA period past due (owner -> area -> plant -> group).
+                        # One level per full SLA period past due (owner -> area -> plant -> group),
+                        # as qhse.sla escalates them.
                         ref = done or horizon_end
-                        if ref > due:
-                            periods = int((ref - due).total_seconds() // (sla_h * 3600 * 6)) + 1
-                            lvl = min(3, periods)
-                            for L in range(1, lvl + 1):
-                                at = due + dt.timedelta(hours=sla_h * 6 * (L - 1))
-                                escalations.append(dict(id=self.ids.next("action_escalation"), action_id=act["id"], level=L,
-                                                        escalated_at=at, notified=["owner", "area_manager", "plant_manager", "group"][L]))
+                        lvl = min(3, int((ref - due).total_seconds() // (sla_h * 3600))) if ref > due else 0
+                        for L in range(1, lvl + 1):
+                            escalations.append(dict(id=self.ids.next("action_escalation"), action_id=act["id"], level=L,
+                                                    escalated_at=due + dt.timedelta(hours=sla_h * L),
+                                                    notified=ESCALATION_ROLES[L]))
+                        if lvl:
                             act["escalation_level"] = lvl
                             act["last_escalated_at"] = escalations[-1]["escalated_at"]
                         actions.append(act)
-                    hazards.append(h)
+                hazards.append(h)
         self.hazards = hazards
         self.insert(m.HazardReport, hazards)
         self.insert(m.HazardTransition, transitions)

@@ -43,6 +43,12 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
 
     demo_scorecards(get_engine(url), force=empty or reset)
 
+    _step("Job runner: every periodic job once (qhse worker --once)")
+    from qhse.worker import run_once
+
+    for o in run_once(get_engine(url)):
+        click.echo(f"  {o.job:<20} {o.status:<8} {o.duration_s:6.2f} s  {o.detail}")
+
     _step("Summary")
     from db.queries.summary import platform_summary
 

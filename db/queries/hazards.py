@@ -1,7 +1,8 @@
 """Read queries for the hazard loop pages: SLA board, hazard lists and detail, reporter
 view, leaderboard, inspections.
 
-Every query takes ``site_ids`` (``None``: every site; an empty tuple: nothing) so a page
+Every query takes an Engine (or a Connection, to read inside the caller's transaction) and
+``site_ids`` (``None``: every site; an empty tuple: nothing) so a page
 passes exactly the sites its user's scope allows.  Results are pandas DataFrames (one
 row per item) or plain dicts.
 """
@@ -10,12 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from contextlib import nullcontext
 
 import pandas as pd
 import sqlalchemy as sa
 
 BOARD_STATES = ("escalated", "overdue", "due_soon", "on_time")
 ESCALATION_ROLES = ("owner", "area manager", "plant manager", "group")
+
+
+def _connect(bind: sa.Engine | sa.Connection):
+    """A connection from an engine, or the caller's own connection (e.g. inside its transaction)."""
+    return nullcontext(bind) if isinstance(bind, sa.Connection) else bind.connect()
 
 
 def _sites(site_ids: Iterable[int] | None) -> tuple[int, ...] | None:
@@ -33,35 +40,49 @@ def _site_clause(col: str, site_ids: tuple[int, ...] | None, params: dict) -> st
 
 def sla_board(engine: sa.Engine, site_ids: Iterable[int] | None = None, *, now: dt.datetime | None = None,
               due_soon_hours: float = 24.0) -> pd.DataFrame:
-    """Open corrective actions by due time, with their board state.
+    """Everything running on an SLA clock, by escalation level and due time.
 
-    ``state``: ``escalated`` (escalation level 1-3), ``overdue`` (past due, not yet
-    escalated), ``due_soon`` (due within ``due_soon_hours``) or ``on_time``.
+    Two kinds of item (``item``): an open corrective action (due to be rectified), and a
+    report still waiting for its response (``reported`` / ``reopened``, due to be
+    assigned; ``action_id`` is empty).  ``state``: ``escalated`` (escalation level 1-3),
+    ``overdue`` (past due, not escalated), ``due_soon`` (due within ``due_soon_hours``)
+    or ``on_time``.
     """
     params: dict = {"now": now or dt.datetime.now(dt.UTC), "soon": dt.timedelta(hours=due_soon_hours)}
     where = _site_clause("h.site_id", _sites(site_ids), params)
     sql = f"""
-        SELECT a.id AS action_id, a.hazard_id, h.title, h.category, h.severity, h.status AS hazard_status,
-               a.status AS action_status, s.id AS site_id, s.code AS site, ar.id AS area_id, ar.name AS area,
-               d.name AS department, p.name AS owner, a.created_at, a.due_at, a.escalation_level,
-               a.last_escalated_at, h.is_repeat,
-               round((extract(epoch FROM (a.due_at - :now)) / 3600.0)::numeric, 1)::float AS hours_to_due,
-               (SELECT count(*) FROM corrective_action o WHERE o.hazard_id = a.hazard_id
+        WITH items AS (
+            SELECT 'action' AS item, a.id AS action_id, a.hazard_id, d.name AS department, p.name AS owner,
+                   a.status AS action_status, a.created_at, a.due_at, a.escalation_level, a.last_escalated_at
+            FROM corrective_action a
+            JOIN hazard_report h ON h.id = a.hazard_id
+            LEFT JOIN department d ON d.id = a.department_id
+            LEFT JOIN person p ON p.id = a.owner_person_id
+            WHERE a.status IN ('open', 'in_progress') AND {where}
+            UNION ALL
+            SELECT 'response', NULL, h.id, NULL, p.name, NULL, h.reported_at, h.response_due_at, 0, NULL
+            FROM hazard_report h
+            JOIN area ar ON ar.id = h.area_id
+            LEFT JOIN person p ON p.id = ar.owner_person_id
+            WHERE h.status IN ('reported', 'reopened') AND h.response_due_at IS NOT NULL AND {where})
+        SELECT i.item, i.action_id, i.hazard_id, h.title, h.category, h.severity, h.status AS hazard_status,
+               i.action_status, s.id AS site_id, s.code AS site, ar.id AS area_id, ar.name AS area,
+               i.department, i.owner, i.created_at, i.due_at, i.escalation_level, i.last_escalated_at, h.is_repeat,
+               round((extract(epoch FROM (i.due_at - :now)) / 3600.0)::numeric, 1)::float AS hours_to_due,
+               (SELECT count(*) FROM corrective_action o WHERE o.hazard_id = i.hazard_id
                  AND o.status <> 'cancelled') AS team_count,
-               CASE WHEN a.escalation_level > 0 THEN 'escalated'
-                    WHEN a.due_at < :now THEN 'overdue'
-                    WHEN a.due_at < :now + :soon THEN 'due_soon'
+               CASE WHEN i.escalation_level > 0 THEN 'escalated'
+                    WHEN i.due_at < :now THEN 'overdue'
+                    WHEN i.due_at < :now + :soon THEN 'due_soon'
                     ELSE 'on_time' END AS state
-        FROM corrective_action a
-        JOIN hazard_report h ON h.id = a.hazard_id
+        FROM items i
+        JOIN hazard_report h ON h.id = i.hazard_id
         JOIN site s ON s.id = h.site_id
         JOIN area ar ON ar.id = h.area_id
-        LEFT JOIN department d ON d.id = a.department_id
-        LEFT JOIN person p ON p.id = a.owner_person_id
-        WHERE a.status IN ('open', 'in_progress') AND {where}
-        ORDER BY a.escalation_level DESC, a.due_at, a.id"""
-    with engine.connect() as conn:
+        ORDER BY i.escalation_level DESC, i.due_at, i.hazard_id, i.action_id NULLS FIRST"""
+    with _connect(engine) as conn:
         df = pd.read_sql(sa.text(sql), conn, params=params)
+    df["action_id"] = df["action_id"].astype("Int64")
     df["escalated_to"] = [ESCALATION_ROLES[int(x)] for x in df["escalation_level"]] if len(df) else []
     return df
 
@@ -85,7 +106,7 @@ def awaiting_response(engine: sa.Engine, site_ids: Iterable[int] | None = None, 
         FROM hazard_report h JOIN site s ON s.id = h.site_id JOIN area ar ON ar.id = h.area_id
         WHERE h.status IN ('reported', 'reopened') AND {where}
         ORDER BY h.response_due_at NULLS LAST, h.id"""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         return pd.read_sql(sa.text(sql), conn, params=params)
 
 
@@ -112,7 +133,7 @@ def hazard_list(engine: sa.Engine, site_ids: Iterable[int] | None = None, *, sta
         LEFT JOIN person p ON p.id = h.reporter_person_id
         WHERE {' AND '.join(conds)}
         ORDER BY h.reported_at DESC, h.id DESC LIMIT :limit"""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         return pd.read_sql(sa.text(sql), conn, params=params)
 
 
@@ -120,7 +141,7 @@ def hazard_detail(engine: sa.Engine, hazard_id: int, site_ids: Iterable[int] | N
     """One report with its transitions, actions (and escalations) and predecessors."""
     params: dict = {"id": int(hazard_id)}
     where = _site_clause("h.site_id", _sites(site_ids), params)
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         row = conn.execute(sa.text(f"""
             SELECT h.*, s.code AS site, s.name AS site_name, ar.name AS area, p.name AS reporter, ast.code AS asset
             FROM hazard_report h JOIN site s ON s.id = h.site_id JOIN area ar ON ar.id = h.area_id
@@ -166,12 +187,12 @@ def reporter_reports(engine: sa.Engine, person_id: int, *, limit: int = 100) -> 
                            ORDER BY x.at DESC, x.id DESC LIMIT 1) t ON TRUE
         WHERE h.reporter_person_id = :pid
         ORDER BY h.reported_at DESC, h.id DESC LIMIT :limit"""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         return pd.read_sql(sa.text(sql), conn, params={"pid": int(person_id), "limit": int(limit)})
 
 
 def reporter_summary(engine: sa.Engine, person_id: int) -> dict:
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         r = conn.execute(sa.text("""
             SELECT count(*) AS reports,
                    count(*) FILTER (WHERE status NOT IN ('closed', 'rejected')) AS open,
@@ -201,7 +222,7 @@ def leaderboard(engine: sa.Engine, site_id: int, *, since: dt.datetime | None = 
         WHERE h.site_id = :site {cond}
         GROUP BY p.id, p.name, d.name
         ORDER BY rank, p.name LIMIT :limit"""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         return pd.read_sql(sa.text(sql), conn, params=params)
 
 
@@ -218,7 +239,7 @@ def repeat_hazards(engine: sa.Engine, site_ids: Iterable[int] | None = None, *,
         FROM hazard_report h JOIN site s ON s.id = h.site_id JOIN area ar ON ar.id = h.area_id
         WHERE {' AND '.join(conds)}
         GROUP BY s.code, ar.name, h.category ORDER BY repeats DESC, site, area"""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         return pd.read_sql(sa.text(sql), conn, params=params)
 
 
@@ -242,13 +263,13 @@ def inspections(engine: sa.Engine, site_ids: Iterable[int] | None = None, *, sta
         JOIN area ar ON ar.id = i.area_id LEFT JOIN person p ON p.id = i.inspector_person_id
         WHERE {' AND '.join(conds)}
         ORDER BY i.due_at DESC, i.id DESC LIMIT :limit"""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         return pd.read_sql(sa.text(sql), conn, params=params)
 
 
 def inspection_form(engine: sa.Engine, inspection_id: int) -> dict | None:
     """What an inspector needs to fill in one inspection: route, area and checklist."""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         r = conn.execute(sa.text("""
             SELECT i.id, i.status, i.due_at, i.performed_at, i.results, r.name AS route, r.checklist,
                    ar.name AS area, ar.id AS area_id, r.site_id
@@ -265,12 +286,12 @@ def notifications(engine: sa.Engine, *, status: str | None = None, limit: int = 
         params["status"] = status
     sql = f"""SELECT id, channel, recipient, subject, status, attempts, last_error, created_at, next_attempt_at,
                      sent_at, ref FROM notification WHERE {cond} ORDER BY id DESC LIMIT :limit"""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         return pd.read_sql(sa.text(sql), conn, params=params)
 
 
 def job_runs(engine: sa.Engine, *, limit: int = 50) -> pd.DataFrame:
     sql = """SELECT id, job, started_at, finished_at, duration_s, status, worker, detail
              FROM job_run ORDER BY id DESC LIMIT :limit"""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         return pd.read_sql(sa.text(sql), conn, params={"limit": int(limit)})

@@ -6,12 +6,16 @@ of a snapshot uses only readings with ``ts < t`` and events that started before 
 1. Raw readings of the asset's machine sensors in [min(t) - 7 days, max(t)) are pivoted
    into one row per asset and hour (temporary table, indexed): hourly means of each
    signal, derived physics (temperature difference, power = torque x speed x 2 pi / 60) and
-   the last tool-wear value of the hour. A bucket that holds ``t`` only holds readings
-   before ``t`` because the pivot itself stops at max(t) and snapshot windows take buckets
-   strictly before ``t`` (prediction times on the training grid are whole hours).
+   the last tool-wear value of the hour. Snapshot windows take buckets strictly before
+   ``t``; the pivot itself stops at max(t), and when several prediction times are built at
+   once they must be whole hours, so no bucket used by a snapshot holds a reading at or
+   after its ``t``.
 2. For each snapshot, one LATERAL aggregate over that asset's hours in [t - 7 d, t) gives
    24-hour and 7-day means, extremes and least-squares slopes (per day), restricted to
    running hours (spindle turning), plus time since the last maintenance and tool change.
+3. The asset's normal level (baseline) is the mean of running hours over the 30 days
+   before that 7-day window, read from the hourly rollup; features such as
+   ``vibration_vs_baseline`` compare the last 24 hours with it.
 
 Labels: a snapshot is positive when a failure of the asset occurs in (t, t + horizon].
 Snapshots whose horizon reaches past the end of the recorded data are censored (unknown
@@ -101,13 +105,31 @@ FROM (
 ) p
 """
 
-# Daily means of running hours: the baseline window reads 30 rows instead of 720.
-# A day bucket is only used when it ends before the 7-day window, hence before t.
-_DAILY_SQL = """
+# The baseline (30 days ending 7 days before t) reads the hourly rollup maintained by
+# ingestion (sensor_reading_hourly) rather than raw readings: at one-minute sampling that
+# is 60x fewer rows, and data a week old is always rolled up. Day buckets are used only
+# when they end before the 7-day window starts, hence well before t. Training and scoring
+# both go through this code, so the baseline is computed the same way in both.
+_DAILY_SQL = f"""
 CREATE TEMPORARY TABLE ml_daily ON COMMIT DROP AS
 SELECT asset_id, date_trunc('day', bucket) AS day,
-       avg(vibration) AS vibration, avg(temp_diff) AS temp_diff, avg(torque) AS torque, avg(rpm) AS rpm
-FROM ml_hourly WHERE running
+       avg(vibration) AS vibration, avg(process_temp - air_temp) AS temp_diff,
+       avg(torque) AS torque, avg(rpm) AS rpm
+FROM (
+    SELECT s.asset_id, h.bucket,
+           avg(h.avg) FILTER (WHERE s.kind = 'air_temp') AS air_temp,
+           avg(h.avg) FILTER (WHERE s.kind = 'process_temp') AS process_temp,
+           avg(h.avg) FILTER (WHERE s.kind = 'rpm') AS rpm,
+           avg(h.avg) FILTER (WHERE s.kind = 'torque') AS torque,
+           avg(h.avg) FILTER (WHERE s.kind = 'vibration') AS vibration
+    FROM sensor_reading_hourly h
+    JOIN sensor s ON s.id = h.sensor_id
+    WHERE s.asset_id = ANY(:asset_ids)
+      AND s.kind = ANY(:kinds)
+      AND h.bucket >= :lo AND h.bucket < :hi
+    GROUP BY s.asset_id, h.bucket
+) p
+WHERE rpm > {RUNNING_RPM}
 GROUP BY asset_id, date_trunc('day', bucket)
 """
 
@@ -243,17 +265,22 @@ def build_snapshots(
     if not asset_ids:
         return _empty_frame()
     times = [_aware(t) for t in times]
-    lo = min(times) - dt.timedelta(days=LOOKBACK_DAYS)
+    if len(set(times)) > 1 and any(t != t.replace(minute=0, second=0, microsecond=0) for t in times):
+        raise FeatureError("several prediction times at once must be whole hours")
+    lo = min(times) - dt.timedelta(days=WINDOW_DAYS)
     hi = max(times)
+    base_lo = min(times) - dt.timedelta(days=LOOKBACK_DAYS)
+    base_hi = hi - dt.timedelta(days=WINDOW_DAYS)
+    ids = sorted(set(int(a) for a in asset_ids))
     conn.execute(sa.text("DROP TABLE IF EXISTS ml_hourly"))
     conn.execute(
         sa.text(_PIVOT_SQL),
-        {"asset_ids": sorted(set(int(a) for a in asset_ids)), "kinds": list(MACHINE_KINDS), "lo": lo, "hi": hi},
+        {"asset_ids": ids, "kinds": list(MACHINE_KINDS), "lo": lo, "hi": hi},
     )
     conn.execute(sa.text("CREATE INDEX ON ml_hourly (asset_id, bucket)"))
     conn.execute(sa.text("ANALYZE ml_hourly"))
     conn.execute(sa.text("DROP TABLE IF EXISTS ml_daily"))
-    conn.execute(sa.text(_DAILY_SQL))
+    conn.execute(sa.text(_DAILY_SQL), {"asset_ids": ids, "kinds": list(MACHINE_KINDS), "lo": base_lo, "hi": base_hi})
     conn.execute(sa.text("CREATE INDEX ON ml_daily (asset_id, day)"))
     conn.execute(sa.text("ANALYZE ml_daily"))
     res = conn.execute(

@@ -172,6 +172,29 @@ def top_contributions(
     ]
 
 
+def top_contributions_batch(
+    names: list[str], values: np.ndarray, contribs: np.ndarray, k: int = 5
+) -> list[list[dict]]:
+    """``top_contributions`` for every row at once (vectorised ordering)."""
+    n, f = contribs.shape
+    k = min(k, f)
+    if n == 0 or k == 0:
+        return [[] for _ in range(n)]
+    idx = np.argsort(-np.abs(contribs), axis=1, kind="stable")[:, :k]
+    rows = np.arange(n)[:, None]
+    top_c = np.round(contribs[rows, idx].astype(float), 6).tolist()
+    top_v = values[rows, idx].astype(float)
+    top_v = np.where(np.isnan(top_v), np.nan, np.round(top_v, 6)).tolist()
+    top_i = idx.tolist()
+    return [
+        [
+            {"feature": names[i], "value": (None if v != v else v), "contribution": c}
+            for i, v, c in zip(ti, tv, tc)
+        ]
+        for ti, tv, tc in zip(top_i, top_v, top_c)
+    ]
+
+
 def _num(v) -> float | None:
     try:
         f = float(v)

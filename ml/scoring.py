@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ml import tracking
-from ml.modeling import shap_contributions, top_contributions
+from ml.modeling import shap_contributions, top_contributions_batch
 
 RISK_BANDS = ("low", "medium", "high", "critical")
 TOP_REASONS = 5
@@ -89,8 +89,7 @@ def explain(champion: Champion, X: pd.DataFrame, top_k: int = TOP_REASONS):
     contribs, bias = shap_contributions(champion.booster, X)
     margin = contribs.sum(axis=1) + bias
     prob = 1.0 / (1.0 + np.exp(-margin))
-    values = X.to_numpy()
-    reasons = [top_contributions(champion.features, values[i], contribs[i], top_k) for i in range(len(X))]
+    reasons = top_contributions_batch(champion.features, X.to_numpy(), contribs, top_k)
     return prob, bias, reasons
 
 

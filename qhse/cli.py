@@ -334,6 +334,11 @@ def _fmt(t) -> str:
     return "-" if t is None or t != t else f"{t:%Y-%m-%d %H:%M}"
 
 
+def _txt(v) -> str:
+    """A table cell: '-' for missing values (None, NaN)."""
+    return "-" if v is None or v != v else str(v)
+
+
 @cli.group()
 def hazard() -> None:
     """Hazard reports and corrective actions: report, list, show, move through the workflow, SLA board."""
@@ -537,12 +542,13 @@ def hazard_board(site_code, due_soon_hours, limit) -> None:
     df = sla_board(eng, site_ids, due_soon_hours=due_soon_hours)
     counts = df["state"].value_counts().to_dict() if len(df) else {}
     t = Table(title="SLA board: " + ", ".join(f"{k.replace('_', ' ')} {counts.get(k, 0)}" for k in BOARD_STATES))
-    for c in ("state", "action", "hazard", "site", "area", "department", "severity", "due (UTC)", "h to due", "level"):
+    for c in ("state", "item", "hazard", "site", "area", "department", "severity", "due (UTC)", "h to due", "level"):
         t.add_column(c)
     style = {"escalated": "bold red", "overdue": "red", "due_soon": "yellow", "on_time": "green"}
     for r in df.head(limit).itertuples():
-        t.add_row(f"[{style[r.state]}]{r.state}[/]", str(r.action_id), f"#{r.hazard_id} {r.title}", r.site, r.area,
-                  r.department or "-", r.severity, _fmt(r.due_at), f"{r.hours_to_due:.1f}", r.escalated_to)
+        what = f"action #{r.action_id}" if r.item == "action" else "response"
+        t.add_row(f"[{style[r.state]}]{r.state}[/]", what, f"#{r.hazard_id} {r.title}", r.site, r.area,
+                  _txt(r.department), r.severity, _fmt(r.due_at), f"{r.hours_to_due:.1f}", r.escalated_to)
     Console().print(t)
     aw = awaiting_response(eng, site_ids)
     late = int(aw["response_overdue"].sum()) if len(aw) else 0
@@ -719,6 +725,7 @@ def worker(once: bool, jobs: tuple[str, ...], force: bool, tick: float, list_job
     s = _settings()
     logging.basicConfig(level=s.log_level.upper() if s.log_level.upper() in logging._nameToLevel else "INFO",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         selected = select_jobs(list(jobs))
     except ValueError as exc:

@@ -51,6 +51,11 @@ def test_no_reading_or_event_after_t_is_used(seeded_engine):
                 {"s": sensor_ids, "t": t},
             ).rowcount
             assert changed > 0
+            conn.execute(
+                sa.text("UPDATE sensor_reading_hourly SET avg = avg * 7 + 500, max = max * 7 + 500 "
+                        "WHERE sensor_id = ANY(:s) AND bucket >= :t - interval '1 hour'"),
+                {"s": sensor_ids, "t": t},
+            )
             # A reading exactly at t belongs to the future too.
             conn.execute(
                 sa.text("INSERT INTO sensor_reading (sensor_id, ts, value, quality) "
@@ -90,10 +95,20 @@ def test_label_is_failure_within_horizon_after_t(seeded_engine):
                  AND f.occurred_at > (SELECT min(ts) FROM sensor_reading) + interval '30 days'
                ORDER BY f.occurred_at LIMIT 1""")).one()
         asset, when = row
-        times = [when - dt.timedelta(days=8), when - dt.timedelta(days=6), when - dt.timedelta(hours=1),
-                 when, when + dt.timedelta(hours=1)]
+        floor = when.replace(minute=0, second=0, microsecond=0)
+        ceil = floor if floor == when else floor + dt.timedelta(hours=1)
+        times = [floor - dt.timedelta(days=8), floor - dt.timedelta(days=6), floor - dt.timedelta(hours=1),
+                 ceil, ceil + dt.timedelta(hours=1)]
         df = F.build_snapshots(conn, [asset] * len(times), times, horizon_days=7)
     assert df["label"].tolist() == [0, 1, 1, 0, 0]
+
+
+def test_mixed_prediction_times_must_be_whole_hours(seeded_engine):
+    t = _prediction_time()
+    with seeded_engine.begin() as conn:
+        asset = _machine_asset(conn)
+        with pytest.raises(F.FeatureError, match="whole hours"):
+            F.build_snapshots(conn, [asset, asset], [t, t + dt.timedelta(minutes=30)])
 
 
 def test_time_split_has_horizon_gaps_and_keeps_order():

@@ -222,3 +222,24 @@ def test_dataset_checks_refuse_one_class(dataset):
     bad = dataset.__class__(**{**dataset.__dict__, "y": np.zeros_like(dataset.y)})
     with pytest.raises(TrainingError, match="no failures"):
         bad.check()
+
+
+def test_demo_pipeline_trains_promotes_and_scores(db_factory, tmp_path, seeded_engine):
+    from ml.pipeline import run_demo, score_job
+
+    url = db_factory.create(prefix="qhse_mlflow_demo", migrate=False)
+    store = tracking.Store(url, tmp_path)
+    written = [AS_OF]
+    try:
+        assert score_job(seeded_engine, as_of=AS_OF, store=store).startswith("skipped: no champion")
+        out = run_demo(seeded_engine, store=store)
+        written.append(out.score.as_of)
+        assert out.train.promoted and out.train.version == "1"
+        assert out.score.version == "1" and out.score.assets > 0
+        assert any(line.startswith("champion: first version") for line in out.lines)
+        msg = score_job(seeded_engine, as_of=AS_OF, store=store)
+        assert msg.startswith(f"scored {out.score.assets} machines with qhse-failure v1")
+    finally:
+        with seeded_engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM failure_prediction WHERE scored_at = ANY(:t)"), {"t": written})
+        db_factory.drop(url)

@@ -24,6 +24,13 @@ st.caption(ctx.tr(f"Open alarms refresh every {REFRESH_S} s.", f"未关闭报警
 
 @st.fragment(run_every=REFRESH_S)
 def live() -> None:
+    flash = st.session_state.pop("alarms.flash", None)
+    if flash:
+        done, errors = flash
+        if done:
+            st.success(ctx.tr(f"{done} alarm(s) acknowledged.", f"已确认 {done} 条报警。"), icon=":material/check:")
+        for e in errors:
+            st.error(e)
     df = core.fetch(aq.open_alarms, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids, ttl="live")
     n_crit = int((df["severity"] == "critical").sum())
     n_warn = int((df["severity"] == "warning").sum())
@@ -72,11 +79,8 @@ def live() -> None:
             except (AlarmError, access.AccessDenied) as exc:
                 errors.append(str(exc))
         core.invalidate("live", "standard")
-        if done:
-            st.toast(ctx.tr(f"{done} alarm(s) acknowledged.", f"已确认 {done} 条报警。"), icon=":material/check:")
-        for e in errors:
-            st.error(e)
-        st.rerun(scope="fragment")
+        st.session_state["alarms.flash"] = (done, errors)
+        st.rerun()
     if not rows:
         st.caption(ctx.tr("Select rows in the table to acknowledge them.", "在表格中选择报警后确认。"))
 

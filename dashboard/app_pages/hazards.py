@@ -122,7 +122,7 @@ if see_board:
             n = int((board["state"] == state).sum()) if len(board) else 0
             col.metric(ctx.tr(*STATE[state]), ctx.num(n))
         if board.empty:
-            st.success(ctx.tr("No open corrective action.", "没有未完成的整改项。"))
+            st.success(ctx.tr("Nothing is waiting on an SLA clock.", "没有待处理的计时事项。"))
         else:
             lanes = st.columns(4)
             for lane, state in zip(lanes, STATE):
@@ -131,22 +131,25 @@ if see_board:
                 for r in items.itertuples():
                     with lane.container(border=True):
                         due = ctx.duration_h(r.hours_to_due)
-                        st.markdown(f"{STATE_ICON[state]} **#{r.hazard_id}** {r.title}")
+                        kind = ctx.tr("response", "响应") if r.item == "response" else ctx.tr("action", "整改")
+                        st.markdown(f"{STATE_ICON[state]} **#{r.hazard_id}** {r.title} · {kind}")
                         st.caption(f"{r.site} · {r.area} · {ctx.tr(*SEV.get(r.severity, (r.severity, r.severity)))}")
                         when = (ctx.tr(f"due in {due}", f"{due} 后到期") if r.hours_to_due >= 0
                                 else ctx.tr(f"{due.lstrip('-')} past due", f"已逾期 {due.lstrip('-')}"))
                         lvl = ctx.tr(*LEVEL[int(r.escalation_level)])
                         st.caption(f"{r.department or '-'} · {when}"
                                    + (f" · {ctx.tr('escalated to', '已升级至')} {lvl}" if r.escalation_level else ""))
-            st.subheader(ctx.tr("All open actions by due time", "全部未完成整改（按到期时间）"))
+            st.subheader(ctx.tr("Everything on an SLA clock, by due time", "全部计时事项（按到期时间）"))
             st.dataframe(board.assign(due_at=board["due_at"].map(ctx.datetime),
                                       state=board["state"].map(lambda s: ctx.tr(*STATE[s])),
-                                      escalated_to=board["escalation_level"].map(lambda x: ctx.tr(*LEVEL[int(x)])))
+                                      escalated_to=board["escalation_level"].map(lambda x: ctx.tr(*LEVEL[int(x)])),
+                                   item=board["item"].map(lambda x: ctx.tr("response", "响应") if x == "response"
+                                                          else ctx.tr("action", "整改")))
                          .sort_values(["hours_to_due"]),
                          hide_index=True, width="stretch",
-                         column_order=["action_id", "hazard_id", "state", "due_at", "hours_to_due", "escalated_to",
+                         column_order=["item", "action_id", "hazard_id", "state", "due_at", "hours_to_due", "escalated_to",
                                        "site", "area", "department", "owner", "title", "severity", "team_count"],
-                         column_config={"action_id": ctx.tr("Action", "整改项"), "hazard_id": ctx.tr("Hazard", "隐患"),
+                         column_config={"item": ctx.tr("Clock", "计时对象"), "action_id": ctx.tr("Action", "整改项"), "hazard_id": ctx.tr("Hazard", "隐患"),
                                         "state": ctx.t("status"), "due_at": ctx.tr("Due", "到期时间"),
                                         "hours_to_due": st.column_config.NumberColumn(ctx.tr("Hours to due", "距到期(小时)"),
                                                                                       format="%.1f"),

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from db.models import Area, Asset, FailurePrediction, Sensor, SensorReadingDaily, SensorReadingHourly, Site
 
@@ -18,7 +19,7 @@ RANK_COLUMNS = ["asset_id", "code", "name", "kind", "site", "area", "area_id", "
 def ranked_assets(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=None) -> pd.DataFrame:
     """Active assets with their latest prediction, most likely to fail first (unscored assets last)."""
     fp, a, s, ar = FailurePrediction.__table__, Asset.__table__, Site.__table__, Area.__table__
-    latest = (sa.select(fp).distinct(fp.c.asset_id).order_by(fp.c.asset_id, fp.c.scored_at.desc())
+    latest = (sa.select(fp).ext(distinct_on(fp.c.asset_id)).order_by(fp.c.asset_id, fp.c.scored_at.desc())
               .where(fp.c.asset_id.in_(sa.select(a.c.id).where(scope.site_filter(a.c.site_id, site_ids))))
               .subquery("latest"))
     q = (sa.select(a.c.id.label("asset_id"), a.c.code, a.c.name, a.c.kind, s.c.code.label("site"),

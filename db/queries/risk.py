@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from db.models import Alarm, AlarmRule, Area, Asset, FailurePrediction, HazardReport, Sensor, Site, VisionEvent
 
@@ -59,7 +60,7 @@ def area_items(engine: sa.Engine, scope: Scope, area_id: int, *, start: dt.datet
             columns=["id", "raised_at", "severity", "status", "rule", "sensor", "peak_value", "unit"])
         fp, asst = FailurePrediction.__table__, Asset.__table__
         latest = (sa.select(fp.c.asset_id, fp.c.probability, fp.c.risk_band, fp.c.scored_at)
-                  .distinct(fp.c.asset_id).where(fp.c.scored_at < end)
+                  .ext(distinct_on(fp.c.asset_id)).where(fp.c.scored_at < end)
                   .order_by(fp.c.asset_id, fp.c.scored_at.desc()).subquery())
         preds = pd.DataFrame(conn.execute(
             sa.select(asst.c.code.label("asset"), asst.c.name, latest.c.probability, latest.c.risk_band,

@@ -69,14 +69,50 @@ def dash_users(dash_engine) -> dict[str, int]:
     return out
 
 
+@pytest.fixture(scope="session")
+def dash_mlflow(db_factory, tmp_path_factory):
+    """An MLflow store of the dashboard tests' own: a fresh database and an artifact folder."""
+    from ml.tracking import Store
+
+    url = db_factory.create(prefix="qhse_dash_mlflow", migrate=False)
+    return Store(tracking_uri=url, artifact_root=tmp_path_factory.mktemp("mlruns"))
+
+
+@pytest.fixture(scope="session")
+def dash_data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("qhse-data")
+
+
+@pytest.fixture(scope="session")
+def live_rows(dash_engine, dash_data_dir) -> dict:
+    """Open alarms and PPE events awaiting review (see live_data.py)."""
+    from .live_data import add_open_alarms, add_review_events
+
+    return {"alarms": add_open_alarms(dash_engine), "events": add_review_events(dash_engine, dash_data_dir / "snap")}
+
+
+@pytest.fixture(scope="session")
+def trained_model(dash_engine, dash_mlflow) -> dict:
+    """A real champion of qhse-failure trained on the seeded data, and every machine scored with it."""
+    from ml.scoring import default_as_of, score_assets
+    from ml.train import train_db
+
+    res = train_db(dash_engine, horizon_days=7, store=dash_mlflow)
+    sc = score_assets(dash_engine, as_of=default_as_of(dash_engine), store=dash_mlflow)
+    return {"version": res.version, "assets": sc.assets}
+
+
 @pytest.fixture()
-def dash_env(dash_url, dash_users, monkeypatch):
+def dash_env(dash_url, dash_users, dash_mlflow, dash_data_dir, monkeypatch):
     """Point the app at the test database; start each test with empty Streamlit caches."""
     import streamlit as st
 
     from qhse.config import reset_settings_cache
 
     monkeypatch.setenv("QHSE_DATABASE_URL", dash_url)
+    monkeypatch.setenv("QHSE_MLFLOW_TRACKING_URI", dash_mlflow.tracking_uri)
+    monkeypatch.setenv("QHSE_MLRUNS_DIR", str(dash_mlflow.artifact_root))
+    monkeypatch.setenv("QHSE_DATA_DIR", str(dash_data_dir))
     reset_settings_cache()
     st.cache_data.clear()
     yield dash_url

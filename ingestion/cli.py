@@ -73,9 +73,9 @@ def _mqtt_v5(url: str) -> bool:
 @click.option("--group", default="qhse", show_default=True, help="Shared subscription group ($share/<group>/...).")
 @click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True,
               help="Most messages per database transaction.")
-@click.option("--batch-ms", type=click.FloatRange(1, 10_000), default=50.0, show_default=True,
-              help="Longest a batch waits for more messages.")
-@click.option("--receive-maximum", type=click.IntRange(100, 65535), default=50_000, show_default=True,
+@click.option("--batch-ms", type=click.FloatRange(1, 10_000), default=200.0, show_default=True,
+              help="Longest a batch waits for more messages (a thin stream closes batches after 20 ms of quiet).")
+@click.option("--receive-maximum", type=click.IntRange(100, 65535), default=65_535, show_default=True,
               help="Unacknowledged QoS 1 messages the broker may send ahead (MQTT v5).")
 @click.option("--session-expiry", type=click.IntRange(0, 2**32 - 2), default=7 * 86400, show_default=True,
               help="Seconds the broker keeps the session (and queues messages) while the consumer is away.")
@@ -129,7 +129,8 @@ def ingest(workers: int, client_id: str | None, topic_root: str, group: str, bat
         click.echo(f"received {st['received']:,} ({rate:,.0f}/s)  readings {st['readings']:,}  "
                    f"duplicates {st['duplicates']:,}  dead letters {st['dead_letters']:,}  "
                    f"spooled {st['spooled']:,} replayed {st['replayed']:,} (spool {st['spool_segments']} segments)  "
-                   f"alarms +{st['alarms_raised']}/-{st['alarms_cleared']}  db {st['db']}", err=True)
+                   f"alarms +{st['alarms_raised']}/-{st['alarms_cleared']}  db {st['db']}  "
+                   f"writer s: " + " ".join(f"{k} {v:.1f}" for k, v in st["timings"].items()), err=True)
 
     consumer.run_forever(report=report, report_every_s=stats_every)
 

@@ -3,8 +3,9 @@
 Threads:
 
 * paho's network thread receives; its callback only appends the raw message to an inbox;
-* the writer thread takes batches (bounded by size and by time), validates them, writes
-  readings, rollups, dead letters and alarms in one transaction, commits, and only then
+* the decoder thread takes batches (bounded by count, bytes and time) and validates them;
+* the writer thread writes readings, the hourly rollup, dead letters and alarms of a batch
+  in one transaction while the next batch is being validated, commits, and only then
   acknowledges the messages (QoS 1, manual acknowledgement, persistent session): a crash
   at any point loses nothing, the broker redelivers what was not acknowledged and the
   idempotent writes drop the repeats;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import queue
 import signal
 import socket
 import threading
@@ -38,7 +40,14 @@ from .decode import Decoded, Decoder, DeadLetter
 from .mqtt import IngestClient, connect_properties, make_client, parse_mqtt_url
 from .registry import SensorRegistry
 from .spool import Spool, SpoolCorrupt
-from .store import PartitionCache, update_rollups, write_dead_letters, write_readings
+from .store import (
+    PartitionCache,
+    refresh_daily,
+    refresh_recent_daily,
+    update_rollups,
+    write_dead_letters,
+    write_readings,
+)
 from .topics import DEFAULT_ROOT, DEFAULT_SHARE_GROUP, alarm_topic, check_root, subscriptions
 
 log = logging.getLogger(__name__)
@@ -53,10 +62,13 @@ class ConsumerConfig:
     share_group: str | None = DEFAULT_SHARE_GROUP
     client_id: str = dataclasses.field(default_factory=lambda: f"qhse-ingest-{socket.gethostname()}")
     mqtt_v5: bool = True
-    receive_maximum: int = 50_000
+    receive_maximum: int = 65_535
     session_expiry_s: int = 7 * 86400
     batch_max: int = 20_000  # messages per batch
-    batch_ms: float = 50.0  # a batch waits at most this long for more messages
+    batch_bytes: int = 8 << 20  # payload bytes per batch
+    batch_ms: float = 200.0  # a batch waits at most this long for more messages
+    linger_ms: float = 20.0  # ... or this long without a new message while the writer is idle
+    daily_every_s: float = 5.0  # daily rollup refresh of the touched sensor-days
     spool_max_bytes: int = 1 << 30
     max_age_s: float = 7 * 86400
     max_future_s: float = 300.0
@@ -81,6 +93,7 @@ class Consumer:
         self.spool = Spool(Path(cfg.spool_dir) / _safe(cfg.client_id), cfg.spool_max_bytes)
         self.counts: Counter[str] = Counter()
         self.dead_reasons: Counter[str] = Counter()
+        self.timings: Counter[str] = Counter()  # seconds spent per step of the writer
         self._inbox: deque = deque()
         self._wake = threading.Event()
         self._idle = False
@@ -90,6 +103,12 @@ class Consumer:
         self._stopped = threading.Event()
         self._connected = threading.Event()
         self._conn: psycopg.Connection | None = None
+        self._reg_conn: psycopg.Connection | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._decoder_thread: threading.Thread | None = None
+        self._daily_keys: set[int] = set()
+        self._writing = False
+        self._daily_at = time.monotonic()
         self._db_down_since: float | None = None
         self._last_db_try = 0.0
         self._last_registry = 0.0
@@ -112,6 +131,7 @@ class Consumer:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_raw_message = self._on_raw_message
         c.reconnect_delay_set(1, 10)
         c.max_queued_messages_set(0)
         c.max_inflight_messages_set(1000)
@@ -133,6 +153,17 @@ class Consumer:
         self._connected.clear()
         if not self._stop.is_set():
             log.warning("disconnected from %s (%s); reconnecting", self.addr.url, reason_code)
+
+    def _on_raw_message(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
+        if not self._accepting:
+            return
+        try:
+            t = topic.decode()
+        except UnicodeDecodeError:
+            t = repr(topic)
+        self._inbox.append((t, payload, time.time_ns() // 1000, mid if qos else 0, self._gen))
+        if self._idle:
+            self._wake.set()
 
     def _on_message(self, client, userdata, msg) -> None:
         if not self._accepting:
@@ -156,7 +187,9 @@ class Consumer:
         kw = {"clean_start": False, "properties": props} if cfg.mqtt_v5 else {}
         self.client.connect_async(self.addr.host, self.addr.port, keepalive=30, **kw)
         self.client.loop_start()
-        self._writer = threading.Thread(target=self._writer_loop, name=f"writer-{cfg.client_id}", daemon=True)
+        self._decoder_thread = threading.Thread(target=self._decoder_loop, name=f"decode-{cfg.client_id}", daemon=True)
+        self._writer = threading.Thread(target=self._writer_loop, name=f"write-{cfg.client_id}", daemon=True)
+        self._decoder_thread.start()
         self._writer.start()
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
@@ -170,18 +203,21 @@ class Consumer:
         self._accepting = False
         self._stop.set()
         self._wake.set()
-        if self._writer is not None:
-            self._writer.join(timeout)
+        deadline = time.monotonic() + timeout
+        for th in (self._decoder_thread, self._writer):
+            if th is not None:
+                th.join(max(0.1, deadline - time.monotonic()))
         try:
             self.client.disconnect()
         except Exception:  # noqa: BLE001 - already gone
             pass
         self.client.loop_stop()
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
+        for conn in (self._conn, self._reg_conn):
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001
+                    pass
         self._stopped.set()
 
     def run_forever(self, report=None, report_every_s: float = 10.0) -> None:
@@ -213,10 +249,17 @@ class Consumer:
             "spool_segments": len(self.spool), "spool_bytes": self.spool.bytes, "alarms_raised": c["alarms_raised"],
             "alarms_cleared": c["alarms_cleared"], "inbox": len(self._inbox),
             "db": "down" if self._db_down_since is not None else "up", "connected": self._connected.is_set(),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
     # -- database -----------------------------------------------------------------------------------
+    def _connect(self, role: str) -> psycopg.Connection:
+        return psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
+                               application_name=f"{self.cfg.client_id}-{role}"[:63], keepalives=1, keepalives_idle=10,
+                               keepalives_interval=5, keepalives_count=3)
+
     def _database(self) -> psycopg.Connection:
+        """The writer's connection (DatabaseDown when PostgreSQL cannot be reached)."""
         conn = self._conn
         if conn is not None and not conn.closed and not conn.broken:
             return conn
@@ -226,15 +269,15 @@ class Consumer:
             raise DatabaseDown("retry pending")
         self._last_db_try = now
         try:
-            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
-                                   application_name=self.cfg.client_id[:60], keepalives=1, keepalives_idle=10,
-                                   keepalives_interval=5, keepalives_count=3)
-            self.registry.load(conn)
+            conn = self._connect("write")
+            if not self.registry.loaded:
+                self.registry.load(conn)
+                self._last_registry = now
             self.alarms.refresh(conn, force=True)
+            refresh_recent_daily(conn)
         except psycopg.Error as exc:
             self._mark_down(exc)
             raise DatabaseDown(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
-        self._last_registry = now
         if self._db_down_since is not None:
             log.warning("database reachable again after %.1f s", now - self._db_down_since)
         self._db_down_since = None
@@ -253,40 +296,114 @@ class Consumer:
             except Exception:  # noqa: BLE001
                 pass
 
-    # -- the writer ------------------------------------------------------------------------------------
+    def _reload_registry(self, force: bool = False) -> None:
+        """Reload the sensors (decoder thread; its own connection).  Failures only log."""
+        now = time.monotonic()
+        if not force and not self.registry.may_reload():
+            return
+        try:
+            conn = self._reg_conn
+            if conn is None or conn.closed or conn.broken:
+                conn = self._reg_conn = self._connect("registry")
+            self.registry.load(conn)
+            self._last_registry = now
+        except psycopg.Error as exc:
+            self._reg_conn = None
+            self.registry.loaded_at = now  # do not retry at once
+            log.debug("sensor registry not reloaded: %s", exc)
+
+    # -- stage 1: batches and validation ------------------------------------------------------------------
     def _collect(self) -> list:
         inbox = self._inbox
         if not inbox:
             self._idle = True
             if not inbox:
-                self._wake.wait(0.5 if not self.spool.is_empty() or self._db_down_since else 1.0)
+                self._wake.wait(0.5)
             self._wake.clear()
             self._idle = False
         if not inbox:
             return []
-        deadline = time.monotonic() + self.cfg.batch_ms / 1000.0
-        batch = []
-        cap = self.cfg.batch_max
+        # A batch closes when full, after batch_ms, or once no message came for linger_ms while
+        # the writer is idle: low latency when the stream is thin, big batches when it is thick.
+        now = time.monotonic()
+        deadline = now + self.cfg.batch_ms / 1000.0
+        linger = self.cfg.linger_ms / 1000.0
+        last = now
+        got = False
+        batch: list = []
+        nbytes = 0
+        cap, cap_bytes = self.cfg.batch_max, self.cfg.batch_bytes
         pop = inbox.popleft
-        while len(batch) < cap:
+        while len(batch) < cap and nbytes < cap_bytes:
             if inbox:
-                n = min(len(inbox), cap - len(batch))
-                batch.extend(pop() for _ in range(n))
+                m = pop()
+                batch.append(m)
+                nbytes += len(m[1])
+                got = True
                 continue
-            if self._stop.is_set() or time.monotonic() >= deadline:
+            now = time.monotonic()
+            if got:
+                last, got = now, False
+            if self._stop.is_set() or now >= deadline:
+                break
+            if now - last >= linger and self._queue.empty() and not self._writing:
                 break
             time.sleep(0.002)
         return batch
 
-    def _writer_loop(self) -> None:
+    def _decode(self, msgs: list) -> Decoded | None:
+        """Validate a batch of (topic, payload, µs); None while no sensor list could be loaded."""
+        if not self.registry.loaded:
+            self._reload_registry(force=True)
+            if not self.registry.loaded:
+                return None
+        if time.monotonic() - self._last_registry > 60:
+            self._reload_registry(force=True)
+        t0 = time.perf_counter()
+        decoded = self.decoder.decode(msgs)
+        if decoded.unknown and self.registry.may_reload():
+            self._reload_registry()
+            decoded = self.decoder.decode(msgs)
+        self.timings["decode"] += time.perf_counter() - t0
+        return decoded
+
+    def _decoder_loop(self) -> None:
+        """Stage 1: batches from the inbox, validated, handed to the writer (at most two ahead)."""
         while True:
             try:
                 batch = self._collect()
                 if batch:
-                    self._handle(batch)
+                    self.counts["received"] += len(batch)
+                    msgs = [(m[0], m[1], m[2]) for m in batch]
+                    self._queue.put((batch, msgs, self._decode(msgs)))
+                elif self._stop.is_set() and not self._inbox:
+                    self._queue.put(None)
+                    return
+            except Exception as exc:  # noqa: BLE001 - never dies; what it held stays unacknowledged
+                self.last_error = repr(exc)
+                log.exception("decoder error: %s", exc)
+                time.sleep(0.5)
+
+    # -- stage 2: database, spool, acknowledgements ------------------------------------------------------
+    def _writer_loop(self) -> None:
+        while True:
+            try:
+                try:
+                    item = self._queue.get(timeout=0.5)
+                except queue.Empty:
+                    item = ()
+                if item is None:
+                    self._drain_replay()
+                    self._flush_daily(force=True)
+                    return
+                if item:
+                    self._writing = True
+                    try:
+                        self._handle(*item)
+                    finally:
+                        self._writing = False
                 self._maybe_replay()
-                if self._stop.is_set() and not self._inbox:
-                    break
+                self._flush_daily()
             except Exception as exc:  # noqa: BLE001 - the writer never dies; the batch stays unacknowledged
                 self.last_error = repr(exc)
                 log.exception("writer error: %s", exc)
@@ -298,21 +415,19 @@ class Consumer:
         if mids:
             self.client.ack_many(mids)
 
-    def _handle(self, batch: list) -> None:
-        self.counts["received"] += len(batch)
-        msgs = [(m[0], m[1], m[2]) for m in batch]
-        if self._db_down_since is not None or not self.spool.is_empty():
+    def _handle(self, batch: list, msgs: list, decoded: Decoded | None) -> None:
+        if decoded is None or self._db_down_since is not None or not self.spool.is_empty():
             if self._db_down_since is not None:
                 try:
                     self._database()
                 except DatabaseDown:
                     pass
-            if self._db_down_since is not None or not self.spool.is_empty():
+            if decoded is None or self._db_down_since is not None or not self.spool.is_empty():
                 self._spool(msgs)
                 self._ack(batch)
                 return
         try:
-            events = self._store(msgs)
+            events = self._store(msgs, decoded)
         except DatabaseDown:
             self._spool(msgs)
             self._ack(batch)
@@ -332,6 +447,14 @@ class Consumer:
             time.sleep(1.0)
         self.counts["spooled"] += len(msgs)
 
+    def _drain_replay(self) -> None:
+        deadline = time.monotonic() + 20
+        while not self.spool.is_empty() and time.monotonic() < deadline:
+            before = self.spool.bytes
+            self._maybe_replay(force=True)
+            if self.spool.bytes == before:
+                break
+
     def _maybe_replay(self, force: bool = False) -> None:
         if self.spool.is_empty():
             return
@@ -339,7 +462,11 @@ class Consumer:
             self._database()
         except DatabaseDown:
             return
-        budget = time.monotonic() + (2.0 if force or self._stop.is_set() else 0.25)
+        if not self.registry.loaded:
+            self._reload_registry(force=True)
+            if not self.registry.loaded:
+                return
+        budget = time.monotonic() + (2.0 if force else 0.25)
         while time.monotonic() < budget:
             segs = self.spool.segments()[:8]
             if not segs:
@@ -356,7 +483,7 @@ class Consumer:
                 if len(msgs) >= self.cfg.batch_max:
                     break
             try:
-                events = self._store(msgs)
+                events = self._store(msgs, self.decoder.decode(msgs))
             except DatabaseDown:
                 return
             for p in used:
@@ -364,22 +491,32 @@ class Consumer:
             self.counts["replayed"] += len(msgs)
             self._publish(events)
             if self.spool.is_empty():
-                log.info("spool replayed")
+                log.warning("spool replayed")
 
-    def _store(self, msgs: list) -> list[AlarmEvent]:
-        """Decode and write one batch in one transaction; DatabaseDown when it could not."""
-        for attempt in range(3):
+    def _flush_daily(self, force: bool = False) -> None:
+        if not self._daily_keys or (not force and time.monotonic() - self._daily_at < self.cfg.daily_every_s):
+            return
+        try:
+            conn = self._database()
+            keys, self._daily_keys = self._daily_keys, set()
+            t0 = time.perf_counter()
+            refresh_daily(conn, keys)
+            self.timings["daily"] += time.perf_counter() - t0
+            self._daily_at = time.monotonic()
+        except DatabaseDown:
+            return
+        except psycopg.Error as exc:
+            self._daily_keys |= keys
+            if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+                self._mark_down(exc)
+            else:
+                log.error("daily rollup refresh failed: %s", exc)
+
+    def _store(self, msgs: list, decoded: Decoded) -> list[AlarmEvent]:
+        """Write one decoded batch in one transaction; DatabaseDown when it could not."""
+        for _attempt in range(3):
             conn = self._database()
             try:
-                now = time.monotonic()
-                if now - self._last_registry > 60:
-                    self.registry.load(conn)
-                    self._last_registry = now
-                decoded = self.decoder.decode(msgs)
-                if decoded.unknown and self.registry.may_reload():
-                    self.registry.load(conn)
-                    self._last_registry = now
-                    decoded = self.decoder.decode(msgs)
                 if self.cfg.alarms:
                     self.alarms.refresh(conn)
                 return self._write(conn, decoded)
@@ -401,12 +538,25 @@ class Consumer:
         val = np.asarray(decoded.value, dtype=np.float64)
         q = np.asarray(decoded.quality, dtype=np.int16)
         events: list[AlarmEvent] = []
+        if len(ts):
+            self.partitions.ensure(conn, int(ts.min()), int(ts.max()))
+        tm = self.timings
+        t0 = time.perf_counter()
         with conn.transaction():
-            new = write_readings(conn, sid, ts, val, q, self.partitions)
-            update_rollups(conn, new)
+            new = write_readings(conn, sid, ts, val, q)
+            t1 = time.perf_counter()
+            days = update_rollups(conn, new)
             write_dead_letters(conn, decoded.dead)
+            t2 = time.perf_counter()
             if self.cfg.alarms and len(new):
                 events = self.alarms.evaluate(conn, new.sensor_id, new.ts_us, new.value)
+            t3 = time.perf_counter()
+        t4 = time.perf_counter()
+        tm["copy"] += t1 - t0
+        tm["rollups"] += t2 - t1
+        tm["alarms"] += t3 - t2
+        tm["commit"] += t4 - t3
+        self._daily_keys.update(days.tolist())
         c = self.counts
         c["batches"] += 1
         c["readings"] += len(new)

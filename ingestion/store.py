@@ -7,9 +7,10 @@ makes the COPY fail; the savepoint is rolled back and the batch goes through a s
 table with ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: only new readings count, feed
 the rollups and the alarm rules.
 
-Rollups: the hourly and daily rows of the sensors and hours a batch touched are merged
-with the batch's own aggregates (count, mean, min, max) in the same transaction, so the
-dashboards' rollups are exact and current without rescanning an hour of raw data.
+Rollups: the hourly rows of the sensors and hours a batch touched are merged with the
+batch's own aggregates (count, mean, min, max) in the same transaction, so the hourly
+rollup is exact and current without rescanning an hour of raw data.  The daily rows of
+the touched (sensor, day) pairs are recomputed from the hourly ones every few seconds.
 """
 
 from __future__ import annotations
@@ -52,17 +53,27 @@ ON CONFLICT (sensor_id, bucket) DO UPDATE SET
     min = LEAST(h.min, EXCLUDED.min),
     max = GREATEST(h.max, EXCLUDED.max)
 """
-_DAILY_SQL = """
-INSERT INTO sensor_reading_daily AS d (sensor_id, day, n, avg, min, max)
-SELECT s, (to_timestamp(b * 86400) AT TIME ZONE 'UTC')::date, n, a, lo, hi
-FROM unnest(%s::int[], %s::bigint[], %s::int[], %s::float8[], %s::float8[], %s::float8[]) AS t(s, b, n, a, lo, hi)
-ORDER BY s, b
-ON CONFLICT (sensor_id, day) DO UPDATE SET
-    avg = (d.avg * d.n + EXCLUDED.avg * EXCLUDED.n) / (d.n + EXCLUDED.n),
-    n = d.n + EXCLUDED.n,
-    min = LEAST(d.min, EXCLUDED.min),
-    max = GREATEST(d.max, EXCLUDED.max)
+_DAILY_SELECT = """
+SELECT h.sensor_id, (h.bucket AT TIME ZONE 'UTC')::date AS day, sum(h.n), sum(h.avg * h.n) / sum(h.n),
+       min(h.min), max(h.max)
+FROM sensor_reading_hourly h
 """
+_DAILY_UPSERT = """
+GROUP BY 1, 2
+ORDER BY 1, 2
+ON CONFLICT (sensor_id, day) DO UPDATE SET n = EXCLUDED.n, avg = EXCLUDED.avg, min = EXCLUDED.min, max = EXCLUDED.max
+"""
+_DAILY_FROM_HOURLY = (
+    "INSERT INTO sensor_reading_daily (sensor_id, day, n, avg, min, max)" + _DAILY_SELECT
+    + "JOIN unnest(%s::int[], %s::int[]) AS t(s, d) ON h.sensor_id = t.s "
+      "AND h.bucket >= to_timestamp(t.d::bigint * 86400) AND h.bucket < to_timestamp((t.d::bigint + 1) * 86400)"
+    + _DAILY_UPSERT
+)
+_DAILY_RECENT = (
+    "INSERT INTO sensor_reading_daily (sensor_id, day, n, avg, min, max)" + _DAILY_SELECT
+    + "WHERE h.bucket >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - make_interval(days => %s - 1)"
+    + _DAILY_UPSERT
+)
 _DEAD_COPY = "COPY dead_letter (received_at, source, topic, payload, reason, detail) FROM STDIN"
 
 
@@ -95,8 +106,11 @@ class PartitionCache:
             # Batches span at most a few months; checking both ends is enough when they are adjacent.
             if (hi[0] * 12 + hi[1]) - (lo[0] * 12 + lo[1]) <= 1:
                 return
-        ensure_partitions(conn, dt.datetime.fromtimestamp(lo_us / 1e6, dt.UTC),
-                          dt.datetime.fromtimestamp(hi_us / 1e6, dt.UTC))
+        # Several consumers may meet a new month at once: create partitions one at a time.
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('qhse_reading_partitions'))")
+            ensure_partitions(conn, dt.datetime.fromtimestamp(lo_us / 1e6, dt.UTC),
+                              dt.datetime.fromtimestamp(hi_us / 1e6, dt.UTC))
         y, m = lo
         while (y, m) <= hi:
             self.months.add((y, m))
@@ -104,11 +118,17 @@ class PartitionCache:
 
 
 def write_readings(conn: psycopg.Connection, sensor_id: np.ndarray, ts_us: np.ndarray, value: np.ndarray,
-                   quality: np.ndarray, partitions: PartitionCache) -> NewReadings:
-    """Idempotent write inside the caller's transaction; returns the readings that were new."""
+                   quality: np.ndarray) -> NewReadings:
+    """Idempotent write inside the caller's transaction; returns the readings that were new.
+
+    Call ``PartitionCache.ensure`` for the batch's time range before opening that transaction.
+    """
     if len(ts_us) == 0:
         return NewReadings(sensor_id, ts_us, value)
-    partitions.ensure(conn, int(ts_us.min()), int(ts_us.max()))
+    # Rows in key order: the primary-key index is filled page by page instead of at random.
+    order = np.lexsort((ts_us, sensor_id))
+    sensor_id, ts_us, value = sensor_id[order], ts_us[order], value[order]
+    quality = quality[order] if isinstance(quality, np.ndarray) else quality
     body = binary_rows(sensor_id, ts_us, value, quality)
     try:
         with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_DIRECT) as cp:
@@ -146,29 +166,41 @@ def _aggregate(sensor_id: np.ndarray, bucket: np.ndarray, value: np.ndarray):
             np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts))
 
 
-def update_rollups(conn: psycopg.Connection, new: NewReadings) -> int:
-    """Merge the batch's aggregates into the hourly and daily rollups; returns hourly rows touched."""
+def update_rollups(conn: psycopg.Connection, new: NewReadings) -> np.ndarray:
+    """Merge the batch's aggregates into the hourly rollup (in the caller's transaction).
+
+    Returns the (sensor, UTC day) keys touched, for ``refresh_daily``.
+    """
     if len(new) == 0:
-        return 0
+        return np.empty(0, dtype=np.int64)
     sid = new.sensor_id.astype(np.int64)
     hour = new.ts_us // HOUR_US
     s, b, cnt, sums, lo, hi = _aggregate(sid, hour, new.value)
-    avg = sums / cnt
-    day = (b * HOUR_US) // DAY_US
-    # Daily from the batch's hourly groups (min of mins, max of maxs, weighted mean).
-    key = (s << 32) | (day & 0xFFFFFFFF)
-    order = np.argsort(key, kind="stable")
-    k = key[order]
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    d_cnt = np.add.reduceat(cnt[order], starts)
-    d_sum = np.add.reduceat(sums[order], starts)
-    d_lo = np.minimum.reduceat(lo[order], starts)
-    d_hi = np.maximum.reduceat(hi[order], starts)
     with conn.cursor() as cur:
-        cur.execute(_HOURLY_SQL, (s.tolist(), b.tolist(), cnt.tolist(), avg.tolist(), lo.tolist(), hi.tolist()))
-        cur.execute(_DAILY_SQL, (s[order][starts].tolist(), day[order][starts].tolist(), d_cnt.tolist(),
-                                 (d_sum / d_cnt).tolist(), d_lo.tolist(), d_hi.tolist()))
-    return len(s)
+        cur.execute(_HOURLY_SQL, _arrays(s, b, cnt, sums / cnt, lo, hi))
+    return np.unique((s << 32) | ((b * HOUR_US) // DAY_US))
+
+
+def refresh_daily(conn: psycopg.Connection, keys) -> int:
+    """Recompute the daily rollup of these (sensor << 32 | UTC day) keys from the hourly rollup."""
+    keys = np.unique(np.fromiter(keys, dtype=np.int64)) if not isinstance(keys, np.ndarray) else np.unique(keys)
+    if len(keys) == 0:
+        return 0
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(_DAILY_FROM_HOURLY, _arrays(keys >> 32, keys & 0xFFFFFFFF))
+        return cur.rowcount
+
+
+def refresh_recent_daily(conn: psycopg.Connection, days: int = 2) -> int:
+    """Recompute the daily rollup of the last ``days`` UTC days for every sensor (after a restart)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(_DAILY_RECENT, (days,))
+        return cur.rowcount
+
+
+def _arrays(*cols: np.ndarray) -> tuple[str, ...]:
+    """PostgreSQL array literals ('{1,2,3}'): much cheaper to send than adapting Python lists."""
+    return tuple("{" + ",".join(map(repr if c.dtype.kind == "f" else str, c.tolist())) + "}" for c in cols)
 
 
 def write_dead_letters(conn: psycopg.Connection, dead: list[DeadLetter], source: str = "mqtt") -> int:

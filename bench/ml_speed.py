@@ -135,7 +135,10 @@ def main() -> None:
         line("MLflow log + register", f"{r.seconds['log']:.2f} s")
         line("total", f"{sum(r.seconds.values()):.1f} s")
         line("holdout PR-AUC / ROC-AUC / F1",
-             f"{r.holdout['pr_auc']:.3f} / {r.holdout['roc_auc']:.3f} / {r.holdout['f1']:.3f}")
+             f"{r.holdout['pr_auc']:.3f} / {r.holdout['roc_auc']:.3f} / {r.holdout['f1']:.3f}"
+             f"  (base rate {r.rows['holdout_positives'] / r.rows['holdout']:.3f})")
+        line("holdout precision / recall at threshold",
+             f"{r.holdout['precision']:.3f} / {r.holdout['recall']:.3f} at {r.threshold:.3f}")
 
         # ------------------------------------------------------------ scoring, demo
         as_of = default_as_of(engine)

@@ -195,7 +195,6 @@ def start_consumers(db_url: str, mqtt_url: str, root: str, workers: int, data_di
             print("\n".join(lines[-30:]))
             raise SystemExit("the consumer did not start")
         time.sleep(0.1)
-    time.sleep(1.0)  # SUBACK
     return proc, lines
 
 

@@ -345,7 +345,7 @@ class AlarmEngine:
 
 
 # ---------------------------------------------------------------------------------------------
-# Operator actions (CLI and dashboard): list, acknowledge, clear.
+# Operator actions: list and clear by hand (acknowledging is qhse.alarms.acknowledge).
 # ---------------------------------------------------------------------------------------------
 
 
@@ -399,7 +399,8 @@ def list_alarms(conn: sa.Connection, *, open_only: bool = True, site: str | None
     return [AlarmRow(*r) for r in rows]
 
 
-def _notify(conn: sa.Connection, event: str, alarm_id: int, status: str, by: str) -> None:
+def notify(conn: sa.Connection, event: str, alarm_id: int, status: str, by: str) -> None:
+    """``NOTIFY qhse_alarms`` about an operator action (sent when the transaction commits)."""
     payload = json.dumps({"event": event, "alarm_id": alarm_id, "status": status, "by": by})
     conn.execute(sa.text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
 
@@ -410,43 +411,21 @@ def _audit(conn: sa.Connection, action: str, alarm_id: int, by: str, detail: dic
                  {"u": by, "a": action, "e": str(alarm_id), "d": json.dumps(detail)})
 
 
-def _locked(conn: sa.Connection, alarm_id: int):
-    row = conn.execute(sa.text("SELECT id, status, acknowledged_by, acknowledged_at, cleared_at FROM alarm "
-                               "WHERE id = :i FOR UPDATE"), {"i": alarm_id}).fetchone()
-    if row is None:
-        raise AlarmActionError(f"no alarm with id {alarm_id}")
-    return row
-
-
-def acknowledge(conn: sa.Connection, alarm_id: int, by: str, note: str | None = None) -> None:
-    """open -> acknowledged (someone has seen it and is acting)."""
-    by = (by or "").strip()
-    if not by:
-        raise AlarmActionError("say who acknowledges (--by NAME)")
-    row = _locked(conn, alarm_id)
-    if row.status == "cleared":
-        raise AlarmActionError(f"alarm {alarm_id} is already cleared ({row.cleared_at:%Y-%m-%d %H:%M:%S %Z})")
-    if row.status == "acknowledged":
-        raise AlarmActionError(f"alarm {alarm_id} was already acknowledged by {row.acknowledged_by} "
-                               f"at {row.acknowledged_at:%Y-%m-%d %H:%M:%S %Z}")
-    conn.execute(sa.text("UPDATE alarm SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = :b "
-                         "WHERE id = :i"), {"b": by[:80], "i": alarm_id})
-    _audit(conn, "acknowledge_alarm", alarm_id, by[:80], {"note": note} if note else {})
-    _notify(conn, "acknowledged", alarm_id, "acknowledged", by)
-
-
 def clear(conn: sa.Connection, alarm_id: int, by: str, note: str | None = None) -> None:
     """Close an alarm by hand (e.g. a faulty sensor); an unacknowledged one is acknowledged too."""
     by = (by or "").strip()
     if not by:
         raise AlarmActionError("say who clears (--by NAME)")
-    row = _locked(conn, alarm_id)
+    row = conn.execute(sa.text("SELECT id, status, cleared_at FROM alarm WHERE id = :i FOR UPDATE"),
+                       {"i": alarm_id}).fetchone()
+    if row is None:
+        raise AlarmActionError(f"no alarm #{alarm_id}")
     if row.status == "cleared":
-        raise AlarmActionError(f"alarm {alarm_id} is already cleared ({row.cleared_at:%Y-%m-%d %H:%M:%S %Z})")
+        raise AlarmActionError(f"alarm #{alarm_id} is already cleared ({row.cleared_at:%Y-%m-%d %H:%M:%S %Z})")
     conn.execute(sa.text(
         "UPDATE alarm SET status = 'cleared', cleared_at = now(), updated_at = GREATEST(updated_at, now()), "
         "acknowledged_at = coalesce(acknowledged_at, now()), acknowledged_by = coalesce(acknowledged_by, :b), "
         "message = coalesce(message, '') || :m WHERE id = :i"),
         {"b": by[:80], "i": alarm_id, "m": f" [cleared by hand by {by}{': ' + note if note else ''}]"})
     _audit(conn, "clear_alarm", alarm_id, by[:80], {"note": note} if note else {})
-    _notify(conn, "cleared", alarm_id, "cleared", by)
+    notify(conn, "cleared", alarm_id, "cleared", by)

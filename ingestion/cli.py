@@ -290,14 +290,23 @@ def alarm_list(all_: bool, site: str | None, severity: str | None, limit: int, a
 @click.option("--note", default=None)
 def alarm_ack(alarm_id: int, by: str, note: str | None) -> None:
     """Acknowledge an open alarm."""
-    from db.engine import get_engine
-    from ingestion.alarms import AlarmActionError, acknowledge
+    import dataclasses
 
+    from db.engine import get_engine
+    from db.queries.scope import SYSTEM
+    from ingestion.alarms import notify
+    from qhse.alarms import AlarmError, acknowledge
+
+    by = by.strip()
+    if not by:
+        raise IngestUsageError("--by must name who acknowledges")
+    engine = get_engine(_database_url())
     try:
-        with get_engine(_database_url()).begin() as conn:
-            acknowledge(conn, alarm_id, by, note)
-    except AlarmActionError as exc:
+        acknowledge(engine, dataclasses.replace(SYSTEM, username=by[:80]), alarm_id, note=note)
+    except AlarmError as exc:
         raise IngestUsageError(str(exc)) from None
+    with engine.begin() as conn:
+        notify(conn, "acknowledged", alarm_id, "acknowledged", by)
     click.echo(f"alarm {alarm_id} acknowledged by {by}")
 
 

@@ -102,6 +102,8 @@ class Consumer:
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._subs: list[str] = []
         self._conn: psycopg.Connection | None = None
         self._reg_conn: psycopg.Connection | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=2)
@@ -130,6 +132,7 @@ class Consumer:
                 c.tls_set()
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        c.on_subscribe = self._on_subscribe
         c.on_message = self._on_message
         c.on_raw_message = self._on_raw_message
         c.reconnect_delay_set(1, 10)
@@ -143,14 +146,23 @@ class Consumer:
             return
         self._gen += 1
         group = self.cfg.share_group if self.cfg.mqtt_v5 else None
-        subs = subscriptions(self.cfg.root, group)
+        subs = self._subs = subscriptions(self.cfg.root, group)
         client.subscribe([(s, 1) for s in subs])
-        log.info("connected to %s as %s (session present: %s), subscribed to %s", self.addr.url, self.cfg.client_id,
-                 getattr(flags, "session_present", "?"), ", ".join(subs))
+        log.info("connected to %s as %s (session present: %s)", self.addr.url, self.cfg.client_id,
+                 getattr(flags, "session_present", "?"))
         self._connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None) -> None:
+        bad = [rc for rc in reason_codes if rc.is_failure]
+        if bad:
+            log.error("broker refused the subscription: %s", ", ".join(str(rc) for rc in bad))
+            return
+        log.info("%s subscribed to %s", self.cfg.client_id, ", ".join(self._subs))
+        self._subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         if not self._stop.is_set():
             log.warning("disconnected from %s (%s); reconnecting", self.addr.url, reason_code)
 
@@ -194,6 +206,10 @@ class Consumer:
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float = 10.0) -> bool:
+        """True once the broker acknowledged the subscriptions (messages published from now on arrive)."""
+        return self._subscribed.wait(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Store and acknowledge what was received, then disconnect (the session stays)."""

@@ -81,15 +81,18 @@ class SensorModel:
             self.exc = _Excursion(now, float(r.uniform(420, 900)), float(r.uniform(7, 10)))
 
     def _shape(self, now: float) -> float:
-        """0..1 excursion profile: quick rise, plateau, fall."""
+        """0..1 excursion profile: rise (a fifth of the length, at most 3 s), plateau, fall."""
         e = self.exc
         if e is None:
             return 0.0
-        x = (now - e.start) / e.length
-        if x >= 1.0:
+        t = now - e.start
+        if t >= e.length:
             self.exc = None
             return 0.0
-        return min(1.0, x / 0.2) if x < 0.2 else (1.0 if x < 0.8 else (1.0 - x) / 0.2)
+        ramp = min(0.2 * e.length, 3.0)
+        if t < ramp:
+            return t / ramp
+        return 1.0 if t < e.length - ramp else (e.length - t) / ramp
 
     def value(self, now: float) -> float:
         r, k, s = self.rng, self.info.kind, self._shape(now)

@@ -55,6 +55,13 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
     for k, v in platform_summary(get_engine(url)).items():
         click.echo(f"  {k:<28} {v:,}" if isinstance(v, int) else f"  {k:<28} {v}")
 
+    _step("Live sensor stream: MQTT broker, ingestion, simulator")
+    from ingestion.live import start_live_stream
+
+    # Runs in the background while the dashboard is open (stopped when the demo exits); without the
+    # dashboard it runs a few seconds to show readings and alarms arriving, then stops.
+    start_live_stream(url, s, demo_seconds=None if ui else 8.0, excursion_every_s=60.0 if ui else 2.0)
+
     # Keep these two steps last: the dashboard runs in the foreground until Ctrl+C.
     _step("Dashboard users (one per role)")
     from qhse.auth import ensure_demo_users

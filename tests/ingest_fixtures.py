@@ -244,3 +244,31 @@ def start_ingest(db_url: str, mqtt_url: str, root: str, client_id: str, spool_di
            "--session-expiry", "600", "--stats-every", "2", *extra]
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def mqtt_v5(mqtt_url: str) -> bool:
+    from ingestion.broker import supports_mqtt5
+    from ingestion.mqtt import parse_mqtt_url
+
+    a = parse_mqtt_url(mqtt_url)
+    return supports_mqtt5(a.host, a.port)
+
+
+def consumer_config(db_url: str, mqtt_url: str, plant: Plant, spool_dir: Path, **kw):
+    from ingestion.consumer import ConsumerConfig
+
+    v5 = mqtt_v5(mqtt_url)
+    opts = dict(mqtt_url=mqtt_url, database_url=db_url, spool_dir=spool_dir, root=plant.root, share_group=None,
+                client_id=unique("qhse-test-ingest-"), mqtt_v5=v5, session_expiry_s=120, batch_ms=50.0,
+                db_retry_s=0.2)
+    opts.update(kw)
+    return ConsumerConfig(**opts)
+
+
+def start_consumer(cfg):
+    from ingestion.consumer import Consumer
+
+    c = Consumer(cfg)
+    c.start()
+    assert c.wait_subscribed(15), "consumer did not subscribe"
+    return c

@@ -1,0 +1,706 @@
+"""CSV importers: assets, people, training records, hours worked, incidents, AI4I machine history.
+
+Every file is read completely and every row validated (types, ranges, references to
+sites, areas, departments, people, courses) before anything is written.  Each problem is
+reported with its line and column.  With errors nothing is imported, unless
+``skip_bad``: then the valid rows are.  Writes happen in one transaction and are
+idempotent: importing the same file twice changes nothing the second time (rows are
+matched on their natural keys: asset code, employee number, person+course+date,
+site+department+month; incidents on site, time, kind, person and description; readings
+on sensor and time).
+
+AI4I 2020 (``kind='ai4i'``): the Predictive Maintenance Dataset by Stephan Matzka
+(UCI Machine Learning Repository, DOI 10.24432/C5HS5C), licensed CC BY 4.0.  Each row
+becomes one reading of the asset's air temperature, process temperature, rotational speed,
+torque and tool wear sensors at ``start + (UDI - 1) * interval``; rows with
+``Machine failure`` = 1 become failure events (mode from the TWF/HDF/PWF/OSF/RNF flags), and
+a drop of tool wear becomes a tool-change maintenance event.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from db import models as m
+from db.models.org import PERSON_KINDS
+from db.models.safety import INCIDENT_KINDS
+from db.seed import MACHINE_SENSORS
+
+KINDS = ("assets", "people", "training", "hours", "incidents", "ai4i")
+AI4I_ATTRIBUTION = ("AI4I 2020 Predictive Maintenance Dataset, S. Matzka, UCI Machine Learning Repository "
+                    "(DOI 10.24432/C5HS5C), CC BY 4.0")
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (missing, unreadable, wrong columns); one line."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column '{self.column}'" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    file: Path
+    rows: int = 0
+    valid: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    imported: bool = False
+
+    def summary(self) -> str:
+        if not self.imported:
+            return f"{self.kind}: {self.rows:,} rows read, {len(self.errors):,} bad; nothing imported"
+        bad = f", {len(self.errors):,} bad rows skipped" if self.errors else ""
+        return (f"{self.kind}: {self.rows:,} rows read, {self.valid:,} valid{bad}; {self.inserted:,} inserted, "
+                f"{self.updated:,} updated, {self.unchanged:,} already present")
+
+
+# ---------------------------------------------------------------------------------------------
+# Row schemas (column name = field name, or alias for AI4I)
+# ---------------------------------------------------------------------------------------------
+
+def _blank_to_none(v: Any) -> Any:
+    return None if isinstance(v, str) and v.strip() == "" else v
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blanks(cls, v):
+        return _blank_to_none(v)
+
+
+Code = Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class AssetRow(_Row):
+    site: Code
+    area: Code
+    code: Code
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Annotated[str, Field(min_length=1, max_length=60)]
+    product_type: Literal["L", "M", "H"] = "M"
+    manufacturer: Annotated[str, Field(max_length=120)] | None = None
+    installed_at: dt.date | None = None
+
+
+class PersonRow(_Row):
+    employee_no: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Literal[PERSON_KINDS] = "employee"  # type: ignore[valid-type]
+    site: Code
+    department: Code | None = None
+    post: Code | None = None
+    contractor_company: Annotated[str, Field(max_length=200)] | None = None
+    hired_on: dt.date | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    email: Annotated[str, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    active: bool = True
+
+
+class TrainingRow(_Row):
+    employee_no: Annotated[str, Field(min_length=1, max_length=40)]
+    course: Code
+    completed_on: dt.date
+    expires_on: dt.date | None = None
+    score: Annotated[float, Field(ge=0, le=100)] | None = None
+    passed: bool = True
+
+
+class HoursRow(_Row):
+    site: Code
+    department: Code | None = None
+    month: dt.date
+    hours: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    headcount: Annotated[int, Field(ge=0)] = 0
+    contractor_hours: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] = Decimal(0)
+
+    @field_validator("month", mode="before")
+    @classmethod
+    def _month(cls, v):
+        v = _blank_to_none(v)
+        if isinstance(v, str):
+            s = v.strip()
+            try:
+                d = dt.date.fromisoformat(s + "-01" if len(s) == 7 else s)
+            except ValueError:
+                raise ValueError(f"not a month (YYYY-MM): {v!r}") from None
+            if d.day != 1:
+                raise ValueError("a month is written YYYY-MM (or its first day)")
+            return d
+        return v
+
+
+class IncidentRow(_Row):
+    site: Code
+    area: Code | None = None
+    department: Code | None = None
+    employee_no: Annotated[str, Field(max_length=40)] | None = None
+    occurred_at: dt.datetime
+    kind: Literal[INCIDENT_KINDS]  # type: ignore[valid-type]
+    recordable: bool = False
+    lost_time: bool = False
+    restricted_or_transfer: bool = False
+    days_away: Annotated[int, Field(ge=0, le=366)] = 0
+    days_restricted: Annotated[int, Field(ge=0, le=366)] = 0
+    fatality: bool = False
+    contractor_involved: bool = False
+    description: str | None = None
+    cost: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3)] = "CNY"
+
+
+Flag = Annotated[int, Field(ge=0, le=1)]
+
+
+class Ai4iRow(_Row):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid", populate_by_name=True)
+
+    udi: Annotated[int, Field(alias="UDI", ge=1)]
+    product_id: Annotated[str, Field(alias="Product ID", min_length=1, max_length=20)]
+    type: Annotated[Literal["L", "M", "H"], Field(alias="Type")]
+    air_temp: Annotated[float, Field(alias="Air temperature [K]", allow_inf_nan=False)]
+    process_temp: Annotated[float, Field(alias="Process temperature [K]", allow_inf_nan=False)]
+    rpm: Annotated[float, Field(alias="Rotational speed [rpm]", allow_inf_nan=False)]
+    torque: Annotated[float, Field(alias="Torque [Nm]", allow_inf_nan=False)]
+    tool_wear: Annotated[float, Field(alias="Tool wear [min]", allow_inf_nan=False)]
+    failure: Annotated[Flag, Field(alias="Machine failure")]
+    twf: Annotated[Flag, Field(alias="TWF")]
+    hdf: Annotated[Flag, Field(alias="HDF")]
+    pwf: Annotated[Flag, Field(alias="PWF")]
+    osf: Annotated[Flag, Field(alias="OSF")]
+    rnf: Annotated[Flag, Field(alias="RNF")]
+
+
+SCHEMAS: dict[str, type[_Row]] = {"assets": AssetRow, "people": PersonRow, "training": TrainingRow,
+                                  "hours": HoursRow, "incidents": IncidentRow, "ai4i": Ai4iRow}
+_DESCRIPTIONS = {
+    "assets": "machines and equipment (upserted on code)",
+    "people": "employees and contractors' workers (upserted on employee_no)",
+    "training": "training records (upserted on employee_no + course + completed_on)",
+    "hours": "hours worked per site (and department) and month: the KPI denominator",
+    "incidents": "injuries, illnesses, near misses, ... (occurred_at without a zone is in the site's time zone)",
+    "ai4i": "AI4I 2020 machine history for one asset (--asset CODE); " + AI4I_ATTRIBUTION,
+}
+
+
+def _type_name(ann) -> str:
+    import typing
+
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return "one of " + "|".join(str(a) for a in args)
+    if args and type(None) in args:
+        return _type_name(next(a for a in args if a is not type(None)))
+    return {str: "text", int: "integer", float: "number", Decimal: "number", bool: "true/false",
+            dt.date: "date YYYY-MM-DD", dt.datetime: "ISO 8601 time"}.get(ann, getattr(ann, "__name__", str(ann)))
+
+
+def columns(kind: str) -> list[tuple[str, bool, str]]:
+    """(column, required, type) for a kind."""
+    out = []
+    for name, f in SCHEMAS[kind].model_fields.items():
+        t = _type_name(f.annotation)
+        if name == "month":
+            t = "month YYYY-MM"
+        out.append((f.alias or name, f.is_required(), t))
+    return out
+
+
+def describe_columns(kind: str | None = None) -> str:
+    lines = []
+    for k in ([kind] if kind else KINDS):
+        lines.append(f"{k}: {_DESCRIPTIONS[k]}")
+        for col, req, t in columns(k):
+            lines.append(f"  {col:<26} {'required' if req else 'optional'}  {t}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and validating
+# ---------------------------------------------------------------------------------------------
+
+def _read_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each data row; checks the header first."""
+    schema = SCHEMAS[kind]
+    expected = {(f.alias or n) for n, f in schema.model_fields.items()}
+    required = {(f.alias or n) for n, f in schema.model_fields.items() if f.is_required()}
+    try:
+        fh = open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ImportFileError(f"{path}: {exc.strerror or exc}") from None
+    with fh:
+        try:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if not header:
+                raise ImportFileError(f"{path}: the file is empty (a header line is expected)")
+            header = [h.strip() for h in header]
+            unknown = [h for h in header if h not in expected]
+            missing = sorted(required - set(header))
+            if unknown or missing:
+                parts = []
+                if missing:
+                    parts.append("missing column(s) " + ", ".join(repr(c) for c in missing))
+                if unknown:
+                    parts.append("unknown column(s) " + ", ".join(repr(c) for c in unknown))
+                raise ImportFileError(f"{path}: line 1: {'; '.join(parts)} "
+                                      f"(expected: {', '.join(c for c, _, _ in columns(kind))})")
+            dup = {h for h in header if header.count(h) > 1}
+            if dup:
+                raise ImportFileError(f"{path}: line 1: column(s) given twice: {', '.join(sorted(dup))}")
+            for row in reader:
+                if not row or all(not c.strip() for c in row):
+                    continue
+                line = reader.line_num
+                if len(row) != len(header):
+                    yield line, {"__width__": f"{len(row)} values for {len(header)} columns"}
+                    continue
+                yield line, dict(zip(header, row))
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except csv.Error as exc:
+            raise ImportFileError(f"{path}: malformed CSV: {exc}") from None
+
+
+def _errors(line: int, exc: ValidationError, schema: type[_Row]) -> list[RowError]:
+    out = []
+    aliases = {n: (f.alias or n) for n, f in schema.model_fields.items()}
+    for e in exc.errors(include_url=False):
+        loc = e.get("loc") or ()
+        col = aliases.get(str(loc[0]), str(loc[0])) if loc else None
+        msg = e.get("msg", "invalid")
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        got = e.get("input")
+        if e.get("type") == "missing":
+            msg = "a value is required"
+        elif isinstance(got, str):
+            msg += f" (got {got!r})"
+        out.append(RowError(line, col, msg))
+    return out
+
+
+def validate_file(path: Path, kind: str, progress: Callable[[int], None] | None = None):
+    """Parse and type-check every row: ([(line, row model)], [RowError], rows read)."""
+    schema = SCHEMAS[kind]
+    good, errors, n = [], [], 0
+    for line, raw in _read_rows(path, kind):
+        n += 1
+        if "__width__" in raw:
+            errors.append(RowError(line, None, raw["__width__"]))
+            continue
+        try:
+            good.append((line, schema.model_validate(raw)))
+        except ValidationError as exc:
+            errors.extend(_errors(line, exc, schema))
+        if progress and n % 1000 == 0:
+            progress(1000)
+    if progress:
+        progress(n % 1000)
+    return good, errors, n
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference look-ups
+# ---------------------------------------------------------------------------------------------
+
+class _Refs:
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+        self.sites = {r.code: r for r in conn.execute(sa.text("SELECT id, code, timezone FROM site"))}
+        self.areas = {(r.site_id, r.code): r.id for r in conn.execute(sa.text("SELECT id, site_id, code FROM area"))}
+        self.depts = {(r.site_id, r.code): r.id for r in
+                      conn.execute(sa.text("SELECT id, site_id, code FROM department"))}
+        self.posts = {(r.department_id, r.code): r.id for r in
+                      conn.execute(sa.text("SELECT id, department_id, code FROM post"))}
+        self.people = {r.employee_no: r.id for r in conn.execute(sa.text("SELECT id, employee_no FROM person"))}
+        self.courses = {r.code: r for r in
+                        conn.execute(sa.text("SELECT id, code, validity_months FROM training_course"))}
+        self.companies = {r.name: r.id for r in conn.execute(sa.text("SELECT id, name FROM contractor_company"))}
+
+    def site(self, code: str, line: int, errors: list[RowError]):
+        s = self.sites.get(code)
+        if s is None:
+            errors.append(RowError(line, "site", f"no site with code {code!r}"))
+        return s
+
+    def sub(self, table: dict, key, column: str, what: str, code: str, line: int, errors: list[RowError]):
+        v = table.get(key)
+        if v is None:
+            errors.append(RowError(line, column, f"no {what} {code!r}"))
+        return v
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers per kind: (rows) -> list of (line, params); errors appended
+# ---------------------------------------------------------------------------------------------
+
+def _resolve(kind: str, rows, refs: _Refs, errors: list[RowError]) -> list[tuple[int, dict]]:
+    out = []
+    for line, r in rows:
+        errs: list[RowError] = []
+        if kind == "assets":
+            s = refs.site(r.site, line, errs)
+            area = refs.sub(refs.areas, (s.id, r.area), "area", f"area at site {r.site} with code", r.area, line,
+                            errs) if s else None
+            if not errs:
+                out.append((line, dict(site_id=s.id, area_id=area, code=r.code, name=r.name, kind=r.kind,
+                                       product_type=r.product_type, manufacturer=r.manufacturer,
+                                       installed_at=(dt.datetime.combine(r.installed_at, dt.time(), dt.UTC)
+                                                     if r.installed_at else None))))
+        elif kind == "people":
+            s = refs.site(r.site, line, errs)
+            dept = post = company = None
+            if s and r.department:
+                dept = refs.sub(refs.depts, (s.id, r.department), "department", f"department at site {r.site}",
+                                r.department, line, errs)
+            if r.post:
+                if dept is None and not r.department:
+                    errs.append(RowError(line, "post", "a post needs its department"))
+                elif dept is not None:
+                    post = refs.sub(refs.posts, (dept, r.post), "post", f"post in department {r.department}", r.post,
+                                    line, errs)
+            if r.contractor_company:
+                company = refs.sub(refs.companies, r.contractor_company, "contractor_company", "contractor company",
+                                   r.contractor_company, line, errs)
+            if r.kind == "contractor" and not r.contractor_company:
+                errs.append(RowError(line, "contractor_company", "a contractor's worker needs the company"))
+            if not errs:
+                out.append((line, dict(employee_no=r.employee_no, name=r.name, kind=r.kind, site_id=s.id,
+                                       department_id=dept, post_id=post, contractor_company_id=company,
+                                       hired_on=r.hired_on, phone=r.phone, email=r.email, active=r.active)))
+        elif kind == "training":
+            pid = refs.sub(refs.people, r.employee_no, "employee_no", "person with employee number", r.employee_no,
+                           line, errs)
+            course = refs.sub(refs.courses, r.course, "course", "training course", r.course, line, errs)
+            expires = r.expires_on
+            if course is not None and expires is None and course.validity_months:
+                expires = _add_months(r.completed_on, course.validity_months)
+            if expires is not None and expires < r.completed_on:
+                errs.append(RowError(line, "expires_on", "expires before it was completed"))
+            if not errs:
+                out.append((line, dict(person_id=pid, course_id=course.id, completed_on=r.completed_on,
+                                       expires_on=expires, score=r.score, passed=r.passed)))
+        elif kind == "hours":
+            s = refs.site(r.site, line, errs)
+            dept = None
+            if s and r.department:
+                dept = refs.sub(refs.depts, (s.id, r.department), "department", f"department at site {r.site}",
+                                r.department, line, errs)
+            if not errs:
+                out.append((line, dict(site_id=s.id, department_id=dept, month=r.month, hours=r.hours,
+                                       headcount=r.headcount, contractor_hours=r.contractor_hours)))
+        elif kind == "incidents":
+            s = refs.site(r.site, line, errs)
+            area = dept = person = None
+            if s and r.area:
+                area = refs.sub(refs.areas, (s.id, r.area), "area", f"area at site {r.site}", r.area, line, errs)
+            if s and r.department:
+                dept = refs.sub(refs.depts, (s.id, r.department), "department", f"department at site {r.site}",
+                                r.department, line, errs)
+            if r.employee_no:
+                person = refs.sub(refs.people, r.employee_no, "employee_no", "person with employee number",
+                                  r.employee_no, line, errs)
+            if (r.lost_time or r.restricted_or_transfer or r.fatality) and not r.recordable:
+                errs.append(RowError(line, "recordable", "lost-time, restricted and fatal cases are recordable"))
+            if r.days_away and not r.lost_time:
+                errs.append(RowError(line, "lost_time", "days away from work mean a lost-time case"))
+            if r.days_restricted and not r.restricted_or_transfer:
+                errs.append(RowError(line, "restricted_or_transfer", "restricted days mean a restricted case"))
+            occurred = r.occurred_at
+            if s and occurred.tzinfo is None:
+                occurred = occurred.replace(tzinfo=ZoneInfo(s.timezone or "UTC"))
+            if occurred > dt.datetime.now(dt.UTC) + dt.timedelta(days=1):
+                errs.append(RowError(line, "occurred_at", "lies in the future"))
+            if not errs:
+                out.append((line, dict(site_id=s.id, area_id=area, department_id=dept, person_id=person,
+                                       occurred_at=occurred, kind=r.kind, recordable=r.recordable,
+                                       lost_time=r.lost_time, restricted_or_transfer=r.restricted_or_transfer,
+                                       days_away=r.days_away, days_restricted=r.days_restricted, fatality=r.fatality,
+                                       contractor_involved=r.contractor_involved, description=r.description,
+                                       cost=r.cost, currency=r.currency.upper())))
+        errors.extend(errs)
+    return out
+
+
+def _add_months(d: dt.date, months: int) -> dt.date:
+    y, mth = divmod(d.month - 1 + months, 12)
+    y += d.year
+    mth += 1
+    last = [31, 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+            31][mth - 1]
+    return dt.date(y, mth, min(d.day, last))
+
+
+_UPSERTS = {
+    "assets": ("asset", ["code"]),
+    "people": ("person", ["employee_no"]),
+    "training": ("training_record", ["person_id", "course_id", "completed_on"]),
+    "hours": ("hours_worked", ["site_id", "department_id", "month"]),
+}
+
+
+def _write(conn: sa.Connection, kind: str, params: list[dict], report: ImportReport) -> None:
+    if kind == "incidents":
+        t = m.Incident.__table__
+        for p in params:
+            same = sa.select(t.c.id).where(t.c.site_id == p["site_id"], t.c.occurred_at == p["occurred_at"],
+                                           t.c.kind == p["kind"],
+                                           t.c.person_id.is_(None) if p["person_id"] is None else
+                                           t.c.person_id == p["person_id"],
+                                           t.c.description.is_(None) if p["description"] is None else
+                                           t.c.description == p["description"])
+            if conn.execute(same).first():
+                report.unchanged += 1
+                continue
+            conn.execute(sa.insert(t).values(**p))
+            report.inserted += 1
+        return
+    table_name, keys = _UPSERTS[kind]
+    t = m.metadata.tables[table_name]
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    for p in params:
+        cols = [c for c in p if c not in keys]
+        stmt = pg_insert(t).values(**p)
+        changed = sa.or_(*[t.c[c].is_distinct_from(stmt.excluded[c]) for c in cols]) if cols else sa.false()
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols},
+                                          where=changed).returning(sa.literal_column("(xmax = 0)"))
+        row = conn.execute(stmt).first()
+        if row is None:
+            report.unchanged += 1
+        elif row[0]:
+            report.inserted += 1
+        else:
+            report.updated += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# AI4I 2020 machine history
+# ---------------------------------------------------------------------------------------------
+
+AI4I_SENSORS = {"air_temp": "air_temp", "process_temp": "process_temp", "rpm": "rpm", "torque": "torque",
+                "tool_wear": "tool_wear"}
+_FLAGS = ("twf", "hdf", "pwf", "osf", "rnf")
+
+
+def _parse_start(start: str | None, n: int, interval_s: float) -> dt.datetime:
+    if start:
+        try:
+            t = dt.datetime.fromisoformat(start.strip())
+        except ValueError:
+            raise ImportFileError(f"--start {start!r} is not an ISO 8601 time (e.g. 2026-01-01T00:00:00Z)") from None
+        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return now - dt.timedelta(seconds=interval_s * max(0, n - 1))
+
+
+def _ai4i_sensors(conn: sa.Connection, asset_code: str, report: ImportReport) -> tuple[int, dict[str, dict]]:
+    a = conn.execute(sa.text("SELECT id, site_id, area_id, code FROM asset WHERE code = :c"), {"c": asset_code}).first()
+    if a is None:
+        raise ImportFileError(f"no asset with code {asset_code!r} (see `qhse import assets`, or the demo data)")
+    have = {r.kind: dict(id=r.id, min=r.min_valid, max=r.max_valid, code=r.code) for r in conn.execute(
+        sa.text("SELECT id, kind, code, min_valid, max_valid FROM sensor WHERE asset_id = :a"), {"a": a.id})}
+    spec = {k: (u, lo, hi, wh, ah) for k, u, lo, hi, wh, ah in MACHINE_SENSORS}
+    for kind in AI4I_SENSORS.values():
+        if kind not in have:
+            u, lo, hi, wh, ah = spec[kind]
+            code = f"{a.code}-{kind}"
+            sid = conn.execute(sa.insert(m.Sensor.__table__).values(
+                site_id=a.site_id, area_id=a.area_id, asset_id=a.id, code=code, kind=kind, unit=u, min_valid=lo,
+                max_valid=hi, warn_high=wh, alarm_high=ah, sample_period_s=60, active=True).returning(
+                m.Sensor.__table__.c.id)).scalar()
+            have[kind] = dict(id=sid, min=lo, max=hi, code=code)
+            report.notes.append(f"created sensor {code} ({u})")
+    return a.id, have
+
+
+def _import_ai4i(conn: sa.Connection, rows, report: ImportReport, errors: list[RowError], asset_code: str,
+                 start: str | None, interval_s: float, skip_bad: bool, progress) -> None:
+    from .store import PartitionCache, refresh_daily, update_rollups, write_readings
+
+    asset_id, sensors = _ai4i_sensors(conn, asset_code, report)
+    rows = sorted(rows, key=lambda lr: lr[1].udi)
+    seen: dict[int, int] = {}
+    valid = []
+    for line, r in rows:
+        bad = False
+        if r.udi in seen:
+            errors.append(RowError(line, "UDI", f"UDI {r.udi} repeats line {seen[r.udi]}"))
+            bad = True
+        seen.setdefault(r.udi, line)
+        for field_name, kind in AI4I_SENSORS.items():
+            v, s = getattr(r, field_name), sensors[kind]
+            lo = -math.inf if s["min"] is None else s["min"]
+            hi = math.inf if s["max"] is None else s["max"]
+            if not (lo <= v <= hi):
+                col = Ai4iRow.model_fields[field_name].alias
+                errors.append(RowError(line, col, f"{v:g} is outside the valid range [{lo:g}, {hi:g}] of {s['code']}"))
+                bad = True
+        if r.failure == 0 and any(getattr(r, f) for f in _FLAGS[:4]):
+            errors.append(RowError(line, "Machine failure", "a failure mode flag is set but Machine failure is 0"))
+            bad = True
+        if not bad:
+            valid.append((line, r))
+    report.valid = len(valid)
+    if errors and not skip_bad:
+        return
+    if not valid:
+        return
+    max_udi = max(r.udi for _, r in valid)
+    t0 = _parse_start(start, max_udi, interval_s)
+    t0_us = int(t0.timestamp() * 1e6)
+    udi = np.array([r.udi for _, r in valid], dtype=np.int64)
+    ts = t0_us + (udi - 1) * int(interval_s * 1e6)
+    n = len(valid)
+    sid_parts, ts_parts, val_parts = [], [], []
+    for field_name, kind in AI4I_SENSORS.items():
+        sid_parts.append(np.full(n, sensors[kind]["id"], dtype=np.int32))
+        ts_parts.append(ts)
+        val_parts.append(np.array([getattr(r, field_name) for _, r in valid], dtype=np.float64))
+    sid, tsa, val = np.concatenate(sid_parts), np.concatenate(ts_parts), np.concatenate(val_parts)
+    raw = conn.connection.driver_connection
+    PartitionCache().ensure(raw, int(tsa.min()), int(tsa.max()))
+    chunk = 50_000
+    inserted = 0
+    keys: set[int] = set()
+    for i in range(0, len(tsa), chunk):
+        new = write_readings(raw, sid[i:i + chunk], tsa[i:i + chunk], val[i:i + chunk],
+                             np.zeros(min(chunk, len(tsa) - i), dtype=np.int16))
+        keys.update(update_rollups(raw, new).tolist())
+        inserted += len(new)
+        if progress:
+            progress(min(chunk, len(tsa) - i))
+    refresh_daily(raw, keys)
+    report.inserted += inserted
+    report.unchanged += len(tsa) - inserted
+    report.notes.append(f"readings: {inserted:,} new of {len(tsa):,} ({n:,} rows x {len(AI4I_SENSORS)} sensors), "
+                        f"{dt.datetime.fromtimestamp(int(tsa.min()) / 1e6, dt.UTC):%Y-%m-%d %H:%M} .. "
+                        f"{dt.datetime.fromtimestamp(int(tsa.max()) / 1e6, dt.UTC):%Y-%m-%d %H:%M} UTC, "
+                        f"every {interval_s:g} s")
+    # Failure and tool-change events.
+    fe, me = m.FailureEvent.__table__, m.MaintenanceEvent.__table__
+    failures = changes = 0
+    prev_wear = None
+    for (line, r), t_us in zip(valid, ts.tolist()):
+        when = dt.datetime.fromtimestamp(t_us / 1e6, dt.UTC)
+        if r.failure:
+            mode = "+".join(f.upper() for f in _FLAGS if getattr(r, f)) or "unknown"
+            exists = conn.execute(sa.select(fe.c.id).where(fe.c.asset_id == asset_id, fe.c.occurred_at == when,
+                                                           fe.c.mode == mode)).first()
+            if not exists:
+                conn.execute(sa.insert(fe).values(asset_id=asset_id, occurred_at=when, mode=mode, downtime_h=0.0,
+                                                  note=f"AI4I 2020 UDI {r.udi}, product {r.product_id} (CC BY 4.0)"))
+                failures += 1
+        if prev_wear is not None and r.tool_wear < prev_wear:
+            exists = conn.execute(sa.select(me.c.id).where(me.c.asset_id == asset_id, me.c.started_at == when,
+                                                           me.c.kind == "tool_change")).first()
+            if not exists:
+                conn.execute(sa.insert(me).values(asset_id=asset_id, kind="tool_change", started_at=when,
+                                                  ended_at=when, note=f"AI4I 2020 UDI {r.udi}: tool wear reset"))
+                changes += 1
+        prev_wear = r.tool_wear
+    report.notes.append(f"failure events: {failures:,} new; tool changes: {changes:,} new")
+    report.notes.append("data: " + AI4I_ATTRIBUTION)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------
+
+def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.Engine | None = None,
+               skip_bad: bool = False, asset_code: str | None = None, start: str | None = None,
+               interval_s: float = 300.0, progress: bool = False) -> ImportReport:
+    """Validate FILE completely, then import it in one transaction (nothing on error unless skip_bad)."""
+    if kind not in KINDS:
+        raise ImportFileError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind == "ai4i" and not asset_code:
+        raise ImportFileError("ai4i needs --asset CODE: the machine whose history the file is")
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFileError(f"{path}: no such file")
+    report = ImportReport(kind=kind, file=path)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(desc=f"checking {path.name}", unit=" rows", dynamic_ncols=True, leave=False)
+    try:
+        rows, errors, n = validate_file(path, kind, bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    report.rows = n
+    report.errors = errors
+    own_engine = engine is None
+    if engine is None:
+        if db_url is None:
+            raise ImportFileError("no database")
+        engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            trans = conn.begin()
+            try:
+                if kind == "ai4i":
+                    wbar = None
+                    if progress and rows:
+                        from tqdm import tqdm
+
+                        wbar = tqdm(total=len(rows) * len(AI4I_SENSORS), desc="writing readings", unit=" readings",
+                                    dynamic_ncols=True, leave=False)
+                    try:
+                        _import_ai4i(conn, rows, report, report.errors, asset_code, start, interval_s, skip_bad,
+                                     wbar.update if wbar else None)
+                    finally:
+                        if wbar:
+                            wbar.close()
+                else:
+                    params = _resolve(kind, rows, _Refs(conn), report.errors)
+                    report.valid = len(params)
+                    if not report.errors or skip_bad:
+                        _write(conn, kind, params, report)
+                report.errors.sort(key=lambda e: (e.line, e.column or ""))
+                if report.errors and not skip_bad:
+                    trans.rollback()
+                    report.inserted = report.updated = report.unchanged = 0
+                    report.notes = []
+                    return report
+                trans.commit()
+                report.imported = True
+            except BaseException:
+                if trans.is_active:
+                    trans.rollback()
+                raise
+    finally:
+        if own_engine:
+            engine.dispose()
+    return report

@@ -172,10 +172,12 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def last_runs(conn) -> dict[str, dt.datetime]:
-    """Start time of each job's latest finished (or running) run."""
-    rows = conn.execute(sa.text("SELECT job, max(started_at) FROM job_run GROUP BY job")).all()
-    return {j: t for j, t in rows}
+def last_runs(conn, names: list[str]) -> dict[str, dt.datetime]:
+    """Start time of each named job's latest run (one index probe per job)."""
+    rows = conn.execute(sa.text(
+        "SELECT j, (SELECT max(started_at) FROM job_run WHERE job = j) FROM unnest(CAST(:names AS text[])) AS j"),
+        {"names": list(names)}).all()
+    return {j: t for j, t in rows if t is not None}
 
 
 def is_due(job: Job, last: dt.datetime | None, now: dt.datetime) -> bool:
@@ -261,7 +263,7 @@ def run_forever(engine: sa.Engine, jobs: list[Job] | None = None, *, tick_s: flo
     while not stop.is_set():
         try:
             with engine.connect() as conn:
-                last = last_runs(conn)
+                last = last_runs(conn, [j.name for j in jobs])
             now = dt.datetime.now(UTC)
             for job in jobs:
                 if stop.is_set():

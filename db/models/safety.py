@@ -193,7 +193,10 @@ class Incident(Base):
 
 class JobRun(Base):
     __tablename__ = "job_run"
-    __table_args__ = (choice("status", "status", ("running", "ok", "failed", "skipped")),)
+    __table_args__ = (
+        choice("status", "status", ("running", "ok", "failed", "skipped")),
+        sa.Index("ix_job_run_job_started", "job", "started_at"),  # the worker's "last run of this job"
+    )
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     job: Mapped[str] = mapped_column(sa.String(80), index=True)
     started_at: Mapped[dt.datetime]
@@ -209,6 +212,8 @@ class Notification(Base):
     __table_args__ = (
         choice("channel", "channel", ("email", "webhook", "mqtt")),
         choice("status", "status", ("pending", "sent", "failed")),
+        # The delivery queue: pending rows by next attempt (sent rows pile up and are never scanned).
+        sa.Index("ix_notification_pending", "next_attempt_at", postgresql_where=sa.text("status = 'pending'")),
     )
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     channel: Mapped[str] = mapped_column(sa.String(10))

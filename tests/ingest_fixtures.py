@@ -162,9 +162,24 @@ class Publisher:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range: a client retrying a closed port there can never
+    end up connected to itself (TCP self-connect) and hold the port."""
+    import random
+
+    lo = 32768
+    try:
+        lo = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    for _ in range(200):
+        port = random.randint(max(1024, lo - 12000), lo - 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
 
 
 class TcpProxy:
@@ -223,8 +238,14 @@ class TcpProxy:
     def stop(self) -> None:
         """Refuse new connections and cut the open ones (the database 'goes down')."""
         if self._srv is not None:
+            try:
+                self._srv.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+            except OSError:
+                pass
             self._srv.close()
             self._srv = None
+            if self._thread is not None:
+                self._thread.join(5)
         with self._lock:
             conns, self._conns = self._conns, []
         for s in conns:

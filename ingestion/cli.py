@@ -224,7 +224,7 @@ def import_cmd(kind: str, file: Path, skip_bad: bool, asset_code: str | None, st
     except ImportFileError as exc:
         raise IngestUsageError(str(exc)) from None
     for e in report.errors[:max_errors]:
-        click.echo(f"{file}:{e}", err=True)
+        click.echo(f"{file}: {e}", err=True)
     if len(report.errors) > max_errors:
         click.echo(f"... and {len(report.errors) - max_errors} more errors", err=True)
     if report.errors and not skip_bad:

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticUseDefault
 
 from db import models as m
 from db.models.org import PERSON_KINDS
@@ -92,8 +93,14 @@ class _Row(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _blanks(cls, v):
-        return _blank_to_none(v)
+    def _blanks(cls, v, info):
+        """An empty cell: the column's default when it has one, else missing."""
+        if isinstance(v, str) and v.strip() == "":
+            f = cls.model_fields.get(info.field_name)
+            if f is not None and not f.is_required():
+                raise PydanticUseDefault()
+            return None
+        return v
 
 
 Code = Annotated[str, Field(min_length=1, max_length=60)]
@@ -301,7 +308,8 @@ def _errors(line: int, exc: ValidationError, schema: type[_Row]) -> list[RowErro
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         got = e.get("input")
-        if e.get("type") == "missing":
+        field = schema.model_fields.get(str(loc[0])) if loc else None
+        if e.get("type") == "missing" or (got is None and field is not None and field.is_required()):
             msg = "a value is required"
         elif isinstance(got, str):
             msg += f" (got {got!r})"
@@ -469,10 +477,10 @@ _UPSERTS = {
 }
 
 
-def _write(conn: sa.Connection, kind: str, params: list[dict], report: ImportReport) -> None:
+def _write(conn: sa.Connection, kind: str, params: list[tuple[int, dict]], report: ImportReport) -> None:
     if kind == "incidents":
         t = m.Incident.__table__
-        for p in params:
+        for _line, p in params:
             same = sa.select(t.c.id).where(t.c.site_id == p["site_id"], t.c.occurred_at == p["occurred_at"],
                                            t.c.kind == p["kind"],
                                            t.c.person_id.is_(None) if p["person_id"] is None else
@@ -489,7 +497,7 @@ def _write(conn: sa.Connection, kind: str, params: list[dict], report: ImportRep
     t = m.metadata.tables[table_name]
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    for p in params:
+    for _line, p in params:
         cols = [c for c in p if c not in keys]
         stmt = pg_insert(t).values(**p)
         changed = sa.or_(*[t.c[c].is_distinct_from(stmt.excluded[c]) for c in cols]) if cols else sa.false()
@@ -653,11 +661,11 @@ def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.E
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(desc=f"checking {path.name}", unit=" rows", dynamic_ncols=True, leave=False)
+        bar = tqdm(desc=f"checking {path.name}", unit=" rows", dynamic_ncols=True, leave=False, disable=None)
     try:
-        rows, errors, n = validate_file(path, kind, bar.update if bar else None)
+        rows, errors, n = validate_file(path, kind, bar.update if bar is not None else None)
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
     report.rows = n
     report.errors = errors
@@ -676,12 +684,12 @@ def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.E
                         from tqdm import tqdm
 
                         wbar = tqdm(total=len(rows) * len(AI4I_SENSORS), desc="writing readings", unit=" readings",
-                                    dynamic_ncols=True, leave=False)
+                                    dynamic_ncols=True, leave=False, disable=None)
                     try:
                         _import_ai4i(conn, rows, report, report.errors, asset_code, start, interval_s, skip_bad,
-                                     wbar.update if wbar else None)
+                                     wbar.update if wbar is not None else None)
                     finally:
-                        if wbar:
+                        if wbar is not None:
                             wbar.close()
                 else:
                     params = _resolve(kind, rows, _Refs(conn), report.errors)

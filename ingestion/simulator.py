@@ -343,14 +343,14 @@ def run_simulator(*, db_url: str, mqtt_url: str, rate: float | None = None, dura
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=count, unit=" readings", desc="publishing", dynamic_ncols=True)
+        bar = tqdm(total=count, unit=" readings", desc="publishing", dynamic_ncols=True, disable=None)
     try:
-        return sim.run(duration=duration, count=count, on_progress=bar.update if bar else None)
+        return sim.run(duration=duration, count=count, on_progress=bar.update if bar is not None else None)
     except KeyboardInterrupt:
         sim.flush()
         return sim.summary
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
         client.disconnect()
         client.loop_stop()

@@ -36,7 +36,7 @@ DEFAULT_PARAMS: dict = {
     "max_bin": 256,
     "objective": "binary:logistic",
     "eval_metric": "aucpr",
-    "n_jobs": 2,
+    "n_jobs": 1,  # small training sets: one thread avoids OpenMP spin contention on shared cores
     "random_state": 0,
 }
 

@@ -150,7 +150,13 @@ class IngestClient(mqtt.Client):
 
     def _create_socket(self):
         sock = super()._create_socket()
-        if isinstance(sock, (socket.socket,)) and not isinstance(sock, ssl.SSLSocket):
+        if isinstance(sock, socket.socket):
+            try:
+                # Alarm messages and bulk PUBACKs go out at once (no Nagle delay).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        if isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket):
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             except OSError:

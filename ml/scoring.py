@@ -148,8 +148,18 @@ def score_assets(
     else:
         t2 = t1
     if write and rows:
+        tbl = FailurePrediction.__table__
         with engine.begin() as conn:
-            conn.execute(sa.insert(FailurePrediction.__table__), rows)
+            # Idempotent: scoring the same time again with the same model replaces its rows.
+            conn.execute(
+                sa.delete(tbl).where(
+                    tbl.c.scored_at == as_of,
+                    tbl.c.model_name == champion.model_name,
+                    tbl.c.model_version == champion.version,
+                    tbl.c.asset_id.in_([r["asset_id"] for r in rows]),
+                )
+            )
+            conn.execute(sa.insert(tbl), rows)
     t3 = time.perf_counter()
     by_band = {b: sum(1 for r in rows if r["risk_band"] == b) for b in RISK_BANDS}
     return ScoreResult(champion.model_name, champion.version, as_of, len(rows), by_band, t1 - t0, t2 - t1, t3 - t2, rows)

@@ -43,6 +43,17 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
 
     demo_scorecards(get_engine(url), force=empty or reset)
 
+    _step("Failure model: train on the demo data, register, promote if better, score")
+    from ml.features import FeatureError
+    from ml.pipeline import run_demo as run_ml_demo
+    from ml.train import TrainingError
+
+    try:
+        for line in run_ml_demo(get_engine(url), progress=lambda msg: click.echo(f"  {msg} ...")).lines:
+            click.echo(f"  {line}")
+    except (FeatureError, TrainingError) as exc:
+        click.echo(f"  failure model skipped: {exc}")
+
     _step("Job runner: every periodic job once (qhse worker --once)")
     from qhse.worker import run_once
 

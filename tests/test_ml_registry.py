@@ -125,6 +125,11 @@ def test_score_writes_predictions_with_champion_version(first, store, seeded_eng
                 "SELECT asset_id, probability, risk_band, model_name, model_version, threshold, base_value, "
                 "contributions, horizon_days FROM failure_prediction WHERE scored_at = :t"), {"t": AS_OF}).all()
         assert res.assets == active == len(rows)
+        again = score_assets(seeded_engine, as_of=AS_OF, store=store)  # idempotent for the same time and model
+        with seeded_engine.connect() as conn:
+            n = conn.execute(sa.text("SELECT count(*) FROM failure_prediction WHERE scored_at = :t"),
+                             {"t": AS_OF}).scalar_one()
+        assert again.assets == n == len(rows)
         for r in rows:
             assert r.model_name == tracking.MODEL_DB and r.model_version == first.version
             assert 0.0 <= r.probability <= 1.0

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -274,7 +273,9 @@ def run_case(server: str, mqtt_url: str, mode: str, consumers: int, k: int, batc
                 "publish_rate": load.acked / max(1e-9, load.last_ack - load.first_send),
                 "complete": t_done is not None,
                 "cpu_consumer_s": cpu1[0] - cpu0[0], "cpu_postgres_s": cpu1[1] - cpu0[1],
-                "cpu_broker_s": cpu1[2] - cpu0[2], "log_tail": [ln for ln in lines if "error" in ln.lower()][-5:] + [ln for ln in lines if "received" in ln][-1:]}
+                "cpu_broker_s": cpu1[2] - cpu0[2],
+                "log_tail": ([ln for ln in lines if "error" in ln.lower()][-5:]
+                             + [ln for ln in lines if "received" in ln][-1:])}
     finally:
         drop_database(server, url)
 

@@ -227,7 +227,7 @@ class AlarmEngine:
         bounds = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1], True])
         events: list[AlarmEvent] = []
         touched: list[tuple[OpenAlarm, Rule, SensorInfo]] = []
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             s = int(sid[a])
             info = self.registry.by_id.get(s)
             if info is None:
@@ -237,7 +237,7 @@ class AlarmEngine:
                 if rule.kind == "rate":
                     series = self._rates(conn, rule, s, ts_l, v_l)
                 else:
-                    series = zip(ts_l, v_l)
+                    series = zip(ts_l, v_l, strict=True)
                 self._run(conn, rule, info, series, events, touched)
         for oa, rule, info in touched:
             self._flush(conn, oa, rule, info, events)
@@ -296,7 +296,7 @@ class AlarmEngine:
             rows = conn.execute(_WINDOW_SQL, (sensor_id, _dt(ts_l[0] - win), _dt(ts_l[0]))).fetchall()
             dq = deque((int(r[0]), float(r[1])) for r in rows)
             self.windows[key] = dq
-        for us, x in zip(ts_l, v_l):
+        for us, x in zip(ts_l, v_l, strict=True):
             while dq and dq[0][0] < us - win:
                 dq.popleft()
             ref = dq[0] if dq else None

@@ -139,7 +139,6 @@ def _resolve_db_for_ingest(s) -> str:
     """The database URL; with QHSE_DATABASE_URL set, an unreachable server is not fatal (spool)."""
     if s.database_url:
         from db.engine import check_connection
-
         from qhse.config import SettingsError
 
         try:

@@ -36,7 +36,7 @@ import psycopg
 from db.engine import libpq_dsn
 
 from .alarms import AlarmEngine, AlarmEvent
-from .decode import Decoded, Decoder, DeadLetter
+from .decode import DeadLetter, Decoded, Decoder
 from .mqtt import IngestClient, connect_properties, make_client, parse_mqtt_url
 from .registry import SensorRegistry
 from .spool import Spool, SpoolCorrupt

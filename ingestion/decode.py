@@ -18,11 +18,11 @@ from pydantic import ValidationError
 
 from .registry import SensorInfo, SensorRegistry
 from .schemas import GATEWAY, READING, describe_error, ts_to_us
+from .topics import parse_topic
 
 # The compiled validators themselves (skip the TypeAdapter wrapper on the hot path).
 _READING = READING.validator.validate_json
 _GATEWAY = GATEWAY.validator.validate_json
-from .topics import parse_topic
 
 MAX_PAYLOAD = 1 << 20  # 1 MiB; larger payloads are dead-lettered (first 64 KiB kept)
 KEEP_LARGE = 1 << 16

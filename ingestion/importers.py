@@ -291,7 +291,7 @@ def _read_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
                 if len(row) != len(header):
                     yield line, {"__width__": f"{len(row)} values for {len(header)} columns"}
                     continue
-                yield line, dict(zip(header, row))
+                yield line, dict(zip(header, row, strict=True))
         except UnicodeDecodeError as exc:
             raise ImportFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except csv.Error as exc:
@@ -619,7 +619,7 @@ def _import_ai4i(conn: sa.Connection, rows, report: ImportReport, errors: list[R
     fe, me = m.FailureEvent.__table__, m.MaintenanceEvent.__table__
     failures = changes = 0
     prev_wear = None
-    for (line, r), t_us in zip(valid, ts.tolist()):
+    for (_line, r), t_us in zip(valid, ts.tolist(), strict=True):
         when = dt.datetime.fromtimestamp(t_us / 1e6, dt.UTC)
         if r.failure:
             mode = "+".join(f.upper() for f in _FLAGS if getattr(r, f)) or "unknown"

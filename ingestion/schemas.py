@@ -19,10 +19,10 @@ rather than being silently ignored.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import AwareDatetime, ConfigDict, Field, StrictFloat, StrictInt, TypeAdapter, ValidationError
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)

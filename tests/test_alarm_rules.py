@@ -252,7 +252,7 @@ def test_one_open_alarm_per_rule_and_sensor_when_two_evaluators_race(engine, db_
             e.refresh(conn, force=True)
             engines.append(e)
         events = []
-        for k, (conn, e) in enumerate(zip(conns, engines)):
+        for k, (conn, e) in enumerate(zip(conns, engines, strict=True)):
             with conn.transaction():
                 events += e.evaluate(conn, np.array([s.id]), np.array([t + k]), np.array([150.0 + 20 * k]))
         assert [ev.event for ev in events if ev.event != "updated"] == ["raised"]

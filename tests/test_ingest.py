@@ -364,3 +364,35 @@ def test_live_stream_runs_in_background_and_stops_cleanly(engine, db_url, plant,
     from ingestion.broker import port_open
 
     assert not port_open("127.0.0.1", settings.embedded_mqtt_port)
+
+
+def test_ingest_command_with_two_workers_fed_by_the_simulate_command(engine, db_url, mqtt_url, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .ingest_fixtures import ROOT, start_ingest
+
+    if not mqtt_v5(mqtt_url):
+        pytest.skip("the test broker speaks MQTT 3.1.1 only (no shared subscriptions)")
+    plant = make_plant(engine, rules=False)
+    log = tmp_path / "ingest.log"
+    proc = start_ingest(db_url, mqtt_url, plant.root, unique("qhse-test-workers-"), tmp_path, "--workers", "2",
+                        "--group", unique("g"), log_path=log)
+    try:
+        assert wait_for(lambda: log.exists() and log.read_text().count("subscribed to") >= 2, 60), log.read_text()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QHSE_")}
+        env.update(QHSE_DATABASE_URL=db_url, QHSE_MQTT_URL=mqtt_url)
+        r = subprocess.run([sys.executable, "-m", "qhse.cli", "simulate", "--count", "600", "--site", plant.site,
+                            "--topic-root", plant.root, "--seed", "1"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "published 600 readings in 600 messages" in r.stdout
+        ids = [s.id for s in plant.sensors.values()]
+        assert wait_for(lambda: count_readings(engine, ids) == 600, 30), log.read_text()[-2000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    text = log.read_text()
+    assert text.count("subscribed to") == 2 and "Traceback" not in text

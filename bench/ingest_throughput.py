@@ -280,6 +280,49 @@ def run_case(server: str, mqtt_url: str, mode: str, consumers: int, k: int, batc
         drop_database(server, url)
 
 
+def start_broker(conf: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
+    """Mosquitto with the product configuration (deploy/mosquitto.conf) on a free local port."""
+    import random
+    import socket
+    import stat
+    import shutil
+
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    for _ in range(100):
+        port = random.randint(20000, 30000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                continue
+    data = workdir / "mosquitto-data"
+    data.mkdir(parents=True, exist_ok=True)
+    data.chmod(stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO)  # the broker drops to its own user
+    lines = []
+    for ln in conf.read_text().splitlines():
+        key = ln.split(None, 1)[0] if ln.strip() and not ln.lstrip().startswith("#") else ""
+        if key == "listener":
+            ln = f"listener {port} 127.0.0.1"
+        elif key == "persistence_location":
+            ln = f"persistence_location {data}/"
+        elif key in ("log_dest", "log_type", "connection_messages"):
+            continue
+        lines.append(ln)
+    lines += ["log_dest stderr", "log_type error", "log_type warning"]
+    path = workdir / "mosquitto.conf"
+    path.write_text("\n".join(lines) + "\n")
+    proc = subprocess.Popen([exe, "-c", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"mqtt://127.0.0.1:{port}"
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"mosquitto did not start with {conf}: {proc.stderr.read().decode()[-500:]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mode", choices=["single", "gateway", "both"], default="both")
@@ -293,12 +336,30 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16, help="publisher connections (devices)")
     ap.add_argument("--mqtt-url", default=os.environ.get("QHSE_TEST_MQTT_URL") or os.environ.get("QHSE_MQTT_URL")
                     or "mqtt://127.0.0.1:1883")
+    ap.add_argument("--broker-conf", type=Path, default=None,
+                    help="start a Mosquitto with this configuration (e.g. deploy/mosquitto.conf) instead of --mqtt-url")
     ap.add_argument("--quiet", type=float, default=15.0, help="stop waiting after this many seconds without progress")
     ap.add_argument("--json", action="store_true", help="print one JSON object per run")
     ap.add_argument("ingest_args", nargs="*", help="extra arguments for qhse ingest (after --)")
     a = ap.parse_args()
     server = server_url()
     modes = ["single", "gateway"] if a.mode == "both" else [a.mode]
+    broker = None
+    tmp = None
+    if a.broker_conf:
+        tmp = tempfile.TemporaryDirectory(prefix="qhse-bench-broker-")
+        broker, a.mqtt_url = start_broker(a.broker_conf, Path(tmp.name))
+        print(f"started mosquitto with {a.broker_conf} on {a.mqtt_url}", flush=True)
+    try:
+        _run_all(a, server, modes)
+    finally:
+        if broker is not None:
+            broker.terminate()
+            broker.wait(30)
+            tmp.cleanup()
+
+
+def _run_all(a, server: str, modes: list[str]) -> None:
     print(f"broker {a.mqtt_url}, PostgreSQL {sa.engine.make_url(server).render_as_string(hide_password=True)}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     for mode in modes:

@@ -98,7 +98,7 @@ def test_cli_prints_table_and_json():
     res = runner.invoke(cli, ["ml", "evaluate-ai4i", str(AI4I)])
     assert res.exit_code == 0, res.output
     out = res.output
-    for word in ("time-ordered", "5-fold", "F1", "PR-AUC", "precision", "recall", "CC BY 4.0"):
+    for word in ("time-ordered", "5-fold CV", "F1", "PR-AUC", "precision", "recall", "CC BY 4.0", "TWF"):
         assert word in out
     res_json = runner.invoke(cli, ["ml", "evaluate-ai4i", str(AI4I), "--json"])
     assert res_json.exit_code == 0, res_json.output

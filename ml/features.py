@@ -25,7 +25,6 @@ outcome) and left out of training.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -415,16 +414,3 @@ def time_split(
     val = ((t >= c1 + gap) & (t < c2)).to_numpy()
     hold = (t >= c2 + gap).to_numpy()
     return train, val, hold
-
-
-def describe_split(times: pd.Series, masks) -> list[str]:
-    out = []
-    for name, m in zip(("train", "validation", "holdout"), masks):
-        tt = pd.to_datetime(times[m], utc=True)
-        if len(tt):
-            out.append(f"{name}: {tt.min():%Y-%m-%d} .. {tt.max():%Y-%m-%d} ({len(tt):,} snapshots)")
-    return out
-
-
-def finite_or_nan(x: float) -> float:
-    return x if isinstance(x, (int, float)) and math.isfinite(x) else float("nan")

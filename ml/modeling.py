@@ -156,11 +156,6 @@ def shap_contributions(booster: xgb.Booster, X: pd.DataFrame) -> tuple[np.ndarra
     return out[:, :-1], out[:, -1]
 
 
-def margin(booster: xgb.Booster, X: pd.DataFrame) -> np.ndarray:
-    dm = xgb.DMatrix(X, feature_names=list(X.columns))
-    return booster.predict(dm, output_margin=True, validate_features=False)
-
-
 def top_contributions(
     names: list[str], values: np.ndarray, contribs: np.ndarray, k: int = 5
 ) -> list[dict]:

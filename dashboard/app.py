@@ -95,7 +95,7 @@ def main() -> None:
         sections = {core.t("app.title"): [notice]}
     if hidden:
         sections[next(iter(sections))].extend(hidden)
-    pg = st.navigation(sections, position="sidebar")
+    pg = st.navigation(sections, position="sidebar", expanded=True)
     sidebar_user(user, scope)
     if not allowed and pg.url_path in ("", "home"):
         pg.run()

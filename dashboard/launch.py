@@ -17,6 +17,7 @@ def streamlit_command(port: int, address: str = "127.0.0.1", headless: bool = Tr
             "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",
             "--server.maxUploadSize", "10",
+            "--client.toolbarMode", "viewer",
             "--theme.base", "light"]
 
 

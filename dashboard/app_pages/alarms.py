@@ -47,7 +47,7 @@ def live() -> None:
     view = df.assign(
         severity=df["severity"].map(lambda s: ctx.tr(*SEV.get(s, (s, s)))),
         status=df["status"].map(lambda s: ctx.tr(*STATUS.get(s, (s, s)))),
-        raised_at=df["raised_at"].map(ctx.datetime),
+        raised_at=df["raised_at"].map(ctx.datetime), asset=df["asset"].fillna("-"),
         value=[f"{v:.2f} {u}" for v, u in zip(df["last_value"], df["unit"])],
         peak=[f"{v:.2f} {u}" for v, u in zip(df["peak_value"], df["unit"])])
     event = st.dataframe(
@@ -80,6 +80,7 @@ def live() -> None:
                 errors.append(str(exc))
         core.invalidate("live", "standard")
         st.session_state["alarms.flash"] = (done, errors)
+        st.session_state.pop("alarms.table", None)  # clear the row selection
         st.rerun()
     if not rows:
         st.caption(ctx.tr("Select rows in the table to acknowledge them.", "在表格中选择报警后确认。"))

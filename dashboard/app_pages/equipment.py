@@ -12,7 +12,7 @@ from qhse.explain import waterfall_steps
 ctx = core.page_context()
 f = ctx.filters
 BAND = {"critical": ("critical", "危急"), "high": ("high", "高"), "medium": ("medium", "中"), "low": ("low", "低")}
-BAND_ICON = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "🟢"}
+BAND_COLOR = {"critical": "red", "high": "orange", "medium": "yellow", "low": "green"}
 
 st.title(ctx.tr("Equipment health", "设备健康"))
 ranked = core.fetch(eq.ranked_assets, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids)
@@ -32,14 +32,14 @@ else:
     counts = scored["risk_band"].value_counts()
     cols = st.columns(4, border=True)
     for col, band in zip(cols, BAND):
-        col.metric(f"{BAND_ICON[band]} {ctx.tr(*BAND[band])}", ctx.num(int(counts.get(band, 0))))
+        col.metric(f":{BAND_COLOR[band]}[●] {ctx.tr(*BAND[band])}", ctx.num(int(counts.get(band, 0))))
     st.caption(ctx.tr(f"Scored {ctx.datetime(last)} by {scored['model_name'].iloc[0]} v{scored['model_version'].iloc[0]}; "
                       f"probability of a failure within {int(scored['horizon_days'].iloc[0])} days.",
                       f"评分时间 {ctx.datetime(last)}，模型 {scored['model_name'].iloc[0]} v{scored['model_version'].iloc[0]}；"
                       f"{int(scored['horizon_days'].iloc[0])} 天内发生故障的概率。"))
 
 view = ranked.assign(
-    band=[f"{BAND_ICON.get(b, '')} {ctx.tr(*BAND[b])}" if isinstance(b, str) else "-" for b in ranked["risk_band"]],
+    band=[ctx.tr(*BAND[b]) if isinstance(b, str) else "-" for b in ranked["risk_band"]],
     reason=[(c[0]["feature"] + (" ↑" if c[0]["contribution"] > 0 else " ↓")) if isinstance(c, list) and c else "-"
             for c in ranked["contributions"]],
     scored_at=ranked["scored_at"].map(ctx.datetime))

@@ -186,6 +186,7 @@ def flag_missed(session: Session, now: dt.datetime | None = None) -> int:
         .order_by(I.due_at).with_for_update(of=I, skip_locked=True)).all()
     n = 0
     grace: dict[int, float] = {}
+    routing: dict = {}
     for insp, route, site in rows:
         if site.id not in grace:
             try:
@@ -200,7 +201,7 @@ def flag_missed(session: Session, now: dt.datetime | None = None) -> int:
                            subject=f"Missed inspection: {route.name} (due {insp.due_at:%Y-%m-%d %H:%M} UTC)",
                            body=(f"Inspection #{insp.id} of route {route.name!r} was due {insp.due_at:%Y-%m-%d %H:%M} UTC "
                                  f"and was not done within {grace[site.id]:g} h."),
-                           ref=f"inspection:{insp.id}:missed")
+                           ref=f"inspection:{insp.id}:missed", cache=routing)
     session.flush()
     return n
 

@@ -314,21 +314,32 @@ def enqueue(session: Session, channel: str, recipient: str, subject: str, body: 
     n = m.Notification(channel=channel, recipient=recipient, subject=subject[:1000], body=body, status="pending",
                        attempts=0, next_attempt_at=now, ref=ref, created_at=now)
     session.add(n)
-    session.flush()
     return n
 
 
 def notify_role(session: Session, *, site_id: int, role: str, subject: str, body: str, ref: str | None = None,
                 action: m.CorrectiveAction | None = None, hazard: m.HazardReport | None = None,
-                area_id: int | None = None, now: dt.datetime | None = None) -> int:
-    """Queue the message for every target configured for (site, role); returns how many rows."""
+                area_id: int | None = None, now: dt.datetime | None = None, cache: dict | None = None) -> int:
+    """Queue the message for every target configured for (site, role); returns how many rows.
+
+    ``cache``: a dict kept by a caller that notifies many times in one transaction (a job
+    run), so routing and addresses are looked up once per site, role and area/owner.
+    """
+    cache = {} if cache is None else cache
     site = session.get(m.Site, site_id)
     if site is None:
         raise NotifyError(f"no site #{site_id}")
+    tkey = ("targets", site_id, role)
+    if tkey not in cache:
+        cache[tkey] = parse_targets(site, role)
     count = 0
-    for t in parse_targets(site, role):
+    for t in cache[tkey]:
         if t.channel == "email" and t.recipient is None:
-            addrs = role_emails(session, role, site_id, action=action, hazard=hazard, area_id=area_id)
+            aid = area_id or (hazard.area_id if hazard is not None else None)
+            ekey = ("emails", role, site_id, aid, action.owner_person_id if action is not None else None)
+            if ekey not in cache:
+                cache[ekey] = role_emails(session, role, site_id, action=action, hazard=hazard, area_id=area_id)
+            addrs = cache[ekey]
             if not addrs:
                 enqueue(session, "mqtt", f"qhse/{site.code}/notifications/{role}", subject, body, ref=ref, now=now)
                 count += 1
@@ -338,7 +349,6 @@ def notify_role(session: Session, *, site_id: int, role: str, subject: str, body
         else:
             enqueue(session, t.channel, t.recipient, subject, body, ref=ref, now=now)
             count += 1
-    session.flush()
     return count
 
 
@@ -363,59 +373,69 @@ class DeliveryStats:
 
 
 def deliver_pending(engine: sa.Engine, *, now: dt.datetime | None = None,
-                    notifiers: dict[str, Notifier] | None = None, limit: int = 200,
+                    notifiers: dict[str, Notifier] | None = None, limit: int = 1000,
                     max_attempts: int = MAX_ATTEMPTS, base_delay_s: float = BACKOFF_BASE_S,
-                    clock: Callable[[], dt.datetime] | None = None) -> DeliveryStats:
-    """Send queued notifications whose next attempt is due.  One row per transaction."""
+                    clock: Callable[[], dt.datetime] | None = None, batch: int = 25) -> DeliveryStats:
+    """Send up to ``limit`` queued notifications whose next attempt is due.
+
+    Rows are taken ``batch`` at a time under ``FOR UPDATE SKIP LOCKED`` (several workers
+    deliver side by side without sending anything twice); each attempt's outcome is
+    committed with its batch.
+    """
     notifiers = notifiers if notifiers is not None else default_notifiers()
     clock = clock or (lambda: now or dt.datetime.now(UTC))
     N = m.Notification
     stats = DeliveryStats()
-    seen: set[int] = set()
+    done = 0
     try:
-        for _ in range(limit):
+        while done < limit:
             t = clock()
             with Session(engine) as s, s.begin():
-                q = (sa.select(N).where(N.status == "pending", sa.or_(N.next_attempt_at.is_(None), N.next_attempt_at <= t))
-                     .order_by(N.next_attempt_at.nulls_first(), N.id).limit(1).with_for_update(skip_locked=True))
-                if seen:
-                    q = q.where(N.id.not_in(seen))
-                n = s.scalar(q)
-                if n is None:
+                rows = s.scalars(
+                    sa.select(N).where(N.status == "pending", sa.or_(N.next_attempt_at.is_(None), N.next_attempt_at <= t))
+                    .order_by(N.next_attempt_at.nulls_first(), N.id).limit(min(batch, limit - done))
+                    .with_for_update(skip_locked=True)).all()
+                if not rows:
                     break
-                seen.add(n.id)
-                sender = notifiers.get(n.channel)
-                n.attempts += 1
-                try:
-                    if sender is None:
-                        raise DeliveryError(f"no {n.channel} transport configured")
-                    sender.send(n.recipient, n.subject, n.body, ref=n.ref)
-                except DeliveryError as exc:
-                    n.last_error = str(exc)
-                    stats.errors.append(f"#{n.id}: {exc}")
-                    if n.attempts >= max_attempts:
-                        n.status = "failed"
-                        n.next_attempt_at = None
-                        stats.failed += 1
-                        log.error("notification #%s (%s to %s) given up after %s attempts: %s",
-                                  n.id, n.channel, n.recipient, n.attempts, exc)
-                    else:
-                        n.next_attempt_at = t + dt.timedelta(seconds=backoff_seconds(n.attempts, base_delay_s))
-                        stats.retried += 1
-                        log.warning("notification #%s (%s to %s) attempt %s failed, retry at %s: %s",
-                                    n.id, n.channel, n.recipient, n.attempts, n.next_attempt_at, exc)
-                else:
-                    n.status = "sent"
-                    n.sent_at = t
-                    n.last_error = None
-                    n.next_attempt_at = None
-                    stats.sent += 1
+                done += len(rows)
+                for n in rows:
+                    _attempt(n, notifiers, t, stats, max_attempts, base_delay_s)
     finally:
         for nt in notifiers.values():
             close = getattr(nt, "close", None)
             if close:
                 close()
     return stats
+
+
+def _attempt(n: m.Notification, notifiers: dict[str, Notifier], t: dt.datetime, stats: DeliveryStats,
+             max_attempts: int, base_delay_s: float) -> None:
+    sender = notifiers.get(n.channel)
+    n.attempts += 1
+    try:
+        if sender is None:
+            raise DeliveryError(f"no {n.channel} transport configured")
+        sender.send(n.recipient, n.subject, n.body, ref=n.ref)
+    except DeliveryError as exc:
+        n.last_error = str(exc)
+        stats.errors = stats.errors[-19:] + [f"#{n.id}: {exc}"]  # the latest few, for the job's one-line detail
+        if n.attempts >= max_attempts:
+            n.status = "failed"
+            n.next_attempt_at = None
+            stats.failed += 1
+            log.error("notification #%s (%s to %s) given up after %s attempts: %s",
+                      n.id, n.channel, n.recipient, n.attempts, exc)
+        else:
+            n.next_attempt_at = t + dt.timedelta(seconds=backoff_seconds(n.attempts, base_delay_s))
+            stats.retried += 1
+            log.warning("notification #%s (%s to %s) attempt %s failed, retry at %s: %s",
+                        n.id, n.channel, n.recipient, n.attempts, n.next_attempt_at, exc)
+    else:
+        n.status = "sent"
+        n.sent_at = t
+        n.last_error = None
+        n.next_attempt_at = None
+        stats.sent += 1
 
 
 def retry_failed(session: Session, ids: Iterable[int] | None = None, now: dt.datetime | None = None) -> int:

@@ -285,6 +285,8 @@ def escalate_overdue(session: Session, now: dt.datetime | None = None) -> Escala
     ).all()
     res = EscalationResult(checked=len(rows))
     cache = PolicyCache(session)
+    routing: dict = {}
+    todo = []  # (action, hazard, policy, target level)
     for action, hazard in rows:
         try:
             policy = cache.policy(hazard.site_id, hazard.category, hazard.severity)
@@ -293,18 +295,22 @@ def escalate_overdue(session: Session, now: dt.datetime | None = None) -> Escala
             log.warning("escalation of action #%s skipped: %s", action.id, exc)
             continue
         target = policy.escalation_level(action.due_at, now)
-        if target <= action.escalation_level:
-            continue
+        if target > action.escalation_level:
+            todo.append((action, hazard, policy, target))
+    # The escalation rows in bulk; only the rows this call inserted are notified.
+    steps = [dict(action_id=a.id, level=lv, escalated_at=now, notified=ESCALATION_ROLES[lv])
+             for a, _, _, target in todo for lv in range(a.escalation_level + 1, target + 1)]
+    inserted: set[tuple[int, int]] = set()
+    E = m.ActionEscalation.__table__
+    for i in range(0, len(steps), 1000):
+        inserted.update(tuple(r) for r in session.execute(
+            pg_insert(E).values(steps[i:i + 1000]).on_conflict_do_nothing(index_elements=["action_id", "level"])
+            .returning(E.c.action_id, E.c.level)).all())
+    for action, hazard, policy, target in todo:
         for level in range(action.escalation_level + 1, target + 1):
-            role = ESCALATION_ROLES[level]
-            inserted = session.execute(
-                pg_insert(m.ActionEscalation)
-                .values(action_id=action.id, level=level, escalated_at=now, notified=role)
-                .on_conflict_do_nothing(index_elements=["action_id", "level"])
-                .returning(m.ActionEscalation.id)
-            ).scalar()
-            if inserted is None:
+            if (action.id, level) not in inserted:
                 continue
+            role = ESCALATION_ROLES[level]
             res.escalations += 1
             res.by_level[level] = res.by_level.get(level, 0) + 1
             late_h = policy.elapsed_hours(action.due_at, now)
@@ -315,7 +321,7 @@ def escalate_overdue(session: Session, now: dt.datetime | None = None) -> Escala
                     f"Escalated to level {level} ({role.replace('_', ' ')}).\nAction: {action.description}")
             res.notifications += notify.notify_role(
                 session, site_id=hazard.site_id, role=role, subject=subject, body=body,
-                ref=f"action:{action.id}:level:{level}", action=action, hazard=hazard, now=now)
+                ref=f"action:{action.id}:level:{level}", action=action, hazard=hazard, now=now, cache=routing)
         action.escalation_level = max(action.escalation_level, target)
         action.last_escalated_at = now
     session.flush()

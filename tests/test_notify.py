@@ -123,7 +123,9 @@ def eng(_module_eng):
 
 def _queue(eng, channel, recipient, subject="Overdue action #7", ref="action:7:level:1") -> int:
     with Session(eng) as s, s.begin():
-        return enqueue(s, channel, recipient, subject, "Body text", ref=ref, now=T0).id
+        n = enqueue(s, channel, recipient, subject, "Body text", ref=ref, now=T0)
+        s.flush()
+        return n.id
 
 
 def _row(eng, nid) -> m.Notification:

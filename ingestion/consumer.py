@@ -114,6 +114,7 @@ class Consumer:
         self._db_down_since: float | None = None
         self._last_db_try = 0.0
         self._last_registry = 0.0
+        self._reg_failed_at = -1e18
         self._writer: threading.Thread | None = None
         self.client = self._make_client()
         self.last_error: str | None = None
@@ -317,6 +318,8 @@ class Consumer:
         now = time.monotonic()
         if not force and not self.registry.may_reload():
             return
+        if now - self._reg_failed_at < max(1.0, self.cfg.db_retry_s):
+            return  # the last attempt failed a moment ago
         try:
             conn = self._reg_conn
             if conn is None or conn.closed or conn.broken:
@@ -325,7 +328,7 @@ class Consumer:
             self._last_registry = now
         except psycopg.Error as exc:
             self._reg_conn = None
-            self.registry.loaded_at = now  # do not retry at once
+            self._reg_failed_at = now
             log.debug("sensor registry not reloaded: %s", exc)
 
     # -- stage 1: batches and validation ------------------------------------------------------------------
@@ -638,19 +641,32 @@ def run_workers(cfg: ConsumerConfig, n: int, *, log_level: str = "INFO", report=
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
+    started: dict[int, float] = {}
+    backoff: dict[int, float] = {}
+    due: dict[int, float] = {}
+
     def spawn(i: int) -> None:
         p = ctx.Process(target=_worker_main, args=(cfgs[i], log_level), name=cfgs[i].client_id, daemon=False)
         p.start()
         procs[i] = p
+        started[i] = time.monotonic()
 
     try:
         for i in range(n):
             spawn(i)
         last = time.monotonic()
         while not stop.wait(1.0):
+            now = time.monotonic()
             for i, p in list(procs.items()):
-                if not p.is_alive():
-                    log.error("worker %s exited with %s; restarting", cfgs[i].client_id, p.exitcode)
+                if p.is_alive() or i in due:
+                    continue
+                # A worker that dies soon after starting is restarted less and less often (up to 60 s).
+                backoff[i] = min(60.0, backoff.get(i, 0.5) * 2) if now - started[i] < 30 else 1.0
+                log.error("worker %s exited with %s; restarting in %.0f s", cfgs[i].client_id, p.exitcode, backoff[i])
+                due[i] = now + backoff[i]
+            for i, t in list(due.items()):
+                if now >= t and not stop.is_set():
+                    del due[i]
                     spawn(i)
             if report and time.monotonic() - last >= report_every_s:
                 report({"workers": n, "alive": sum(p.is_alive() for p in procs.values())})

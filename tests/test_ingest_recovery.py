@@ -248,3 +248,30 @@ def test_backend_terminated_mid_stream(engine, db_url, mqtt_url, tmp_path):
         th.join()
         pub.close()
         c.stop()
+
+
+def test_consumer_started_while_postgres_is_down(engine, db_url, mqtt_url, tmp_path):
+    """No sensor list yet: messages are spooled raw and validated once the database is back."""
+    plant = make_plant(engine)
+    s = plant.sensors["o2"]
+    u = make_url(db_url)
+    proxy = TcpProxy(u.host or "127.0.0.1", u.port or 5432)  # not started: the database is "down"
+    c = start_consumer(consumer_config(_proxied(db_url, proxy.port), mqtt_url, plant, tmp_path / "spool"))
+    pub = Publisher(mqtt_url)
+    t0 = now_ms() - 60_000
+    try:
+        for i in range(120):
+            pub.publish(plant.topic("o2"), reading(20.9, "%vol", t0 + i))
+        pub.publish(plant.topic("o2"), reading(20.9, "ppm", t0 + 500))  # one bad reading
+        pub.flush()
+        assert wait_for(lambda: c.stats()["spooled"] == 121, 20), c.stats()
+        time.sleep(1.5)
+        assert c.stats()["spooled"] == 121 and count_readings(engine, [s.id]) == 0
+        proxy.start()
+        assert wait_for(lambda: count_readings(engine, [s.id]) == 120, 30), c.stats()
+        assert wait_for(lambda: c.stats()["dead_letters"] == 1, 10)
+        assert c.stats()["dead_reasons"] == {"wrong_unit": 1}
+    finally:
+        pub.close()
+        c.stop()
+        proxy.stop()

@@ -542,6 +542,13 @@ class Consumer:
             except psycopg.errors.TransactionRollback as exc:  # deadlock / serialization: retry
                 log.warning("batch rolled back (%s); retrying", exc.sqlstate)
                 continue
+            except psycopg.errors.CheckViolation as exc:  # e.g. a monthly partition dropped meanwhile
+                if _attempt == 0:
+                    log.warning("batch refused (%s); checking the partitions and retrying", exc)
+                    self.partitions.months.clear()
+                    continue
+                log.error("database rejected a batch (%s); storing message by message", exc)
+                return self._write_isolated(msgs)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 self._mark_down(exc)
                 raise DatabaseDown(str(exc)) from None

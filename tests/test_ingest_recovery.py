@@ -279,3 +279,34 @@ def test_consumer_started_while_postgres_is_down(engine, db_url, mqtt_url, tmp_p
         pub.close()
         c.stop()
         proxy.stop()
+
+
+def test_partition_dropped_under_a_running_consumer_is_recreated(fresh_db_url, mqtt_url, tmp_path):
+    eng = sa.create_engine(fresh_db_url)
+    try:
+        plant = make_plant(eng)
+        s = plant.sensors["voc"]
+        c = start_consumer(consumer_config(fresh_db_url, mqtt_url, plant, tmp_path / "spool"))
+        pub = Publisher(mqtt_url)
+        try:
+            t = now_ms() - 1000
+            pub.publish(plant.topic("voc"), reading(12.0, "ppm", t))
+            pub.flush()
+            assert wait_for(lambda: count_readings(eng, [s.id]) == 1, 20)
+            name = time.strftime("sensor_reading_y%Ym%m", time.gmtime(t / 1000))
+            with eng.begin() as conn:
+                conn.execute(sa.text(f'DROP TABLE "{name}"'))  # retention job, operator, ...
+            assert count_readings(eng, [s.id]) == 0
+            pub.publish(plant.topic("voc"), reading(13.0, "ppm", t + 1))
+            pub.flush()
+            assert wait_for(lambda: count_readings(eng, [s.id]) == 1, 20)
+            with eng.connect() as conn:
+                assert conn.execute(sa.text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar()
+                assert conn.execute(sa.text("SELECT value FROM sensor_reading WHERE sensor_id = :s"),
+                                    {"s": s.id}).scalar() == 13.0
+            assert c.stats()["dead_letters"] == 0
+        finally:
+            pub.close()
+            c.stop()
+    finally:
+        eng.dispose()

@@ -30,7 +30,7 @@ def _settings():
 
 
 def _database_url(*, migrate: bool = True, quiet: bool = True) -> str:
-    from qhse.cli import database_url
+    from qhse.cli_support import database_url
 
     return database_url(migrate=migrate, quiet=quiet)
 

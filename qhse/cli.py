@@ -12,42 +12,10 @@ from pathlib import Path
 
 import click
 
-from qhse.config import SettingsError, get_settings
+from qhse.config import SettingsError
 
 
-class UserError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def _settings():
-    try:
-        return get_settings()
-    except SettingsError as exc:
-        raise UserError(str(exc)) from None
-
-
-def database_url(*, migrate: bool = False, quiet: bool = False) -> str:
-    """Resolve (and check) the database URL; optionally bring the schema up to date."""
-    from db.engine import check_connection, describe_url, resolve_database_url
-
-    s = _settings()
-    try:
-        url = resolve_database_url(s)
-        check_connection(url)
-    except SettingsError as exc:
-        raise UserError(str(exc)) from None
-    if not quiet:
-        where = "embedded PostgreSQL, data in " + str(s.data_path / "pgdata") if not s.database_url else "PostgreSQL"
-        click.echo(f"database: {where} ({describe_url(url)})", err=True)
-    if migrate:
-        from db.migrate import is_up_to_date, upgrade
-
-        if not is_up_to_date(url):
-            upgrade(url)
-    return url
+from qhse.cli_support import UserError, _settings, database_url  # noqa: F401  (re-exported)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,13 +15,14 @@ def _step(title: str) -> None:
 
 
 def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int = 8501, reset: bool = False) -> None:
-    from qhse.cli import database_url, print_seed_summary, run_seed
+    from qhse.cli import print_seed_summary, run_seed
+    from qhse.cli_support import database_url
 
     from db.engine import get_engine
     from db.seed import database_is_empty
 
     _step("Settings and data directory")
-    from qhse.cli import _settings
+    from qhse.cli_support import _settings
 
     s = _settings()
     s.ensure_data_dir()

@@ -22,7 +22,7 @@ class KpiUsageError(click.ClickException):
 
 def _engine():
     from db.engine import get_engine
-    from qhse.cli import database_url
+    from qhse.cli_support import database_url
 
     return get_engine(database_url(migrate=True, quiet=True))
 

@@ -13,29 +13,15 @@ from pathlib import Path
 import click
 
 
-class UsageError(click.ClickException):
-    """Bad input or a refusal by the rules: one line on stderr, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+from qhse.cli_support import UserError as UsageError  # noqa: E402  (one line on stderr, exit status 2)
 
 
 def _ctx():
     """(engine, UsageError) for the configured database, its schema brought up to date."""
-    from db.engine import check_connection, get_engine, resolve_database_url
-    from db.migrate import is_up_to_date, upgrade
-    from qhse.config import SettingsError, get_settings
+    from db.engine import get_engine
+    from qhse.cli_support import database_url
 
-    try:
-        url = resolve_database_url(get_settings())
-        check_connection(url)
-    except SettingsError as exc:
-        raise UsageError(str(exc)) from None
-    if not is_up_to_date(url):
-        upgrade(url)
-    return get_engine(url), UsageError
+    return get_engine(database_url(migrate=True, quiet=True)), UsageError
 
 
 def _user_error(msg: str) -> UsageError:

@@ -85,6 +85,8 @@ def main() -> None:
     ap.add_argument("--ai4i", default=str(Path("/work/shared/data/ai4i2020/ai4i2020.csv")))
     ap.add_argument("--assets", type=int, default=10_000, help="Synthetic fleet size for the model-time test.")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="XGBoost threads for the fleet model-time test (0: XGBoost's default, all cores).")
     args = ap.parse_args()
 
     from ml import tracking
@@ -157,6 +159,8 @@ def main() -> None:
 
         # ------------------------------------------------- model time, 10,000 assets
         champ = load_champion(tracking.MODEL_DB, store)
+        if args.threads:
+            champ.booster.set_param({"nthread": args.threads})
         from ml.features import scoring_snapshots
 
         real = scoring_snapshots(engine, as_of)[FEATURES]
@@ -175,7 +179,9 @@ def main() -> None:
             raw.append(time.perf_counter() - t)
             raw_cpu.append(time.process_time() - c)
         n_trees = len(champ.booster.get_dump())
-        print(f"\nModel time for {args.assets:,} machines ({n_trees} trees, {len(champ.features)} features; "
+        threads = args.threads or "all"
+        print(f"\nModel time for {args.assets:,} machines ({n_trees} trees, {len(champ.features)} features, "
+              f"{threads} threads; "
               f"median of {args.repeat}; wall clock, CPU time of all threads in brackets)")
         med = statistics.median
         line("pred_contribs (exact TreeSHAP) only", f"{med(raw) * 1000:.0f} ms ({med(raw_cpu) * 1000:.0f} ms CPU)"

@@ -70,9 +70,8 @@ def train_table(res, console: Console | None = None) -> None:
         f"threshold {res.threshold:.3f}"
     )
     s = res.seconds
-    console.print(
-        "time: " + ", ".join(f"{k} {v:.1f} s" for k, v in s.items())
-    )
+    order = [k for k in ("features", "fit", "log") if k in s] + [k for k in s if k not in ("features", "fit", "log")]
+    console.print("time: " + ", ".join(f"{k} {s[k]:.1f} s" for k in order))
     style = "green" if res.promoted else "yellow"
     console.print(f"[{style}]{'champion' if res.promoted else 'not promoted'}[/]: {res.decision}")
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import core
+from db.engine import describe_url
 from ml.registry_view import models_overview, promote, retrain, score_now
 from ml.tracking import RegistryError
 from qhse import access
@@ -44,10 +45,20 @@ else:
             return "-"
         return f"{v:.3f}" if isinstance(v, float) else str(v)
 
+    names = {"holdout_pr_auc": ctx.tr("PR-AUC (holdout)", "PR-AUC（留出集）"),
+             "holdout_roc_auc": ctx.tr("ROC-AUC (holdout)", "ROC-AUC（留出集）"),
+             "holdout_f1": ctx.tr("F1 at threshold (holdout)", "阈值下 F1（留出集）"),
+             "holdout_precision": ctx.tr("precision (holdout)", "精确率（留出集）"),
+             "holdout_recall": ctx.tr("recall (holdout)", "召回率（留出集）"),
+             "val_pr_auc": ctx.tr("PR-AUC (validation)", "PR-AUC（验证集）"), "threshold": ctx.tr("alert threshold", "报警阈值"),
+             "horizon_days": ctx.tr("horizon (days)", "预测时长（天）"), "n_trees": ctx.tr("trees", "树数量"),
+             "rows_train": ctx.tr("training rows", "训练样本"), "rows_holdout": ctx.tr("holdout rows", "留出样本"),
+             "n_features": ctx.tr("features", "特征数")}
+    rows_ = metric_cols + extra
     side = pd.DataFrame({f"v{r['version']}" + (" ★" if r["version"] == data["champion"] else ""):
-                         [cell(r.get(c)) for c in metric_cols + extra] for _, r in df.iterrows()},
-                        index=metric_cols + extra)
-    st.dataframe(side, width="stretch")
+                         [cell(r.get(c)) for c in rows_] for _, r in df.iterrows()},
+                        index=[names.get(c, c) for c in rows_])
+    st.dataframe(side, width="stretch", height=38 + 35 * len(rows_))
     st.dataframe(df.assign(created=df["created"].map(ctx.datetime)), hide_index=True, width="stretch",
                  column_order=[c for c in ("version", "champion", "created", "run_name", "decision", "promoted_by",
                                            "promotion_reason") if c in df],
@@ -56,9 +67,11 @@ else:
                                 "decision": ctx.tr("Automatic decision", "自动决策"),
                                 "promoted_by": ctx.tr("Promoted by", "提升人"),
                                 "promotion_reason": ctx.tr("Reason", "原因")})
-    st.caption(ctx.tr(f"MLflow tracking: {data['tracking_uri'].split('@')[-1]} · run `mlflow ui` against it to see "
-                      "every run, its SHAP summary and artifacts.",
-                      f"MLflow 跟踪库：{data['tracking_uri'].split('@')[-1]}；用 `mlflow ui` 可查看全部运行、SHAP 摘要和产物。"))
+    where = describe_url(data["tracking_uri"]) if data["tracking_uri"].startswith("postgresql") else data["tracking_uri"]
+    st.caption(ctx.tr(f"MLflow tracking: {where} · `mlflow ui --backend-store-uri $(qhse ml tracking-uri)` shows "
+                      "every run with its SHAP summary and artifacts.",
+                      f"MLflow 跟踪库：{where}；运行 `mlflow ui --backend-store-uri $(qhse ml tracking-uri)` 可查看全部运行、"
+                      "SHAP 摘要和产物。"))
 
 if not manage:
     st.caption(ctx.tr("Retraining and promotion are for data scientists.", "重新训练和提升模型仅限数据科学家。"))

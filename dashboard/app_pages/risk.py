@@ -67,22 +67,34 @@ else:
                                   ctx.tr(f"Predicted failures ({len(items['predictions'])})",
                                          f"故障预测（{len(items['predictions'])}）"),
                                   ctx.tr(f"PPE violations ({len(items['ppe'])})", f"PPE 违规（{len(items['ppe'])}）")])
+        cfg = {"id": "#", "reported_at": ctx.tr("Reported", "上报时间"), "raised_at": ctx.tr("Raised", "触发时间"),
+               "started_at": ctx.t("time"), "scored_at": ctx.tr("Scored", "评分时间"),
+               "category": ctx.tr("Category", "类别"), "title": ctx.tr("Hazard", "隐患"), "severity": ctx.t("severity"),
+               "likelihood": ctx.tr("Likelihood", "可能性"), "consequence": ctx.tr("Consequence", "后果"),
+               "status": ctx.t("status"), "rule": ctx.tr("Rule", "规则"), "sensor": ctx.t("sensor"),
+               "peak_value": ctx.tr("Peak", "峰值"), "unit": ctx.tr("Unit", "单位"), "asset": ctx.t("asset"),
+               "name": ctx.tr("Name", "名称"), "risk_band": ctx.tr("Risk band", "风险等级"),
+               "label": ctx.tr("Violation", "违规"), "score": ctx.tr("Score", "置信度"),
+               "review_status": ctx.tr("Review", "审核"),
+               "probability": st.column_config.ProgressColumn(ctx.tr("Failure probability", "故障概率"),
+                                                              min_value=0.0, max_value=1.0, format="percent")}
         with t1:
             hz = items["hazards"]
             st.dataframe(hz.assign(reported_at=hz["reported_at"].map(ctx.datetime),
                                    severity=hz["severity"].map(lambda s: ctx.tr(*SEV.get(s, (s, s))))),
-                         hide_index=True, width="stretch")
+                         hide_index=True, width="stretch", column_config=cfg)
         with t2:
             al = items["alarms"]
-            st.dataframe(al.assign(raised_at=al["raised_at"].map(ctx.datetime)), hide_index=True, width="stretch")
+            st.dataframe(al.assign(raised_at=al["raised_at"].map(ctx.datetime)), hide_index=True, width="stretch",
+                         column_config=cfg)
         with t3:
             pr = items["predictions"]
             st.dataframe(pr.assign(scored_at=pr["scored_at"].map(ctx.datetime)), hide_index=True, width="stretch",
-                         column_config={"probability": st.column_config.ProgressColumn(
-                             ctx.tr("Failure probability", "故障概率"), min_value=0.0, max_value=1.0, format="percent")})
+                         column_config=cfg)
         with t4:
             pp = items["ppe"]
-            st.dataframe(pp.assign(started_at=pp["started_at"].map(ctx.datetime)), hide_index=True, width="stretch")
+            st.dataframe(pp.assign(started_at=pp["started_at"].map(ctx.datetime)), hide_index=True, width="stretch",
+                         column_config=cfg)
     with st.expander(ctx.tr("All areas with their risk components", "全部区域及风险构成")):
         st.dataframe(heat.drop(columns=["area_id", "site_id", "rank"]), hide_index=True, width="stretch",
                      column_config={"index": st.column_config.ProgressColumn(ctx.tr("Risk index", "风险指数"),
@@ -124,6 +136,10 @@ if options:
     st.dataframe(sel.drop(columns=["area_id", "likelihood", "consequence"])
                  .assign(reported_at=sel["reported_at"].map(ctx.datetime),
                          severity=sel["severity"].map(lambda s: ctx.tr(*SEV.get(s, (s, s))))),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch",
+                 column_config={"id": "#", "site": ctx.t("site"), "area": ctx.t("area"),
+                                "category": ctx.tr("Category", "类别"), "title": ctx.tr("Hazard", "隐患"),
+                                "severity": ctx.t("severity"), "status": ctx.t("status"),
+                                "reported_at": ctx.tr("Reported", "上报时间")})
 else:
     st.info(ctx.t("no_data"))

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on
 
 from db.models import Area, Asset, FailurePrediction, Sensor, SensorReadingDaily, SensorReadingHourly, Site
 
@@ -19,15 +18,16 @@ RANK_COLUMNS = ["asset_id", "code", "name", "kind", "site", "area", "area_id", "
 def ranked_assets(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=None) -> pd.DataFrame:
     """Active assets with their latest prediction, most likely to fail first (unscored assets last)."""
     fp, a, s, ar = FailurePrediction.__table__, Asset.__table__, Site.__table__, Area.__table__
-    latest = (sa.select(fp).ext(distinct_on(fp.c.asset_id)).order_by(fp.c.asset_id, fp.c.scored_at.desc())
-              .where(fp.c.asset_id.in_(sa.select(a.c.id).where(scope.site_filter(a.c.site_id, site_ids))))
-              .subquery("latest"))
+    # One index probe per asset (asset_id, scored_at DESC): cost follows the fleet, not the history.
+    latest = (sa.select(fp.c.probability, fp.c.risk_band, fp.c.scored_at, fp.c.model_name, fp.c.model_version,
+                        fp.c.threshold, fp.c.base_value, fp.c.contributions, fp.c.horizon_days)
+              .where(fp.c.asset_id == a.c.id).order_by(fp.c.scored_at.desc()).limit(1).lateral("latest"))
     q = (sa.select(a.c.id.label("asset_id"), a.c.code, a.c.name, a.c.kind, s.c.code.label("site"),
                    ar.c.name.label("area"), a.c.area_id, latest.c.probability, latest.c.risk_band, latest.c.scored_at,
                    latest.c.model_name, latest.c.model_version, latest.c.threshold, latest.c.base_value,
                    latest.c.contributions, latest.c.horizon_days)
          .join(s, s.c.id == a.c.site_id).join(ar, ar.c.id == a.c.area_id)
-         .outerjoin(latest, latest.c.asset_id == a.c.id)
+         .outerjoin(latest, sa.true())
          .where(a.c.active, scope.site_filter(a.c.site_id, site_ids))
          .order_by(latest.c.probability.desc().nulls_last(), a.c.code))
     if area_ids:

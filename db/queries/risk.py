@@ -6,7 +6,6 @@ import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on
 
 from db.models import Alarm, AlarmRule, Area, Asset, FailurePrediction, HazardReport, Sensor, Site, VisionEvent
 
@@ -59,13 +58,13 @@ def area_items(engine: sa.Engine, scope: Scope, area_id: int, *, start: dt.datet
             .order_by(al.c.raised_at.desc()).limit(200)).mappings().all(),
             columns=["id", "raised_at", "severity", "status", "rule", "sensor", "peak_value", "unit"])
         fp, asst = FailurePrediction.__table__, Asset.__table__
-        latest = (sa.select(fp.c.asset_id, fp.c.probability, fp.c.risk_band, fp.c.scored_at)
-                  .ext(distinct_on(fp.c.asset_id)).where(fp.c.scored_at < end)
-                  .order_by(fp.c.asset_id, fp.c.scored_at.desc()).subquery())
+        latest = (sa.select(fp.c.probability, fp.c.risk_band, fp.c.scored_at)
+                  .where(fp.c.asset_id == asst.c.id, fp.c.scored_at < end)
+                  .order_by(fp.c.scored_at.desc()).limit(1).lateral("latest"))
         preds = pd.DataFrame(conn.execute(
             sa.select(asst.c.code.label("asset"), asst.c.name, latest.c.probability, latest.c.risk_band,
                       latest.c.scored_at)
-            .join(latest, latest.c.asset_id == asst.c.id)
+            .join(latest, sa.true())
             .where(asst.c.area_id == area_id, asst.c.active).order_by(latest.c.probability.desc())).mappings().all(),
             columns=["asset", "name", "probability", "risk_band", "scored_at"])
         v = VisionEvent.__table__

@@ -77,6 +77,17 @@ class LiveStream:
         st["published"] = self.simulator.summary.readings if self.simulator else 0
         return st
 
+    def _drain(self, timeout_s: float) -> None:
+        """Give messages still in flight (publisher -> broker -> consumer) time to be stored."""
+        if self.consumer is None or self.simulator is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            st = self.consumer.stats()
+            if st.get("readings", 0) + st.get("dead_letters", 0) >= self.simulator.summary.readings:
+                return
+            time.sleep(0.05)
+
     def stop(self) -> None:
         if self._stopped:
             return
@@ -84,6 +95,7 @@ class LiveStream:
         self._stop.set()
         if self._sim_thread is not None:
             self._sim_thread.join(10)
+        self._drain(timeout_s=5.0)
         if self._publisher is not None:
             try:
                 self._publisher.disconnect()

@@ -98,8 +98,9 @@ if by_day.empty:
 else:
     by_day = by_day.assign(severity=by_day["severity"].map(lambda s: ctx.tr(*SEV.get(s, (s, s)))))
     cmap = {ctx.tr(*SEV[k]): charts.SEVERITY_COLORS[k] for k in SEV}
-    st.plotly_chart(charts.bars(by_day, "day", "n", ctx.tr("Alarms per day", "每日报警数"), color="severity",
-                                color_map=cmap), key="alarms.by_day")
+    fig = charts.bars(by_day, "day", "n", ctx.tr("Alarms per day", "每日报警数"), color="severity", color_map=cmap)
+    fig.update_xaxes(tickformat="%Y-%m-%d")
+    st.plotly_chart(fig, key="alarms.by_day")
     recent = core.fetch(aq.recent_alarms, ctx.scope, start=f.start, end=f.end, site_ids=f.site_ids,
                         area_ids=f.area_ids, limit=200)
     st.dataframe(recent.assign(raised_at=recent["raised_at"].map(ctx.datetime),

@@ -137,7 +137,8 @@ if see_board:
                         when = (ctx.tr(f"due in {due}", f"{due} 后到期") if r.hours_to_due >= 0
                                 else ctx.tr(f"{due.lstrip('-')} past due", f"已逾期 {due.lstrip('-')}"))
                         lvl = ctx.tr(*LEVEL[int(r.escalation_level)])
-                        st.caption(f"{r.department or '-'} · {when}"
+                        who = r.department if isinstance(r.department, str) else (r.owner if isinstance(r.owner, str) else "-")
+                        st.caption(f"{who} · {when}"
                                    + (f" · {ctx.tr('escalated to', '已升级至')} {lvl}" if r.escalation_level else ""))
             st.subheader(ctx.tr("Everything on an SLA clock, by due time", "全部计时事项（按到期时间）"))
             st.dataframe(board.assign(due_at=board["due_at"].map(ctx.datetime),

@@ -119,7 +119,8 @@ else:
     pivot = pivot.loc[order]
     fig = charts.heatmap(pivot.values, [f"{h:02d}" for h in pivot.columns], list(pivot.index),
                          ctx.tr("Confirmed violations by hour of day", "各时段已确认违规数"), ctx.t("count"),
-                         text=pivot.values.astype(int), height=140 + 40 * len(pivot),
+                         text=[[str(int(v)) if v else "" for v in row] for row in pivot.values],
+                         height=140 + 40 * len(pivot),
                          hover=ctx.tr("%{y}, %{x}:00 - %{z:.0f}", "%{y}，%{x}:00 - %{z:.0f}") + "<extra></extra>")
     st.plotly_chart(fig, key="vr.heat")
     by_zone = zh.assign(label=zh["label"].map(lambda x: ctx.tr(*LABEL.get(x, (x, x))))) \

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -35,7 +34,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def dashboard_server(dash_url, dash_users, dash_mlflow, dash_data_dir, live_rows, trained_model):
+def dashboard_server(dash_url, dash_users, dash_mlflow, dash_data_dir, live_rows, trained_model):  # noqa: F811
     from dashboard.launch import streamlit_command
 
     port = free_port()

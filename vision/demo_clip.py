@@ -1,7 +1,7 @@
 """Assemble the demo "camera" clip from images of the Public Domain hard-hat dataset.
 
 Each chosen image is shown for a few seconds with a slow zoom (so the motion gate sees
-movement, like a PTZ camera), letterboxed onto a 16:9 canvas.  Images with bare heads
+movement, like a PTZ camera), letterboxed onto a 3:2 canvas (the images' own shape).  Images with bare heads
 (violations) alternate with images where everyone wears a hard hat.  The file list is
 written next to the clip for attribution.
 """
@@ -16,22 +16,32 @@ SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 DEFAULT_CLIP = SAMPLES_DIR / "ppe_demo.mp4"
 
 
-def _classes(label: Path) -> list[int]:
+def _boxes(label: Path) -> list[tuple[int, float]]:
+    """(class, normalised area) per box."""
     if not label.is_file():
         return []
-    return [int(line.split()[0]) for line in label.read_text().splitlines() if line.strip()]
+    out = []
+    for line in label.read_text().splitlines():
+        p = line.split()
+        if len(p) >= 5:
+            out.append((int(p[0]), float(p[3]) * float(p[4])))
+    return out
 
 
-def choose_images(dataset_dir: Path, split: str = "test", n_violation: int = 6, n_ok: int = 3) -> list[Path]:
-    """Deterministic pick: images with bare heads (class 0) and helmet-only images (class 1)."""
+def choose_images(dataset_dir: Path, split: str = "test", n_violation: int = 6, n_ok: int = 3,
+                  min_area: float = 0.006) -> list[Path]:
+    """Deterministic pick: images with bare heads (class 0) and helmet-only images (class 1),
+    at most 6 boxes each, none smaller than ``min_area`` of the image (a camera close enough
+    to see heads)."""
     img_dir = Path(dataset_dir) / split / "images"
     lbl_dir = Path(dataset_dir) / split / "labels"
     viol, ok = [], []
     for img in sorted(img_dir.glob("*.jpg")):
-        cls = _classes(lbl_dir / f"{img.stem}.txt")
-        if not cls or len(cls) > 6:
+        boxes = _boxes(lbl_dir / f"{img.stem}.txt")
+        if not boxes or len(boxes) > 6 or min(a for _, a in boxes) < min_area:
             continue
-        if 0 in cls and 1 in cls:
+        cls = [c for c, _ in boxes]
+        if 0 in cls:
             viol.append(img)
         elif set(cls) == {1}:
             ok.append(img)
@@ -45,7 +55,7 @@ def choose_images(dataset_dir: Path, split: str = "test", n_violation: int = 6, 
     return out
 
 
-def build_clip(images: list[Path], out: Path = DEFAULT_CLIP, size: tuple[int, int] = (640, 360),
+def build_clip(images: list[Path], out: Path = DEFAULT_CLIP, size: tuple[int, int] = (480, 320),
                fps: int = 8, seconds_each: float = 3.0, zoom: float = 0.06) -> Path:
     import cv2
 

@@ -42,7 +42,11 @@ with tab[0]:
     areas = core.fetch(org.areas, ctx.scope, (site_id,), ttl="slow") if site_id else None
     area_labels = dict(zip(areas["id"].tolist(), areas["name"].tolist())) if areas is not None else {}
     area_id = c2.selectbox(ctx.t("area"), list(area_labels), format_func=area_labels.get, key="hz.area")
-    with st.form("hz.form", clear_on_submit=True):
+    flash = st.session_state.pop("hz.flash", None)
+    if flash:
+        st.success(flash, icon=":material/check:")
+    # Not cleared on submit: a refused report keeps what was typed; a saved one is cleared below.
+    with st.form("hz.form", clear_on_submit=False):
         title = st.text_input(ctx.tr("What is the hazard?", "隐患描述（标题）"), max_chars=300, key="hz.title")
         c1, c2 = st.columns(2)
         category = c1.selectbox(ctx.tr("Category", "类别"), CATEGORIES, key="hz.category",
@@ -75,8 +79,11 @@ with tab[0]:
                 st.error(ctx.tr(f"Report refused: {exc}.", f"上报被拒绝：{exc}。"))
             else:
                 core.invalidate("live", "standard")
-                st.success(ctx.tr(f"Hazard #{hid} reported. You can follow it under 'My reports'.",
-                                  f"隐患 #{hid} 已上报，可在“我的上报”中跟踪。"), icon=":material/check:")
+                st.session_state["hz.flash"] = ctx.tr(f"Hazard #{hid} reported. You can follow it under 'My reports'.",
+                                                      f"隐患 #{hid} 已上报，可在“我的上报”中跟踪。")
+                for k in ("hz.title", "hz.description", "hz.photo", "hz.likelihood", "hz.consequence"):
+                    st.session_state.pop(k, None)
+                st.rerun()
 
 # -- my reports -----------------------------------------------------------------------------
 with tab[1]:

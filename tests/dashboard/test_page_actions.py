@@ -198,6 +198,7 @@ def test_worker_reports_a_hazard_with_a_photo(dash_env, dash_users, dash_engine,
     at.run()
     assert_ok(at)
     assert "reported" in texts(at)
+    assert at.text_input(key="hz.title").value == ""  # the form is cleared after a saved report
     row = _one(dash_engine, "SELECT id, status, severity, photo_path, reporter_user_id, site_id FROM hazard_report "
                             "WHERE title = 'Oil leak next to SMT line 1'")
     assert row.status == "reported" and row.severity == "high" and row.reporter_user_id == dash_users["worker"]
@@ -222,6 +223,7 @@ def test_a_bad_photo_is_refused_and_nothing_is_saved(dash_env, dash_users, dash_
     at.run()
     assert_ok(at)
     assert "Photo refused" in texts(at) and "not a JPEG, PNG or WebP image" in texts(at)
+    assert at.text_input(key="hz.title").value == "Cable damaged"  # what was typed is kept
     assert _one(dash_engine, "SELECT count(*) FROM hazard_report")[0] == before
     assert sorted(dash_data_dir.rglob("hazard-*")) == files_before
 

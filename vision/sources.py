@@ -129,7 +129,7 @@ class FrameSource:
                     return
                 backoff = min(self.backoff_max, backoff * 2)
                 continue
-            if ever_connected:
+            if ever_connected and self.kind != "file":
                 self.stats.reconnects += 1
                 log.info("camera %s: reconnected", self.url)
             ever_connected = True

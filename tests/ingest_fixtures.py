@@ -186,7 +186,9 @@ class TcpProxy:
     """A TCP forwarder we can cut: stands between the consumer and PostgreSQL in outage tests."""
 
     def __init__(self, target_host: str, target_port: int):
+        # A host that is a directory is a Unix socket directory (the embedded PostgreSQL).
         self.target = (target_host, target_port)
+        self.unix_path = f"{target_host}/.s.PGSQL.{target_port}" if target_host.startswith("/") else None
         self.port = free_port()
         self._srv: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -209,7 +211,13 @@ class TcpProxy:
             except OSError:
                 return
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                if self.unix_path:
+                    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    upstream.settimeout(5)
+                    upstream.connect(self.unix_path)
+                    upstream.settimeout(None)
+                else:
+                    upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
                 client.close()
                 continue
@@ -284,6 +292,24 @@ def consumer_config(db_url: str, mqtt_url: str, plant: Plant, spool_dir: Path, *
                 db_retry_s=0.2)
     opts.update(kw)
     return ConsumerConfig(**opts)
+
+
+def db_proxy(db_url: str) -> TcpProxy:
+    """A cuttable TCP proxy in front of the database of ``db_url`` (TCP or Unix socket)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(db_url)
+    host = u.host or u.query.get("host") or "127.0.0.1"
+    return TcpProxy(str(host), u.port or 5432)
+
+
+def proxied_url(db_url: str, port: int) -> str:
+    """``db_url`` rewritten to go through a proxy listening on 127.0.0.1:``port``."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(db_url)
+    return u.set(host="127.0.0.1", port=port, query={k: v for k, v in u.query.items() if k != "host"}).render_as_string(
+        hide_password=False)
 
 
 def start_consumer(cfg):

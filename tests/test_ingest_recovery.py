@@ -17,7 +17,8 @@ from ingestion.spool import Spool
 
 from .ingest_fixtures import (
     Publisher,
-    TcpProxy,
+    db_proxy,
+    proxied_url,
     consumer_config,
     count_readings,
     make_plant,
@@ -57,7 +58,7 @@ def _wait_log(path: Path, text: str, count: int = 1, timeout: float = 60) -> boo
 
 
 def _proxied(db_url: str, port: int) -> str:
-    return make_url(db_url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    return proxied_url(db_url, port)
 
 
 # ------------------------------------------------------------------------------------------
@@ -133,8 +134,7 @@ def test_consumer_killed_with_sigkill_and_restarted_mid_stream(engine, db_url, m
 def test_postgres_outage_mid_stream_spools_then_replays(engine, db_url, mqtt_url, tmp_path):
     plant = make_plant(engine)
     s = plant.sensors["voc"]
-    u = make_url(db_url)
-    proxy = TcpProxy(u.host or "127.0.0.1", u.port or 5432)
+    proxy = db_proxy(db_url)
     proxy.start()
     c = start_consumer(consumer_config(_proxied(db_url, proxy.port), mqtt_url, plant, tmp_path / "spool"))
     pub = Publisher(mqtt_url)
@@ -172,8 +172,7 @@ def test_postgres_outage_mid_stream_spools_then_replays(engine, db_url, mqtt_url
 def test_spool_survives_sigkill_during_an_outage(engine, db_url, mqtt_url, tmp_path):
     plant = make_plant(engine)
     s = plant.sensors["humidity"]
-    u = make_url(db_url)
-    proxy = TcpProxy(u.host or "127.0.0.1", u.port or 5432)
+    proxy = db_proxy(db_url)
     proxy.start()
     cid = unique("qhse-test-spool-")
     log = tmp_path / "ingest.log"
@@ -258,8 +257,7 @@ def test_consumer_started_while_postgres_is_down(engine, db_url, mqtt_url, tmp_p
     """No sensor list yet: messages are spooled raw and validated once the database is back."""
     plant = make_plant(engine)
     s = plant.sensors["o2"]
-    u = make_url(db_url)
-    proxy = TcpProxy(u.host or "127.0.0.1", u.port or 5432)  # not started: the database is "down"
+    proxy = db_proxy(db_url)  # not started: the database is "down"
     c = start_consumer(consumer_config(_proxied(db_url, proxy.port), mqtt_url, plant, tmp_path / "spool"))
     pub = Publisher(mqtt_url)
     t0 = now_ms() - 60_000

@@ -61,18 +61,37 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
     for o in run_once(get_engine(url)):
         click.echo(f"  {o.job:<20} {o.status:<8} {o.duration_s:6.2f} s  {o.detail}")
 
+    _step("Live sensor stream: MQTT broker, ingestion, simulator")
+    from ingestion.live import start_live_stream
+
+    # Runs in the background while the dashboard is open (stopped when the demo exits); without the
+    # dashboard it runs while the vision step below runs, then stops.
+    stream = start_live_stream(url, s, excursion_every_s=60.0 if ui else 2.0)
+
+    _step("Vision worker: PPE detection on the demo cameras")
+    from vision.worker import run as run_vision
+    from vision.worker import start_in_background
+
+    if ui:
+        start_in_background(engine=get_engine(url))
+        click.echo("  running in the background; new PPE violations appear in the review queue")
+    else:
+        # Without the dashboard: run the camera worker for a while (readings keep flowing), then stop both.
+        stats = run_vision(duration_s=20.0, engine=get_engine(url))
+        for st in stats.get("cameras", {}).values():
+            click.echo(f"  {st['name']:<10} frames {st['frames']:>4}  detections run {st['detect_runs']:>4}  "
+                       f"events {st['events_started']:>2}  errors {st['write_errors']}")
+        stream.stop()
+        st = stream.stats()
+        click.echo(f"  live stream: published {st['published']:,} readings, stored {st['readings']:,}, "
+                   f"dead letters {st['dead_letters']:,}, alarms raised {st['alarms_raised']}")
+
     _step("Summary")
     from db.queries.summary import platform_summary
 
     for k, v in platform_summary(get_engine(url)).items():
         click.echo(f"  {k:<28} {v:,}" if isinstance(v, int) else f"  {k:<28} {v}")
 
-    _step("Live sensor stream: MQTT broker, ingestion, simulator")
-    from ingestion.live import start_live_stream
-
-    # Runs in the background while the dashboard is open (stopped when the demo exits); without the
-    # dashboard it runs a few seconds to show readings and alarms arriving, then stops.
-    start_live_stream(url, s, demo_seconds=None if ui else 8.0, excursion_every_s=60.0 if ui else 2.0)
 
     # Keep these two steps last: the dashboard runs in the foreground until Ctrl+C.
     _step("Dashboard users (one per role)")

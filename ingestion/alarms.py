@@ -4,8 +4,8 @@ Rules live in ``alarm_rule`` (per sensor kind, optionally per site, or for one s
 
 * ``threshold``: value ``>`` or ``<`` ``threshold``; with ``duration_s`` the condition must
   hold that long (every reading in between beyond the threshold) before the alarm raises;
-* ``rate``: rate of change in units per minute, measured over a window of
-  ``max(duration_s, 60)`` seconds, ``>`` or ``<`` ``threshold``;
+* ``rate``: rate of change in units per minute (least-squares slope over a window of
+  ``max(duration_s, 60)`` seconds, at least half full), ``>`` or ``<`` ``threshold``;
 * clear with hysteresis: an open alarm clears only once the value (or rate) is back past
   ``clear_threshold`` (``threshold`` when unset); between the two it stays open and updates.
 
@@ -299,13 +299,12 @@ class AlarmEngine:
         for us, x in zip(ts_l, v_l, strict=True):
             while dq and dq[0][0] < us - win:
                 dq.popleft()
-            ref = dq[0] if dq else None
             if not dq or us > dq[-1][0]:
                 dq.append((us, x))
-            if ref is None or us - ref[0] < win // 4:
+            if len(dq) < 3 or us - dq[0][0] < win // 2:
                 yield us, None
             else:
-                yield us, (x - ref[1]) / ((us - ref[0]) / 60e6)
+                yield us, _slope_per_min(dq)
 
     # -- alarm rows ------------------------------------------------------------------------------
     @staticmethod
@@ -429,3 +428,20 @@ def clear(conn: sa.Connection, alarm_id: int, by: str, note: str | None = None) 
         {"b": by[:80], "i": alarm_id, "m": f" [cleared by hand by {by}{': ' + note if note else ''}]"})
     _audit(conn, "clear_alarm", alarm_id, by[:80], {"note": note} if note else {})
     notify(conn, "cleared", alarm_id, "cleared", by)
+
+
+def _slope_per_min(points) -> float:
+    """Least-squares slope of (µs, value) points, in units per minute.
+
+    A fit over the whole window, not the difference of two readings: sensor noise at a
+    high sampling rate would otherwise look like a fast rise.
+    """
+    n = len(points)
+    t0 = points[0][0]
+    mt = sum(p[0] - t0 for p in points) / n
+    mv = sum(p[1] for p in points) / n
+    sxx = sum((p[0] - t0 - mt) ** 2 for p in points)
+    if sxx == 0:
+        return 0.0
+    sxy = sum((p[0] - t0 - mt) * (p[1] - mv) for p in points)
+    return sxy / sxx * 60e6

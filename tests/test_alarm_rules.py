@@ -22,6 +22,7 @@ from .ingest_fixtures import (
     ROOT,
     Publisher,
     consumer_config,
+    count_readings,
     make_plant,
     now_ms,
     reading,
@@ -214,6 +215,30 @@ def test_rate_of_change_rule(engine, db_url, mqtt_url, tmp_path):
         raised_i = round((a.raised_at.timestamp() * 1000 - t0) / 10_000)
         assert 13 <= raised_i <= 16  # soon after the rise began
         assert "/min" in a.message
+    finally:
+        pub.close()
+        c.stop()
+
+
+def test_rate_rule_ignores_sensor_noise(engine, db_url, mqtt_url, tmp_path):
+    """A flat but noisy signal sampled every 5 s raises no rate alarm (the slope is fitted over the window)."""
+    import numpy as np
+
+    plant = make_plant(engine, rule_overrides=VIB_RATE)
+    s = plant.sensors["m_vibration"]
+    c = start_consumer(consumer_config(db_url, mqtt_url, plant, tmp_path / "spool"))
+    pub = Publisher(mqtt_url)
+    t0 = now_ms() - 3_600_000
+    noise = np.random.default_rng(3).normal(0, 0.25, 120)  # the demo machines' vibration noise
+    try:
+        for i, v in enumerate(2.2 + noise):
+            pub.publish(plant.topic("m_vibration"), reading(round(float(v), 3), "mm/s", t0 + i * 5_000))
+        pub.flush()
+        assert wait_for(lambda: count_readings(engine, [s.id]) == 120, 15)
+        time.sleep(0.5)
+        assert _alarms(engine, s.id) == []
+        # Two consecutive readings alone differ by several "mm/s per minute": the naive rate would fire.
+        assert max(abs(np.diff(noise))) * 12 > 1.0
     finally:
         pub.close()
         c.stop()

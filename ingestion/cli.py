@@ -13,20 +13,8 @@ from pathlib import Path
 import click
 
 
-class IngestUsageError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def _settings():
-    from qhse.config import SettingsError, get_settings
-
-    try:
-        return get_settings()
-    except SettingsError as exc:
-        raise IngestUsageError(str(exc)) from None
+from qhse.cli_support import UserError as IngestUsageError  # noqa: E402  (one line on stderr, exit 2)
+from qhse.cli_support import _settings  # noqa: E402,F401
 
 
 def _database_url(*, migrate: bool = True, quiet: bool = True) -> str:

@@ -82,7 +82,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", choices=["small", "medium", "large"], default="medium")
     ap.add_argument("--database-url", default=None, help="An already seeded database to use instead.")
-    ap.add_argument("--ai4i", default=str(Path("/work/shared/data/ai4i2020/ai4i2020.csv")))
+    ap.add_argument("--ai4i", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ai4i2020" / "ai4i2020.csv"))
     ap.add_argument("--assets", type=int, default=10_000, help="Synthetic fleet size for the model-time test.")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0,

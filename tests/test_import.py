@@ -16,7 +16,7 @@ from ingestion.importers import ImportFileError, run_import
 
 from .ingest_fixtures import ROOT, make_plant, unique
 
-AI4I = Path(os.environ.get("QHSE_AI4I_CSV", ROOT.parent / "shared" / "data" / "ai4i2020" / "ai4i2020.csv"))
+AI4I = ROOT.parent / "shared" / "data" / "ai4i2020" / "ai4i2020.csv"
 
 
 def _csv(tmp_path: Path, name: str, text: str) -> Path:

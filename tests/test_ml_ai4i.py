@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from click.testing import CliRunner
 
 from ml import ai4i
 
-AI4I = Path(os.environ.get("QHSE_AI4I_CSV", "/work/shared/data/ai4i2020/ai4i2020.csv"))
+AI4I = Path(__file__).resolve().parents[2] / "shared" / "data" / "ai4i2020" / "ai4i2020.csv"
 needs_data = pytest.mark.skipif(not AI4I.is_file(), reason=f"AI4I CSV not found at {AI4I}")
 
 

@@ -156,7 +156,7 @@ def default_sources(data_root: Path) -> dict[str, Path]:
 if __name__ == "__main__":  # pragma: no cover - convenience entry for the training venv
     import sys
 
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/shared/data")
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "data"
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(".qhse/train-data")
     rep = prepare(default_sources(root), out)
     print(rep.data_yaml, rep.images, rep.boxes, "skipped", rep.skipped_lines)

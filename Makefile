@@ -1,11 +1,14 @@
 # QHSE Platform — the two commands: `make demo` and `make test`.
-PY ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is 3.11+ (version-manager shims may exist without one).
+PY ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && command -v $$p && break; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: demo test install install-dev bench lint clean
 
 $(BIN)/python:
+	@test -n "$(PY)" || { echo "Python 3.11 or newer is required (python3 on PATH)"; exit 1; }
 	$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ required"'
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

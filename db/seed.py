@@ -457,7 +457,6 @@ class _Generator:
         n = len(t)
         p = self.sc.sample_period_s
         steps_per_h = HOUR / p
-        hours = (t - t[0]) / HOUR
         day_phase = 2 * np.pi * ((t % 86400) / 86400.0)
         doy = np.array([dt.datetime.fromtimestamp(int(x), UTC).timetuple().tm_yday for x in t[:: max(1, int(86400 // p))]])
         season = np.repeat(np.cos(2 * np.pi * (doy - 200) / 365.0), max(1, int(86400 // p)))[:n]
@@ -468,22 +467,19 @@ class _Generator:
         for s in self.sensors:
             if s["asset_id"]:
                 sensors_by_asset.setdefault(s["asset_id"], {})[s["kind"]] = s
+        # Running state: 2 shifts, 6 days/week (local time, UTC+8); off otherwise.
+        dow = ((t // 86400) + 3) % 7  # 1970-01-01 was a Thursday -> 0 = Monday
+        hod = ((t % 86400) / 3600.0 + 8) % 24
+        running = ((dow < 6) & (hod >= 8) & (hod < 24)).astype(float)
         total = len(self.assets)
         for idx, a in enumerate(self.assets):
             pt = a["product_type"]
             base_rpm = {"L": 1500, "M": 1540, "H": 1580}[pt] + rng.normal(0, 20)
-            osf_limit = {"L": 11000, "M": 12000, "H": 13000}[pt]
-            # Running state: 2 shifts, 6 days/week; off otherwise.
-            dow = ((t // 86400) + 3) % 7  # 1970-01-01 was a Thursday -> 0 = Monday
-            hod = (t % 86400) / 3600.0 + 8  # Asia/Shanghai
-            hod = hod % 24
-            running = ((dow < 6) & (hod >= 8) & (hod < 24)).astype(float)
             air = 298.0 + 3.0 * season + 1.2 * np.sin(day_phase - 2.0) + np.cumsum(rng.normal(0, 0.02, n))
             air = air - np.linspace(0, air[-1] - air[0], n) * 0.9  # keep the random walk from running away
             gap = np.full(n, 10.0 + rng.normal(0, 0.3))
             torque = np.full(n, 40.0 + rng.normal(0, 2))
             vib = np.full(n, 2.2 + rng.uniform(-0.3, 0.5))
-            tooldelta = np.zeros(n)
             # Wear episodes: (mode, ramp_days, fails)
             ep_rate = 1 / 75.0  # per day per machine
             n_ep = rng.poisson(ep_rate * self.sc.days)
@@ -550,8 +546,6 @@ class _Generator:
             proc = air + gap + np.where(running > 0, 0.0, -1.5) + rng.normal(0, 0.25, n)
             vibr = np.where(running > 0, vib + rng.normal(0, 0.25, n), 0.3 + rng.normal(0, 0.05, n)).clip(0.05)
             airn = air + rng.normal(0, 0.2, n)
-            # Overstrain episodes also show through wear x torque crossing the OSF limit.
-            _ = osf_limit
             chunks = []
             series = {"air_temp": airn, "process_temp": proc, "rpm": rpm, "torque": tq, "tool_wear": wear, "vibration": vibr}
             for kind, vals in series.items():

@@ -166,12 +166,3 @@ def get_settings() -> Settings:
 
 def reset_settings_cache() -> None:
     get_settings.cache_clear()
-
-
-def env_snapshot() -> dict[str, str]:
-    """The QHSE_* variables currently set (values of URLs with passwords redacted)."""
-    out = {}
-    for k, v in os.environ.items():
-        if k.upper().startswith(ENV_PREFIX):
-            out[k] = v
-    return out

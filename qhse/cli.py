@@ -147,15 +147,9 @@ def db_restore(file: Path, yes: bool) -> None:
 @cli.command()
 def health() -> None:
     """Exit 0 when the database is reachable and its schema is current (container health check)."""
-    from db.engine import check_connection, resolve_database_url
     from db.migrate import is_up_to_date
 
-    s = _settings()
-    try:
-        url = resolve_database_url(s)
-        check_connection(url)
-    except SettingsError as exc:
-        raise UserError(str(exc)) from None
+    url = database_url(quiet=True)
     if not is_up_to_date(url):
         raise UserError("database schema is not current: run 'qhse db upgrade'")
     click.echo("ok")
@@ -264,6 +258,17 @@ def _loop_errors():
     return (WorkflowError, SlaError, DispatchError, InspectionError, NotifyError, IncentiveError, RecurrenceError)
 
 
+def _site_ids(eng, site_code: str | None) -> list[int] | None:
+    """[id] of the site with this code (a clear error if unknown); None for every site."""
+    if not site_code:
+        return None
+    from db.engine import session_scope
+    from db.models import Site
+
+    with session_scope(eng) as s:
+        return [_by_code(s, Site, site_code, "site").id]
+
+
 def _by_code(s, model, code: str, what: str, **filters):
     import sqlalchemy as sa
 
@@ -361,18 +366,13 @@ def hazard_list(site_code, status, open_only, limit) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from db.engine import session_scope
-    from db.models import Site
     from db.queries.hazards import hazard_list as query
     from qhse.workflow import STATUSES
 
     if status and status not in STATUSES:
         raise UserError(f"unknown status {status!r} (statuses: {', '.join(STATUSES)})")
     eng = _loop_engine()
-    site_ids = None
-    if site_code:
-        with session_scope(eng) as s:
-            site_ids = [_by_code(s, Site, site_code, "site").id]
+    site_ids = _site_ids(eng, site_code)
     df = query(eng, site_ids, status=status, open_only=open_only, limit=limit)
     t = Table()
     for c in ("id", "site", "area", "category", "severity", "status", "reported", "response due", "actions", "title"):
@@ -498,15 +498,10 @@ def hazard_board(site_code, due_soon_hours, limit) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from db.engine import session_scope
-    from db.models import Site
     from db.queries.hazards import BOARD_STATES, awaiting_response, sla_board
 
     eng = _loop_engine()
-    site_ids = None
-    if site_code:
-        with session_scope(eng) as s:
-            site_ids = [_by_code(s, Site, site_code, "site").id]
+    site_ids = _site_ids(eng, site_code)
     df = sla_board(eng, site_ids, due_soon_hours=due_soon_hours)
     counts = df["state"].value_counts().to_dict() if len(df) else {}
     t = Table(title="SLA board: " + ", ".join(f"{k.replace('_', ' ')} {counts.get(k, 0)}" for k in BOARD_STATES))
@@ -564,15 +559,10 @@ def inspection_schedule(days: float) -> None:
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
 def inspection_list(site_code, status, limit) -> None:
     """List inspections, latest due first."""
-    from db.engine import session_scope
-    from db.models import Site
     from db.queries.hazards import inspections
 
     eng = _loop_engine()
-    site_ids = None
-    if site_code:
-        with session_scope(eng) as s:
-            site_ids = [_by_code(s, Site, site_code, "site").id]
+    site_ids = _site_ids(eng, site_code)
     df = inspections(eng, site_ids, status=status, limit=limit)
     for r in df.itertuples():
         click.echo(f"#{r.id:<6} {r.site:<8} {r.area:<26} {r.risk_class} due {_fmt(r.due_at)} {r.status:<9} "

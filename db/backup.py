@@ -91,16 +91,37 @@ def validate_dump(file: Path) -> int:
 
 
 def restore(url: str, file: Path) -> None:
-    """Replace the database's contents with the archive (validated first)."""
+    """Replace the database's contents with the archive, all or nothing.
+
+    The archive is validated, then converted in full to an SQL script (a truncated or
+    corrupt archive fails here, before anything is touched).  The script runs in one
+    transaction that first drops and recreates the ``public`` schema: if any statement
+    fails, PostgreSQL rolls the whole transaction back and the database is exactly as it
+    was before the restore.
+    """
+    import tempfile
+
     validate_dump(file)
     args, env = _conn_args(url)
-    import psycopg
-
-    from db.engine import libpq_dsn
-
-    with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    res = _run([_pg_bin("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction", *args, str(file)], env)
+    with tempfile.TemporaryDirectory(prefix="qhse-restore-") as tmp:
+        script = Path(tmp) / "restore.sql"
+        res = _run([_pg_bin("pg_restore"), "--no-owner", "--exit-on-error", "--file", str(script), str(file)], {})
+        if res.returncode != 0 or not script.is_file():
+            raise BackupError(f"{file}: archive cannot be read in full (nothing was changed): "
+                              f"{res.stderr.strip()[:300] or res.returncode}")
+        wrapper = Path(tmp) / "run.sql"
+        wrapper.write_text(
+            "\\set ON_ERROR_STOP on\n"
+            "DROP SCHEMA public CASCADE;\n"
+            "CREATE SCHEMA public;\n"
+            f"\\i {_psql_quote(str(script))}\n"
+        )
+        res = _run([_pg_bin("psql"), "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1",
+                    *args, "--file", str(wrapper)], env)
     if res.returncode != 0:
-        raise BackupError(f"pg_restore failed: {res.stderr.strip()[:300]}")
+        raise BackupError(f"restore failed, the database was left unchanged: {res.stderr.strip()[:300]}")
+
+
+def _psql_quote(path: str) -> str:
+    """A file name quoted for psql's \\i (single quotes, doubled)."""
+    return "'" + path.replace("'", "''") + "'"

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import uuid
 
 import numpy as np
 import psycopg
@@ -193,3 +194,60 @@ def test_backup_restore_round_trip(fresh_db_url, tmp_path):
             "SELECT count(*) FROM pg_inherits WHERE inhparent = 'sensor_reading'::regclass")).scalar()
     eng.dispose()
     assert parts >= 2
+
+
+def _table_count(eng) -> int:
+    with eng.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).scalar()
+
+
+def test_restore_of_truncated_archive_leaves_database_untouched(fresh_db_url, tmp_path):
+    eng = sa.create_engine(fresh_db_url)
+    with eng.begin() as conn:
+        conn.execute(sa.insert(m.Enterprise.__table__), [{"id": 1, "name": "Before"}])
+    tables = _table_count(eng)
+    dump = tmp_path / "qhse.dump"
+    assert _cli("db", "backup", str(dump), url=fresh_db_url).returncode == 0
+    data = dump.read_bytes()
+    cut = tmp_path / "cut.dump"
+    cut.write_bytes(data[: len(data) - 64])  # the table of contents survives, the data does not
+    from db.backup import validate_dump
+
+    assert validate_dump(cut) > 0  # the header check alone cannot see the damage
+    with eng.begin() as conn:
+        conn.execute(sa.text("UPDATE enterprise SET name = 'Current'"))
+    r = _cli("db", "restore", str(cut), "--yes", url=fresh_db_url)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "nothing was changed" in r.stderr or "left unchanged" in r.stderr
+    eng.dispose()
+    eng = sa.create_engine(fresh_db_url)
+    assert _table_count(eng) == tables
+    with eng.connect() as conn:
+        assert conn.execute(sa.text("SELECT name FROM enterprise")).scalar() == "Current"
+    eng.dispose()
+
+
+def test_restore_failing_midway_rolls_back_everything(fresh_db_url, tmp_path):
+    """An archive whose SQL fails part-way (a GRANT to a role that no longer exists)."""
+    role = f"qhse_gone_{uuid.uuid4().hex[:8]}"
+    eng = sa.create_engine(fresh_db_url)
+    with eng.begin() as conn:
+        conn.execute(sa.insert(m.Enterprise.__table__), [{"id": 1, "name": "Archived"}])
+        conn.execute(sa.text(f'CREATE ROLE "{role}"'))
+        conn.execute(sa.text(f'GRANT SELECT ON enterprise TO "{role}"'))
+    dump = tmp_path / "qhse.dump"
+    assert _cli("db", "backup", str(dump), url=fresh_db_url).returncode == 0
+    with eng.begin() as conn:
+        conn.execute(sa.text(f'REVOKE ALL ON enterprise FROM "{role}"'))
+        conn.execute(sa.text(f'DROP ROLE "{role}"'))
+        conn.execute(sa.text("UPDATE enterprise SET name = 'Current'"))
+    tables = _table_count(eng)
+    eng.dispose()
+    r = _cli("db", "restore", str(dump), "--yes", url=fresh_db_url)
+    assert r.returncode == 2 and "left unchanged" in r.stderr, r.stdout + r.stderr
+    eng = sa.create_engine(fresh_db_url)
+    assert _table_count(eng) == tables
+    with eng.connect() as conn:
+        assert conn.execute(sa.text("SELECT name FROM enterprise")).scalar() == "Current"
+    eng.dispose()

@@ -62,6 +62,33 @@ class Settings(BaseSettings):
         "smtp+starttls://host:587). Unset: e-mails are written as .eml files under data_dir/mail.",
     )
     smtp_from: str = Field(default="qhse@localhost", description="Sender address of notification e-mails.")
+    # Dashboard security (sign-in, sessions, uploads).
+    upload_max_pixels: int = Field(
+        default=50_000_000, ge=1024,
+        description="Largest photo accepted, in pixels (width x height read from the file header before decoding).",
+    )
+    upload_keep_exif: bool = Field(
+        default=False, description="Keep EXIF/XMP metadata (GPS location) in stored photos; stripped by default.",
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins per account (per client: 4x this) before back-off starts.",
+    )
+    login_window_s: int = Field(default=900, ge=1, description="Seconds over which failed sign-ins are counted.")
+    login_backoff_s: float = Field(
+        default=2.0, gt=0, description="First back-off after the allowed failures; doubles with each further one.",
+    )
+    login_backoff_max_s: float = Field(default=900.0, gt=0, description="Longest back-off (lockout) in seconds.")
+    password_hash_concurrency: int = Field(
+        default=2, ge=1, le=64,
+        description="Password hash checks (argon2, 64 MiB each) run at once per dashboard process; others wait.",
+    )
+    session_idle_s: int = Field(default=1800, ge=60, description="Dashboard session ends after this idle time.")
+    session_absolute_s: int = Field(default=12 * 3600, ge=300, description="Dashboard session ends this long "
+                                    "after sign-in, active or not.")
+    session_cookie_secure: bool = Field(
+        default=False, description="Mark the session cookie Secure even when the request reached the dashboard "
+        "over plain HTTP (behind a TLS proxy); HTTPS requests always get Secure.",
+    )
     # Used by the test-suite only: real services the tests run against.
     test_database_url: str | None = None
     test_mqtt_url: str | None = None

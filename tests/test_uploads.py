@@ -12,7 +12,13 @@ import pytest
 from PIL import Image
 
 from qhse import uploads
-from qhse.uploads import UploadError, header_size, store_photo, strip_metadata, validate_photo
+from qhse.uploads import (
+    UploadError,
+    header_size,
+    store_photo,
+    strip_metadata,
+    validate_photo,
+)
 
 
 def _chunk(ctype: bytes, payload: bytes) -> bytes:
@@ -28,7 +34,7 @@ def png_bomb(w: int = 20000, h: int = 20000) -> bytes:
 
 def jpeg_with_size(w: int, h: int) -> bytes:
     """A real small JPEG whose SOF0 header is rewritten to declare w x h."""
-    ok, buf = cv2.imencode(".jpg", np.full((40, 40, 3), 90, np.uint8))
+    _ok, buf = cv2.imencode(".jpg", np.full((40, 40, 3), 90, np.uint8))
     data = bytearray(buf.tobytes())
     i = data.index(b"\xff\xc0")
     data[i + 5:i + 9] = struct.pack(">HH", h, w)
@@ -72,7 +78,7 @@ def test_jpeg_bomb_is_refused_from_its_sof_header(no_decode):
 def test_pixel_limit_is_a_setting(monkeypatch):
     from qhse.config import reset_settings_cache
 
-    ok, buf = cv2.imencode(".png", np.zeros((100, 100, 3), np.uint8))
+    _ok, buf = cv2.imencode(".png", np.zeros((100, 100, 3), np.uint8))
     monkeypatch.setenv("QHSE_UPLOAD_MAX_PIXELS", "5000")
     reset_settings_cache()
     try:
@@ -89,7 +95,7 @@ def test_header_sizes_match_decoded_sizes_for_every_format():
     img = np.random.default_rng(1).integers(0, 255, (37, 53, 3), np.uint8)
     for ext, params in ((".png", []), (".jpg", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]),
                         (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101])):  # lossy VP8 and lossless VP8L
-        ok, buf = cv2.imencode(ext, img, params)
+        _ok, buf = cv2.imencode(ext, img, params)
         data = buf.tobytes()
         kind = uploads.sniff(data)
         assert header_size(data, kind) == (53, 37), (ext, params)
@@ -125,7 +131,7 @@ def test_exif_is_kept_when_the_setting_says_so(tmp_path):
 
 
 def test_png_text_and_exif_chunks_are_removed(tmp_path):
-    ok, buf = cv2.imencode(".png", np.full((40, 40, 3), 7, np.uint8))
+    _ok, buf = cv2.imencode(".png", np.full((40, 40, 3), 7, np.uint8))
     png = buf.tobytes()
     i = png.index(b"IDAT") - 4
     tagged = png[:i] + _chunk(b"eXIf", b"MM\x00*GPS") + _chunk(b"tEXt", b"Comment\x00home address") + png[i:]

@@ -39,15 +39,24 @@ def _logging(level: str) -> None:
                         stream=sys.stderr)
 
 
-def _mqtt_v5(url: str) -> bool:
-    from ingestion.broker import supports_mqtt5
-    from ingestion.mqtt import MqttUrlError, parse_mqtt_url
+def _broker_address(url: str, s=None):
+    """The broker address with QHSE_MQTT_USERNAME / _PASSWORD / _CA_FILE applied."""
+    from ingestion.mqtt import MqttUrlError, settings_address
 
     try:
-        a = parse_mqtt_url(url)
+        return settings_address(url, s or _settings())
     except MqttUrlError as exc:
         raise IngestUsageError(str(exc)) from None
-    return supports_mqtt5(a.host, a.port) if not a.tls else True
+
+
+def _mqtt_v5(url: str, s=None) -> bool:
+    """Does the broker speak MQTT v5?  Probed with the client's own credentials and TLS."""
+    from ingestion.broker import BrokerAuthError, probe_mqtt5
+
+    try:
+        return probe_mqtt5(_broker_address(url, s))
+    except BrokerAuthError as exc:
+        raise IngestUsageError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------- ingest
@@ -56,25 +65,29 @@ def _mqtt_v5(url: str) -> bool:
               help="Consumer processes on the shared subscription.")
 @click.option("--client-id", default=None,
               help="MQTT client id; keep it stable across restarts: it names the persistent session and the spool. "
-                   "[default: qhse-ingest-<hostname>]")
+                   "Required with a shared subscription (--workers > 1 or --group). "
+                   "[default: QHSE_MQTT_CLIENT_ID, else qhse-ingest-<hostname> for a single unshared consumer]")
 @click.option("--topic-root", default="qhse", show_default=True, help="First topic level.")
-@click.option("--group", default="qhse", show_default=True, help="Shared subscription group ($share/<group>/...).")
+@click.option("--group", default=None,
+              help="Shared subscription group ($share/<group>/...): consumers with the same group split the readings. "
+                   "[default: qhse when --workers > 1, else no shared subscription]")
 @click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True,
               help="Most messages per database transaction.")
 @click.option("--batch-ms", type=click.FloatRange(1, 10_000), default=200.0, show_default=True,
               help="Longest a batch waits for more messages (a thin stream closes batches after 20 ms of quiet).")
 @click.option("--receive-maximum", type=click.IntRange(100, 65535), default=65_535, show_default=True,
               help="Unacknowledged QoS 1 messages the broker may send ahead (MQTT v5).")
-@click.option("--session-expiry", type=click.IntRange(0, 2**32 - 2), default=7 * 86400, show_default=True,
-              help="Seconds the broker keeps the session (and queues messages) while the consumer is away.")
+@click.option("--session-expiry", type=click.IntRange(0, 2**32 - 2), default=None,
+              help="Seconds the broker keeps the session (and queues messages) while the consumer is away. "
+                   "[default: QHSE_MQTT_SESSION_EXPIRY_S, 7 days]")
 @click.option("--spool-max-mb", type=click.IntRange(1, 1_000_000), default=1024, show_default=True,
               help="On-disk spool limit used while PostgreSQL is unreachable.")
 @click.option("--max-age-days", type=click.FloatRange(0.001, 3650), default=7.0, show_default=True,
               help="Readings older than this at receipt go to the dead-letter table.")
 @click.option("--stats-every", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True,
               help="Seconds between progress lines.")
-def ingest(workers: int, client_id: str | None, topic_root: str, group: str, batch_size: int, batch_ms: float,
-           receive_maximum: int, session_expiry: int, spool_max_mb: int, max_age_days: float,
+def ingest(workers: int, client_id: str | None, topic_root: str, group: str | None, batch_size: int, batch_ms: float,
+           receive_maximum: int, session_expiry: int | None, spool_max_mb: int, max_age_days: float,
            stats_every: float) -> None:
     """Consume sensor readings from MQTT into PostgreSQL and evaluate the alarm rules."""
     import socket
@@ -88,19 +101,37 @@ def ingest(workers: int, client_id: str | None, topic_root: str, group: str, bat
         check_root(topic_root)
     except ValueError as exc:
         raise IngestUsageError(str(exc)) from None
+    shared = workers > 1 or group is not None
+    client_id = client_id or s.mqtt_client_id
+    if shared and not client_id:
+        raise IngestUsageError(
+            "a shared subscription (--workers > 1 or --group) needs a stable client id: set QHSE_MQTT_CLIENT_ID "
+            "or --client-id (a new id at every start leaves the old persistent session behind, and the broker "
+            "keeps giving it its share of the readings until the session expires)")
     db_url = _resolve_db_for_ingest(s)
     mqtt_url, embedded = _broker(s)
-    v5 = _mqtt_v5(mqtt_url)
-    if workers > 1 and not v5:
-        raise IngestUsageError(f"--workers {workers} needs an MQTT v5 broker with shared subscriptions "
-                               f"({mqtt_url} speaks MQTT 3.1.1 only); set QHSE_MQTT_URL to Mosquitto or EMQX")
+    addr = _broker_address(mqtt_url, s)
+    v5 = _mqtt_v5(mqtt_url, s)
+    if shared and not v5:
+        raise IngestUsageError(f"{'--workers ' + str(workers) if workers > 1 else '--group'} needs an MQTT v5 broker "
+                               f"with shared subscriptions ({addr.url} speaks MQTT 3.1.1 only); "
+                               "set QHSE_MQTT_URL to Mosquitto or EMQX")
+    if not v5 and not embedded:
+        click.echo(f"warning: {addr.url} does not speak MQTT v5; using MQTT 3.1.1 (no shared subscription, "
+                   "no session expiry)", err=True)
+    expiry = s.mqtt_session_expiry_s if session_expiry is None else session_expiry
     cfg = ConsumerConfig(
-        mqtt_url=mqtt_url, database_url=db_url, spool_dir=s.data_path / "spool", root=topic_root,
-        share_group=group if v5 else None, client_id=client_id or f"qhse-ingest-{socket.gethostname()}",
-        mqtt_v5=v5, receive_maximum=receive_maximum, session_expiry_s=session_expiry, batch_max=batch_size,
-        batch_ms=batch_ms, spool_max_bytes=spool_max_mb << 20, max_age_s=max_age_days * 86400)
-    click.echo(f"ingest: {mqtt_url}{' (embedded broker)' if embedded else ''}, MQTT {'v5' if v5 else '3.1.1'}, "
-               f"topics {topic_root}/+/+/+/+/telemetry and {topic_root}/+/gateway/telemetry, "
+        mqtt_url=addr.url, mqtt_username=addr.username, mqtt_password=addr.password, mqtt_ca_file=addr.ca_file,
+        database_url=db_url, spool_dir=s.data_path / "spool", root=topic_root,
+        share_group=(group or "qhse") if shared else None,
+        client_id=client_id or f"qhse-ingest-{socket.gethostname()}",
+        mqtt_v5=v5, receive_maximum=receive_maximum, session_expiry_s=expiry, batch_max=batch_size,
+        batch_ms=batch_ms, spool_max_bytes=spool_max_mb << 20, max_age_s=max_age_days * 86400,
+        heartbeat_stale_s=s.heartbeat_stale_s)
+    click.echo(f"ingest: {addr.url}{' (embedded broker)' if embedded else ''}, MQTT {'v5' if v5 else '3.1.1'}, "
+               f"client id {cfg.client_id}, session expiry {expiry:,} s, "
+               f"topics {topic_root}/+/+/+/+/telemetry and {topic_root}/+/gateway/telemetry"
+               f"{' shared as $share/' + cfg.share_group if cfg.share_group else ''}, "
                f"{workers} worker{'s' if workers > 1 else ''}; Ctrl+C stops", err=True)
     if workers > 1:
         run_workers(cfg, workers, log_level=s.log_level.upper(),
@@ -169,13 +200,13 @@ def simulate(rate: float | None, duration: float | None, count: int | None, malf
         summary = run_simulator(db_url=db_url, mqtt_url=mqtt_url, rate=rate, duration=duration, count=count,
                                 malformed_ratio=malformed_ratio, gateway=gateway, batch=batch, sites=list(sites),
                                 excursion_every_s=excursion_every, period_s=period, root=topic_root, seed=seed_,
-                                mqtt_v5=_mqtt_v5(mqtt_url), progress=True)
+                                mqtt_v5=_mqtt_v5(mqtt_url, s), progress=True)
     except SimulatorError as exc:
         raise IngestUsageError(str(exc)) from None
     click.echo(f"published {summary.readings:,} readings in {summary.messages:,} messages "
                f"({summary.malformed:,} malformed on purpose, {summary.excursions:,} excursions) "
                f"in {summary.seconds:.1f} s = {summary.readings / max(summary.seconds, 1e-9):,.0f} readings/s "
-               f"to {mqtt_url}")
+               f"to {_broker_address(mqtt_url, s).url}")
     if embedded:
         click.echo("note: the embedded broker stops with this command; run `qhse ingest` in parallel, "
                    "or set QHSE_MQTT_URL", err=True)
@@ -197,7 +228,7 @@ def import_cmd(kind: str, file: Path, skip_bad: bool, asset_code: str | None, st
                max_errors: int) -> None:
     """Import a CSV file: assets, people, training (records), hours (worked), incidents, ai4i (machine history).
 
-    Every row is validated first; an error names its line and column.  Nothing is imported
+    Every row is validated; an error names its line and column.  Nothing is imported
     when a row is bad, unless --skip-bad.  `qhse import-columns` shows the columns of each kind.
     """
     from ingestion.importers import ImportFileError, run_import
@@ -212,10 +243,10 @@ def import_cmd(kind: str, file: Path, skip_bad: bool, asset_code: str | None, st
         raise IngestUsageError(str(exc)) from None
     for e in report.errors[:max_errors]:
         click.echo(f"{file}: {e}", err=True)
-    if len(report.errors) > max_errors:
-        click.echo(f"... and {len(report.errors) - max_errors} more errors", err=True)
-    if report.errors and not skip_bad:
-        raise IngestUsageError(f"{len(report.errors)} bad row(s) in {file}; nothing imported "
+    if report.error_count > max_errors:
+        click.echo(f"... and {report.error_count - max_errors:,} more errors", err=True)
+    if report.error_count and not skip_bad:
+        raise IngestUsageError(f"{report.error_count:,} bad row(s) in {file}; nothing imported "
                                "(fix them, or use --skip-bad to import the valid rows)")
     click.echo(report.summary())
     for line in report.notes:

@@ -1,9 +1,12 @@
 """CSV importers: assets, people, training records, hours worked, incidents, AI4I machine history.
 
-Every file is read completely and every row validated (types, ranges, references to
-sites, areas, departments, people, courses) before anything is written.  Each problem is
-reported with its line and column.  With errors nothing is imported, unless
-``skip_bad``: then the valid rows are.  Writes happen in one transaction and are
+Files are streamed in chunks of rows (memory stays flat whatever the file's size): each
+chunk is validated (types, ranges, references to sites, areas, departments, people,
+courses) and written inside one transaction, which commits only when the whole file was
+read.  Each problem is reported with its line and column (a NUL byte in a cell included);
+after the first bad row nothing more is written and the transaction is rolled back at the
+end, so with errors nothing is imported, unless ``skip_bad``: then the valid rows are.
+The first ``MAX_KEPT_ERRORS`` errors are kept, all are counted.  Writes are
 idempotent: importing the same file twice changes nothing the second time (rows are
 matched on their natural keys: asset code, employee number, person+course+date,
 site+department+month; incidents on site, time, kind, person and description; readings
@@ -39,6 +42,8 @@ from db.models.org import PERSON_KINDS
 from db.models.safety import INCIDENT_KINDS
 from db.seed import MACHINE_SENSORS
 
+MAX_KEPT_ERRORS = 1000
+CHUNK_ROWS = 5000
 KINDS = ("assets", "people", "training", "hours", "incidents", "ai4i")
 AI4I_ATTRIBUTION = ("AI4I 2020 Predictive Maintenance Dataset, S. Matzka, UCI Machine Learning Repository "
                     "(DOI 10.24432/C5HS5C), CC BY 4.0")
@@ -69,13 +74,19 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0  # all errors; ``errors`` keeps the first MAX_KEPT_ERRORS
     notes: list[str] = field(default_factory=list)
     imported: bool = False
 
+    def add_error(self, e: RowError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_KEPT_ERRORS:
+            self.errors.append(e)
+
     def summary(self) -> str:
         if not self.imported:
-            return f"{self.kind}: {self.rows:,} rows read, {len(self.errors):,} bad; nothing imported"
-        bad = f", {len(self.errors):,} bad rows skipped" if self.errors else ""
+            return f"{self.kind}: {self.rows:,} rows read, {self.error_count:,} bad; nothing imported"
+        bad = f", {self.error_count:,} bad rows skipped" if self.error_count else ""
         return (f"{self.kind}: {self.rows:,} rows read, {self.valid:,} valid{bad}; {self.inserted:,} inserted, "
                 f"{self.updated:,} updated, {self.unchanged:,} already present")
 
@@ -291,6 +302,10 @@ def _read_rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
                 if len(row) != len(header):
                     yield line, {"__width__": f"{len(row)} values for {len(header)} columns"}
                     continue
+                nul = next((h for h, c in zip(header, row, strict=True) if "\x00" in c), None)
+                if nul is not None:
+                    yield line, {"__nul__": nul}
+                    continue
                 yield line, dict(zip(header, row, strict=True))
         except UnicodeDecodeError as exc:
             raise ImportFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
@@ -317,24 +332,35 @@ def _errors(line: int, exc: ValidationError, schema: type[_Row]) -> list[RowErro
     return out
 
 
-def validate_file(path: Path, kind: str, progress: Callable[[int], None] | None = None):
-    """Parse and type-check every row: ([(line, row model)], [RowError], rows read)."""
+def validate_chunks(path: Path, kind: str, report: ImportReport, progress: Callable[[int], None] | None = None,
+                    size: int = CHUNK_ROWS) -> Iterator[list[tuple[int, _Row]]]:
+    """Parse and type-check the file's rows, ``size`` at a time: yields [(line, row model)].
+
+    Errors go to ``report`` (with their line and column); ``report.rows`` counts rows read.
+    """
     schema = SCHEMAS[kind]
-    good, errors, n = [], [], 0
+    good: list[tuple[int, _Row]] = []
     for line, raw in _read_rows(path, kind):
-        n += 1
+        report.rows += 1
         if "__width__" in raw:
-            errors.append(RowError(line, None, raw["__width__"]))
-            continue
-        try:
-            good.append((line, schema.model_validate(raw)))
-        except ValidationError as exc:
-            errors.extend(_errors(line, exc, schema))
-        if progress and n % 1000 == 0:
+            report.add_error(RowError(line, None, raw["__width__"]))
+        elif "__nul__" in raw:
+            report.add_error(RowError(line, raw["__nul__"], "contains a NUL byte (binary data, not text)"))
+        else:
+            try:
+                good.append((line, schema.model_validate(raw)))
+            except ValidationError as exc:
+                for e in _errors(line, exc, schema):
+                    report.add_error(e)
+        if len(good) >= size:
+            yield good
+            good = []
+        if progress and report.rows % 1000 == 0:
             progress(1000)
     if progress:
-        progress(n % 1000)
-    return good, errors, n
+        progress(report.rows % 1000)
+    if good:
+        yield good
 
 
 # ---------------------------------------------------------------------------------------------
@@ -552,91 +578,121 @@ def _ai4i_sensors(conn: sa.Connection, asset_code: str, report: ImportReport) ->
     return a.id, have
 
 
-def _import_ai4i(conn: sa.Connection, rows, report: ImportReport, errors: list[RowError], asset_code: str,
-                 start: str | None, interval_s: float, skip_bad: bool, progress) -> None:
+def _import_ai4i(conn: sa.Connection, chunks: Iterator[list[tuple[int, _Row]]], report: ImportReport,
+                 asset_code: str, start: str | None, interval_s: float, skip_bad: bool, progress) -> None:
+    """Streams the rows into compact arrays (8 bytes per value), then writes readings in chunks."""
+    from array import array
+
     from .store import PartitionCache, refresh_daily, update_rollups, write_readings
 
     asset_id, sensors = _ai4i_sensors(conn, asset_code, report)
-    rows = sorted(rows, key=lambda lr: lr[1].udi)
-    seen: dict[int, int] = {}
-    valid = []
-    for line, r in rows:
-        bad = False
-        if r.udi in seen:
-            errors.append(RowError(line, "UDI", f"UDI {r.udi} repeats line {seen[r.udi]}"))
-            bad = True
-        seen.setdefault(r.udi, line)
-        for field_name, kind in AI4I_SENSORS.items():
-            v, s = getattr(r, field_name), sensors[kind]
-            lo = -math.inf if s["min"] is None else s["min"]
-            hi = math.inf if s["max"] is None else s["max"]
-            if not (lo <= v <= hi):
-                col = Ai4iRow.model_fields[field_name].alias
-                errors.append(RowError(line, col, f"{v:g} is outside the valid range [{lo:g}, {hi:g}] of {s['code']}"))
+    fields = list(AI4I_SENSORS)
+    lines, udis = array("q"), array("q")
+    values = {f: array("d") for f in fields}
+    failure_rows: dict[int, tuple[str, str]] = {}  # udi -> (mode, product id), failures only
+    limits = {}
+    for field_name, kind in AI4I_SENSORS.items():
+        sens = sensors[kind]
+        limits[field_name] = (-math.inf if sens["min"] is None else sens["min"],
+                              math.inf if sens["max"] is None else sens["max"], sens["code"],
+                              Ai4iRow.model_fields[field_name].alias)
+    for chunk in chunks:
+        for line, r in chunk:
+            bad = False
+            for field_name in fields:
+                v = getattr(r, field_name)
+                lo, hi, code, col = limits[field_name]
+                if not (lo <= v <= hi):
+                    report.add_error(RowError(line, col, f"{v:g} is outside the valid range [{lo:g}, {hi:g}] of {code}"))
+                    bad = True
+            if r.failure == 0 and any(getattr(r, f) for f in _FLAGS[:4]):
+                report.add_error(RowError(line, "Machine failure", "a failure mode flag is set but Machine failure is 0"))
                 bad = True
-        if r.failure == 0 and any(getattr(r, f) for f in _FLAGS[:4]):
-            errors.append(RowError(line, "Machine failure", "a failure mode flag is set but Machine failure is 0"))
-            bad = True
-        if not bad:
-            valid.append((line, r))
-    report.valid = len(valid)
-    if errors and not skip_bad:
+            if bad:
+                continue
+            lines.append(line)
+            udis.append(r.udi)
+            for field_name in fields:
+                values[field_name].append(getattr(r, field_name))
+            if r.failure:
+                failure_rows[r.udi] = ("+".join(f.upper() for f in _FLAGS if getattr(r, f)) or "unknown", r.product_id)
+    line_a = np.frombuffer(lines, dtype=np.int64) if len(lines) else np.zeros(0, dtype=np.int64)
+    udi_a = np.frombuffer(udis, dtype=np.int64) if len(udis) else np.zeros(0, dtype=np.int64)
+    order = np.argsort(udi_a, kind="stable")
+    udi_s, line_s = udi_a[order], line_a[order]
+    # A repeated UDI: every occurrence after the first (in file order) is an error.
+    keep = np.ones(len(udi_s), dtype=bool)
+    if len(udi_s) > 1:
+        dup = np.flatnonzero(udi_s[1:] == udi_s[:-1]) + 1
+        for i in dup.tolist():
+            first = i - 1
+            while first > 0 and udi_s[first - 1] == udi_s[i]:
+                first -= 1
+            report.add_error(RowError(int(line_s[i]), "UDI", f"UDI {int(udi_s[i])} repeats line {int(line_s[first])}"))
+        keep[dup] = False
+    order = order[keep]
+    report.valid = len(order)
+    if report.error_count and not skip_bad:
         return
-    if not valid:
+    if not len(order):
         return
-    max_udi = max(r.udi for _, r in valid)
+    udi = udi_a[order]
+    cols = {f: np.frombuffer(values[f], dtype=np.float64)[order] for f in fields}
+    del lines, udis, values
+    max_udi = int(udi.max())
     t0 = _parse_start(start, max_udi, interval_s)
     t0_us = int(t0.timestamp() * 1e6)
-    udi = np.array([r.udi for _, r in valid], dtype=np.int64)
     ts = t0_us + (udi - 1) * int(interval_s * 1e6)
-    n = len(valid)
-    sid_parts, ts_parts, val_parts = [], [], []
-    for field_name, kind in AI4I_SENSORS.items():
-        sid_parts.append(np.full(n, sensors[kind]["id"], dtype=np.int32))
-        ts_parts.append(ts)
-        val_parts.append(np.array([getattr(r, field_name) for _, r in valid], dtype=np.float64))
-    sid, tsa, val = np.concatenate(sid_parts), np.concatenate(ts_parts), np.concatenate(val_parts)
+    n = len(udi)
     raw = conn.connection.driver_connection
-    PartitionCache().ensure(raw, int(tsa.min()), int(tsa.max()))
+    PartitionCache().ensure(raw, int(ts.min()), int(ts.max()))
     chunk = 50_000
     inserted = 0
     keys: set[int] = set()
-    for i in range(0, len(tsa), chunk):
-        new = write_readings(raw, sid[i:i + chunk], tsa[i:i + chunk], val[i:i + chunk],
-                             np.zeros(min(chunk, len(tsa) - i), dtype=np.int16))
-        keys.update(update_rollups(raw, new).tolist())
-        inserted += len(new)
-        if progress:
-            progress(min(chunk, len(tsa) - i))
+    for field_name, kind in AI4I_SENSORS.items():
+        sid = np.full(n, sensors[kind]["id"], dtype=np.int32)
+        val = cols[field_name]
+        for i in range(0, n, chunk):
+            new = write_readings(raw, sid[i:i + chunk], ts[i:i + chunk], val[i:i + chunk],
+                                 np.zeros(min(chunk, n - i), dtype=np.int16))
+            keys.update(update_rollups(raw, new).tolist())
+            inserted += len(new)
+            if progress:
+                progress(min(chunk, n - i))
     refresh_daily(raw, keys)
+    total = n * len(AI4I_SENSORS)
     report.inserted += inserted
-    report.unchanged += len(tsa) - inserted
-    report.notes.append(f"readings: {inserted:,} new of {len(tsa):,} ({n:,} rows x {len(AI4I_SENSORS)} sensors), "
-                        f"{dt.datetime.fromtimestamp(int(tsa.min()) / 1e6, dt.UTC):%Y-%m-%d %H:%M} .. "
-                        f"{dt.datetime.fromtimestamp(int(tsa.max()) / 1e6, dt.UTC):%Y-%m-%d %H:%M} UTC, "
+    report.unchanged += total - inserted
+    report.notes.append(f"readings: {inserted:,} new of {total:,} ({n:,} rows x {len(AI4I_SENSORS)} sensors), "
+                        f"{dt.datetime.fromtimestamp(int(ts.min()) / 1e6, dt.UTC):%Y-%m-%d %H:%M} .. "
+                        f"{dt.datetime.fromtimestamp(int(ts.max()) / 1e6, dt.UTC):%Y-%m-%d %H:%M} UTC, "
                         f"every {interval_s:g} s")
     # Failure and tool-change events.
     fe, me = m.FailureEvent.__table__, m.MaintenanceEvent.__table__
     failures = changes = 0
-    prev_wear = None
-    for (_line, r), t_us in zip(valid, ts.tolist(), strict=True):
-        when = dt.datetime.fromtimestamp(t_us / 1e6, dt.UTC)
-        if r.failure:
-            mode = "+".join(f.upper() for f in _FLAGS if getattr(r, f)) or "unknown"
-            exists = conn.execute(sa.select(fe.c.id).where(fe.c.asset_id == asset_id, fe.c.occurred_at == when,
-                                                           fe.c.mode == mode)).first()
-            if not exists:
-                conn.execute(sa.insert(fe).values(asset_id=asset_id, occurred_at=when, mode=mode, downtime_h=0.0,
-                                                  note=f"AI4I 2020 UDI {r.udi}, product {r.product_id} (CC BY 4.0)"))
-                failures += 1
-        if prev_wear is not None and r.tool_wear < prev_wear:
-            exists = conn.execute(sa.select(me.c.id).where(me.c.asset_id == asset_id, me.c.started_at == when,
-                                                           me.c.kind == "tool_change")).first()
-            if not exists:
-                conn.execute(sa.insert(me).values(asset_id=asset_id, kind="tool_change", started_at=when,
-                                                  ended_at=when, note=f"AI4I 2020 UDI {r.udi}: tool wear reset"))
-                changes += 1
-        prev_wear = r.tool_wear
+
+    def when(i: int) -> dt.datetime:
+        return dt.datetime.fromtimestamp(int(ts[i]) / 1e6, dt.UTC)
+
+    for i in np.flatnonzero(np.isin(udi, np.fromiter(failure_rows, dtype=np.int64, count=len(failure_rows)))).tolist():
+        u = int(udi[i])
+        mode, product = failure_rows[u]
+        t = when(i)
+        exists = conn.execute(sa.select(fe.c.id).where(fe.c.asset_id == asset_id, fe.c.occurred_at == t,
+                                                       fe.c.mode == mode)).first()
+        if not exists:
+            conn.execute(sa.insert(fe).values(asset_id=asset_id, occurred_at=t, mode=mode, downtime_h=0.0,
+                                              note=f"AI4I 2020 UDI {u}, product {product} (CC BY 4.0)"))
+            failures += 1
+    wear = cols["tool_wear"]
+    for i in (np.flatnonzero(wear[1:] < wear[:-1]) + 1).tolist():
+        t = when(i)
+        exists = conn.execute(sa.select(me.c.id).where(me.c.asset_id == asset_id, me.c.started_at == t,
+                                                       me.c.kind == "tool_change")).first()
+        if not exists:
+            conn.execute(sa.insert(me).values(asset_id=asset_id, kind="tool_change", started_at=t,
+                                              ended_at=t, note=f"AI4I 2020 UDI {int(udi[i])}: tool wear reset"))
+            changes += 1
     report.notes.append(f"failure events: {failures:,} new; tool changes: {changes:,} new")
     report.notes.append("data: " + AI4I_ATTRIBUTION)
 
@@ -648,7 +704,7 @@ def _import_ai4i(conn: sa.Connection, rows, report: ImportReport, errors: list[R
 def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.Engine | None = None,
                skip_bad: bool = False, asset_code: str | None = None, start: str | None = None,
                interval_s: float = 300.0, progress: bool = False) -> ImportReport:
-    """Validate FILE completely, then import it in one transaction (nothing on error unless skip_bad)."""
+    """Stream FILE into one transaction; commit only if no row is bad (or ``skip_bad``)."""
     if kind not in KINDS:
         raise ImportFileError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if kind == "ai4i" and not asset_code:
@@ -657,18 +713,13 @@ def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.E
     if not path.is_file():
         raise ImportFileError(f"{path}: no such file")
     report = ImportReport(kind=kind, file=path)
-    bar = None
+    bar = wbar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(desc=f"checking {path.name}", unit=" rows", dynamic_ncols=True, leave=False, disable=None)
-    try:
-        rows, errors, n = validate_file(path, kind, bar.update if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
-    report.rows = n
-    report.errors = errors
+        bar = tqdm(desc=f"reading {path.name}", unit=" rows", dynamic_ncols=True, leave=False, disable=None)
+        if kind == "ai4i":
+            wbar = tqdm(desc="writing readings", unit=" readings", dynamic_ncols=True, leave=False, disable=None)
     own_engine = engine is None
     if engine is None:
         if db_url is None:
@@ -678,26 +729,22 @@ def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.E
         with engine.connect() as conn:
             trans = conn.begin()
             try:
+                chunks = validate_chunks(path, kind, report, bar.update if bar is not None else None)
                 if kind == "ai4i":
-                    wbar = None
-                    if progress and rows:
-                        from tqdm import tqdm
-
-                        wbar = tqdm(total=len(rows) * len(AI4I_SENSORS), desc="writing readings", unit=" readings",
-                                    dynamic_ncols=True, leave=False, disable=None)
-                    try:
-                        _import_ai4i(conn, rows, report, report.errors, asset_code, start, interval_s, skip_bad,
-                                     wbar.update if wbar is not None else None)
-                    finally:
-                        if wbar is not None:
-                            wbar.close()
+                    _import_ai4i(conn, chunks, report, asset_code or "", start, interval_s, skip_bad,
+                                 wbar.update if wbar is not None else None)
                 else:
-                    params = _resolve(kind, rows, _Refs(conn), report.errors)
-                    report.valid = len(params)
-                    if not report.errors or skip_bad:
-                        _write(conn, kind, params, report)
+                    refs = _Refs(conn)
+                    for chunk in chunks:
+                        errs: list[RowError] = []
+                        params = _resolve(kind, chunk, refs, errs)
+                        for e in errs:
+                            report.add_error(e)
+                        report.valid += len(params)
+                        if not report.error_count or skip_bad:
+                            _write(conn, kind, params, report)
                 report.errors.sort(key=lambda e: (e.line, e.column or ""))
-                if report.errors and not skip_bad:
+                if report.error_count and not skip_bad:
                     trans.rollback()
                     report.inserted = report.updated = report.unchanged = 0
                     report.notes = []
@@ -709,6 +756,9 @@ def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.E
                     trans.rollback()
                 raise
     finally:
+        for b in (bar, wbar):
+            if b is not None:
+                b.close()
         if own_engine:
             engine.dispose()
     return report

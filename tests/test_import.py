@@ -244,3 +244,31 @@ site,area,code,name,kind,product_type
     assert r.returncode == 2 and "--asset" in r.stderr
     r = run("import-columns", "hours")
     assert r.returncode == 0 and "month YYYY-MM" in r.stdout
+
+
+def test_nul_byte_in_a_cell_is_a_line_and_column_error(engine, plant, tmp_path):
+    site = plant.site
+    f = tmp_path / "nul.csv"
+    f.write_bytes((f"site,area,code,name,kind\n{site},MILL,{site}-N1,Mill N1,cnc_mill\n"
+                   f"{site},MILL,{site}-N2,Mill\x00N2,cnc_mill\n").encode())
+    r = run_import("assets", f, engine=engine)
+    assert not r.imported
+    assert [(e.line, e.column) for e in r.errors] == [(3, "name")] and "NUL" in r.errors[0].message
+    assert _count(engine, "SELECT count(*) FROM asset WHERE code LIKE :c", c=f"{site}-N%") == 0
+    r = run_import("assets", f, engine=engine, skip_bad=True)
+    assert r.imported and r.inserted == 1
+
+
+def test_streamed_import_keeps_counting_errors_beyond_the_kept_ones(engine, plant, tmp_path, monkeypatch):
+    from ingestion import importers
+
+    monkeypatch.setattr(importers, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(importers, "MAX_KEPT_ERRORS", 5)
+    site = plant.site
+    rows = [f"{site},MILL,{site}-S{i},Mill {i},cnc_mill,{'Q' if i % 3 == 0 else 'M'}" for i in range(60)]
+    f = _csv(tmp_path, "many.csv", "site,area,code,name,kind,product_type\n" + "\n".join(rows) + "\n")
+    r = run_import("assets", f, engine=engine)
+    assert not r.imported and r.error_count == 20 and len(r.errors) == 5 and r.rows == 60
+    assert _count(engine, "SELECT count(*) FROM asset WHERE code LIKE :c", c=f"{site}-S%") == 0
+    r = run_import("assets", f, engine=engine, skip_bad=True)
+    assert r.imported and r.inserted == 40 and r.valid == 40

@@ -1,11 +1,14 @@
 """From raw MQTT messages to validated readings and dead letters.
 
-Pure logic (no I/O): it only needs the sensor registry.  Every message ends either as
-readings or as dead letters with a reason; nothing raises.
+Pure logic (no I/O): it only needs the sensor registry.  Decoding is total: every message
+ends either as readings or as dead letters with a reason, and nothing raises.  A reading's
+``ts`` is checked against the accepted window on the raw number (NaN, infinities, ``1e306``
+or a 30-digit integer never reach a conversion).  As a last line of defence, a message whose
+decoding raises anyway is dead-lettered alone (``decode_error``) and costs no other message.
 
 Dead-letter reasons: ``bad_json``, ``invalid_payload``, ``unknown_topic``, ``unknown_sensor``,
 ``inactive_sensor``, ``topic_mismatch``, ``wrong_unit``, ``ts_out_of_range``,
-``value_out_of_range``, ``too_large``.
+``value_out_of_range``, ``too_large``, ``decode_error``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from .registry import SensorInfo, SensorRegistry
-from .schemas import GATEWAY, READING, describe_error, ts_to_us
+from .schemas import EPOCH, GATEWAY, READING, _short, describe_error, ts_to_us
 from .topics import parse_topic
 
 # The compiled validators themselves (skip the TypeAdapter wrapper on the hot path).
@@ -51,7 +54,10 @@ class Decoded:
 
 
 def _iso(us: int) -> str:
-    return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).isoformat(timespec="milliseconds")
+    try:
+        return (EPOCH + dt.timedelta(microseconds=us)).isoformat(timespec="milliseconds")
+    except (OverflowError, ValueError):
+        return f"{us} µs since 1970"
 
 
 class Decoder:
@@ -104,21 +110,34 @@ class Decoder:
         """``messages``: iterable of (topic, payload bytes, receipt time in epoch µs)."""
         out = Decoded()
         for topic, payload, recv_us in messages:
-            if len(payload) > MAX_PAYLOAD:
-                out.dead.append(DeadLetter(topic, payload[:KEEP_LARGE], "too_large",
-                                           f"{len(payload):,} bytes (limit {MAX_PAYLOAD:,})", recv_us))
-                continue
-            target = self._resolve(topic)
-            if type(target) is SensorInfo:
-                self._single(topic, payload, recv_us, target, out)
-            elif type(target) is str:
-                self._gateway(topic, payload, recv_us, target, out)
-            else:
-                reason, detail = target
-                if reason == "unknown_sensor":
-                    out.unknown += 1
-                out.dead.append(DeadLetter(topic, payload, reason, detail, recv_us))
+            n, nd, nu = len(out.ts_us), len(out.dead), out.unknown
+            try:
+                self._message(topic, payload, recv_us, out)
+            except Exception as exc:  # noqa: BLE001 - one bad message never costs another one
+                _undo(out, n, nd, nu)
+                out.dead.append(DeadLetter(topic, _bytes(payload)[:KEEP_LARGE], "decode_error",
+                                           f"{type(exc).__name__}: {str(exc)[:300]}", recv_us))
         return out
+
+    def _message(self, topic: str, payload: bytes, recv_us: int, out: Decoded) -> None:
+        if len(payload) > MAX_PAYLOAD:
+            out.dead.append(DeadLetter(topic, payload[:KEEP_LARGE], "too_large",
+                                       f"{len(payload):,} bytes (limit {MAX_PAYLOAD:,})", recv_us))
+            return
+        target = self._resolve(topic)
+        if type(target) is SensorInfo:
+            self._single(topic, payload, recv_us, target, out)
+        elif type(target) is str:
+            n, nd = len(out.ts_us), len(out.dead)
+            self._gateway(topic, payload, recv_us, target, out)
+            if len(out.ts_us) == n and len(out.dead) == nd:  # '{}' or only empty lists: say so
+                out.dead.append(DeadLetter(topic, payload, "invalid_payload", "gateway payload holds no readings",
+                                           recv_us))
+        else:
+            reason, detail = target
+            if reason == "unknown_sensor":
+                out.unknown += 1
+            out.dead.append(DeadLetter(topic, payload, reason, detail, recv_us))
 
     def _check(self, info: SensorInfo, r: dict, recv_us: int) -> tuple[int, str, str]:
         """(ts_us, reason, detail); reason is '' when the reading is good."""
@@ -127,10 +146,15 @@ class Decoder:
         unit = r["unit"]
         if unit != info.unit:
             return 0, "wrong_unit", f"unit {unit!r}, sensor {info.code} measures in {info.unit!r}"
-        ts_us = ts_to_us(r.get("ts"), recv_us)
-        if ts_us < recv_us - self.max_age_us or ts_us > recv_us + self.max_future_us:
-            return 0, "ts_out_of_range", (f"ts {_iso(ts_us)} is outside [{_iso(recv_us - self.max_age_us)}, "
-                                          f"{_iso(recv_us + self.max_future_us)}] (epoch milliseconds expected)")
+        ts = r.get("ts")
+        lo_us, hi_us = recv_us - self.max_age_us, recv_us + self.max_future_us
+        window = f"[{_iso(lo_us)}, {_iso(hi_us)}] (epoch milliseconds expected)"
+        # The raw number first: NaN, infinities and huge values never reach a conversion.
+        if ts is not None and type(ts) is not dt.datetime and not (lo_us / 1000.0 <= ts <= hi_us / 1000.0):
+            return 0, "ts_out_of_range", f"ts {_short(ts)} is outside {window}"
+        ts_us = ts_to_us(ts, recv_us)
+        if ts_us < lo_us or ts_us > hi_us:
+            return 0, "ts_out_of_range", f"ts {_iso(ts_us)} is outside {window}"
         v = r["value"]
         if not (info.min_valid <= v <= info.max_valid):
             return 0, "value_out_of_range", (f"value {v:g} {info.unit} outside the valid range "
@@ -175,16 +199,16 @@ class Decoder:
                                            f"no sensor {code!r} at site {site!r}", recv_us))
                 continue
             unit, lo, hi, active, sid = info.unit, info.min_valid, info.max_valid, info.active, info.id
-            max_age, max_future = recv_us - self.max_age_us, recv_us + self.max_future_us
+            # The window in epoch milliseconds: the raw ts is range-checked before any conversion.
+            lo_ms, hi_ms = (recv_us - self.max_age_us) / 1000.0, (recv_us + self.max_future_us) / 1000.0
             for r in readings:
                 # Inline fast path for the common case; _check explains any failure.
                 ts = r.get("ts")
                 if active and r["unit"] == unit and (ts is None or type(ts) is not dt.datetime):
-                    ts_us = recv_us if ts is None else int(round(ts * 1000.0))
                     v = r["value"]
-                    if max_age <= ts_us <= max_future and lo <= v <= hi:
+                    if (ts is None or lo_ms <= ts <= hi_ms) and lo <= v <= hi:
                         sid_a(sid)
-                        ts_a(ts_us)
+                        ts_a(recv_us if ts is None else int(round(ts * 1000.0)))
                         v_a(v)
                         q_a(r.get("quality", 0))
                         continue
@@ -216,21 +240,45 @@ class Decoder:
                 continue
             ok = []
             for i, r in enumerate(readings):
+                # Each reading through the same JSON validator as a whole payload (same strict rules).
                 try:
-                    ok.append(READING.validate_python(r))
-                except ValidationError as exc:
-                    reason, detail = describe_error(exc)
+                    ok.append(_READING(_json(r)))
+                except (ValidationError, ValueError) as exc:
+                    reason, detail = describe_error(exc) if isinstance(exc, ValidationError) else (
+                        "invalid_payload", f"ts/value: {_short(str(exc))}")
                     out.dead.append(DeadLetter(topic, _part(code, [r]), reason, f"{code}[{i}] {detail}", recv_us))
             if ok:
                 good[code] = ok
         return good
 
 
+def _default(o):
+    if isinstance(o, dt.datetime):
+        return o.isoformat()
+    return str(o)
+
+
+def _json(o) -> bytes:
+    return json.dumps(o, default=_default, separators=(",", ":")).encode()
+
+
 def _part(code: str, readings) -> bytes:
     """The raw part of a gateway payload that concerns one sensor (kept in the dead letter)."""
-    def default(o):
-        if isinstance(o, dt.datetime):
-            return o.isoformat()
-        return str(o)
+    try:
+        return _json({code: readings})[:KEEP_LARGE]
+    except (ValueError, TypeError, RecursionError):  # e.g. an integer of more than 4300 digits
+        return _short({code: readings}, KEEP_LARGE).encode("utf-8", "replace")
 
-    return json.dumps({code: readings}, default=default, separators=(",", ":")).encode()
+
+def _bytes(payload) -> bytes:
+    try:
+        return bytes(payload)
+    except Exception:  # noqa: BLE001
+        return repr(payload).encode("utf-8", "replace")
+
+
+def _undo(out: Decoded, n: int, nd: int, nu: int) -> None:
+    """Forget what a message that failed half-way had added."""
+    del out.sensor_id[n:], out.ts_us[n:], out.value[n:], out.quality[n:]
+    del out.dead[nd:]
+    out.unknown = nu

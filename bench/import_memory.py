@@ -71,7 +71,7 @@ def main() -> None:
 
     server = server_url()
     factory = DatabaseFactory(server)
-    url = factory.create(prefix="qhse_bench")
+    url = factory.create(prefix="qhse_bench", migrate=False, migrate_in_place=True)
     try:
         eng = sa.create_engine(url)
         plant = make_plant(eng, rules=False)

@@ -50,7 +50,7 @@ def server_url() -> str:
 def make_database(server: str) -> str:
     from tests.conftest import DatabaseFactory
 
-    return DatabaseFactory(server).create(prefix="qhse_bench")
+    return DatabaseFactory(server).create(prefix="qhse_bench", migrate=False, migrate_in_place=True)
 
 
 def drop_database(server: str, url: str) -> None:

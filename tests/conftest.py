@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -46,23 +47,54 @@ class DatabaseFactory:
     def __init__(self, server_url: str):
         self.server_url = server_url
         self.created: list[str] = []
+        self._template: str | None = None
 
     def _admin(self):
         from db.engine import libpq_dsn
 
         return psycopg.connect(libpq_dsn(make_url(self.server_url).set(database="postgres")), autocommit=True)
 
-    def create(self, prefix: str = "qhse_test", migrate: bool = True) -> str:
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        with self._admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.created.append(name)
-        url = make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
-        if migrate:
+    def _url(self, name: str) -> str:
+        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+
+    def template(self) -> str:
+        """A database migrated once per session; migrated databases are cloned from it."""
+        if self._template is None:
+            name = f"qhse_tmpl_{uuid.uuid4().hex[:10]}"
+            with self._admin() as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            self.created.append(name)
             from db.migrate import upgrade
 
-            upgrade(url)
-        return url
+            upgrade(self._url(name))
+            self._template = name
+        return self._template
+
+    def create(self, prefix: str = "qhse_test", migrate: bool = True, migrate_in_place: bool = False) -> str:
+        """A new database; migrated ones are copies of the session's template (CREATE DATABASE ... TEMPLATE).
+
+        ``migrate_in_place``: migrate the new database itself (for one-off databases, as in bench/).
+        """
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        template = self.template() if migrate else None
+        with self._admin() as conn:
+            if template is None:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            else:
+                for attempt in range(50):
+                    try:
+                        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                        break
+                    except psycopg.errors.ObjectInUse:  # a connection to the template is closing
+                        if attempt == 49:
+                            raise
+                        time.sleep(0.1)
+        self.created.append(name)
+        if migrate_in_place:
+            from db.migrate import upgrade
+
+            upgrade(self._url(name))
+        return self._url(name)
 
     def drop(self, url: str) -> None:
         name = make_url(url).database
@@ -76,12 +108,41 @@ class DatabaseFactory:
 
     def drop_all(self) -> None:
         for name in list(self.created):
-            self.drop(make_url(self.server_url).set(database=name).render_as_string(hide_password=False))
+            self.drop(self._url(name))
+        self._template = None
+
+
+class AppRoleDatabaseFactory(DatabaseFactory):
+    """Migrated databases come back as the application role's URL (``qhse_app``, rights from
+    migration d2b4), so the suite runs with the platform's own privileges; ``owner_url`` gives
+    the schema owner (the server URL's user) for DDL, restores and role tests."""
+
+    APP_ROLE, APP_PASSWORD = "qhse_app", "qhse-app-test"
+    _app_login_ready = False
+
+    def create(self, prefix: str = "qhse_test", migrate: bool = True) -> str:
+        url = super().create(prefix, migrate)
+        return self.app_url(url) if migrate else url
+
+    def app_url(self, url: str) -> str:
+        if not self._app_login_ready:
+            with self._admin() as conn:
+                try:
+                    conn.execute(f"CREATE ROLE {self.APP_ROLE} LOGIN PASSWORD '{self.APP_PASSWORD}'")
+                except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                    conn.execute(f"ALTER ROLE {self.APP_ROLE} LOGIN PASSWORD '{self.APP_PASSWORD}'")
+            self._app_login_ready = True
+        return make_url(url).set(username=self.APP_ROLE, password=self.APP_PASSWORD).render_as_string(
+            hide_password=False)
+
+    def owner_url(self, url: str) -> str:
+        s = make_url(self.server_url)
+        return make_url(url).set(username=s.username, password=s.password).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
 def db_factory(pg_server_url):
-    f = DatabaseFactory(pg_server_url)
+    f = AppRoleDatabaseFactory(pg_server_url)
     yield f
     f.drop_all()
 

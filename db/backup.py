@@ -20,14 +20,13 @@ class BackupError(Exception):
 
 
 def _pg_bin(name: str) -> str:
-    try:
-        import pgserver
+    import importlib.util
 
-        cand = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+    spec = importlib.util.find_spec("pgserver")  # located, not imported (its import has side effects)
+    if spec is not None and spec.origin:
+        cand = Path(spec.origin).parent / "pginstall" / "bin" / name
         if cand.exists():
             return str(cand)
-    except ImportError:
-        pass
     found = shutil.which(name)
     if not found:
         raise BackupError(f"{name} not found (install the PostgreSQL client programs)")

@@ -29,6 +29,33 @@ class LoginFailed(Exception):
     """Wrong username or password, or the account is disabled (one message for all)."""
 
 
+def _check_grant(actor: Scope, all_sites: bool, site_ids: list[int], codes: dict[str, int] | None = None) -> None:
+    """An administrator may hand out only what it holds: its own sites, every site only if it has every site."""
+    if actor.all_sites:
+        return
+    if all_sites:
+        raise AuthError("only an administrator with every site may grant every site")
+    outside = [i for i in site_ids if not actor.allows_site(i)]
+    if outside:
+        names = [c for c, i in (codes or {}).items() if i in outside] or [str(i) for i in outside]
+        raise AuthError(f"site(s) {', '.join(sorted(names))} are outside your sites")
+
+
+def _check_target(actor: Scope, user: uq.UserRow) -> None:
+    """A site-scoped administrator may change only accounts limited to sites it shares with them."""
+    if actor.all_sites:
+        return
+    if user.all_sites or not any(actor.allows_site(s) for s in user.site_ids):
+        raise AuthError(f"user {user.username!r} is outside your sites")
+
+
+def _existing(engine: sa.Engine, user_id: int) -> uq.UserRow:
+    user = uq.get_by_id(engine, user_id)
+    if user is None:
+        raise AuthError(f"no user with id {user_id}")
+    return user
+
+
 def hash_password(password: str) -> str:
     check_password(password)
     return _hasher.hash(password)
@@ -58,8 +85,8 @@ def add_user(engine: sa.Engine, *, username: str, password: str, role: str, disp
     if locale not in LOCALES:
         raise AuthError(f"unknown locale {locale!r}; choose one of {', '.join(LOCALES)}")
     site_codes = [c.strip() for c in (site_codes or []) if c.strip()]
-    if all_sites is None:
-        all_sites = role in GROUP_ROLES and not site_codes
+    if all_sites is None:  # a site-scoped administrator cannot hand out every site, so no such default
+        all_sites = role in GROUP_ROLES and not site_codes and actor.all_sites
     with engine.connect() as conn:
         ids = uq.site_ids_for_codes(conn, site_codes) if site_codes else {}
     missing = [c for c in site_codes if c not in ids]
@@ -67,6 +94,7 @@ def add_user(engine: sa.Engine, *, username: str, password: str, role: str, disp
         raise AuthError(f"unknown site code(s): {', '.join(missing)}")
     if not all_sites and not ids:
         raise AuthError(f"role {role} needs --site CODE (one or more) or --all-sites")
+    _check_grant(actor, bool(all_sites), list(ids.values()), codes=ids)
     if uq.get_by_username(engine, username) is not None:
         raise AuthError(f"user {username!r} already exists")
     return uq.insert(engine, actor, username=username, display_name=display_name or username,
@@ -78,6 +106,8 @@ def set_password(engine: sa.Engine, username: str, password: str, actor: Scope =
     user = uq.get_by_username(engine, username)
     if user is None:
         raise AuthError(f"no user {username!r}")
+    if actor.user_id != user.id:
+        _check_target(actor, user)
     uq.update(engine, actor, user.id, action="user_password", password_hash=hash_password(password))
 
 
@@ -92,6 +122,7 @@ def set_locale(engine: sa.Engine, scope: Scope, locale: str) -> None:
 def set_active(engine: sa.Engine, actor: Scope, user_id: int, active: bool) -> None:
     if actor.user_id == user_id and not active:
         raise AuthError("you cannot disable your own account")
+    _check_target(actor, _existing(engine, user_id))
     uq.update(engine, actor, user_id, action="user_enable" if active else "user_disable", active=active)
 
 
@@ -101,6 +132,12 @@ def set_role_and_sites(engine: sa.Engine, actor: Scope, user_id: int, *, role: s
         raise AuthError(f"unknown role {role!r}")
     if not all_sites and not site_ids:
         raise AuthError("choose at least one site, or every site")
+    target = _existing(engine, user_id)
+    _check_target(actor, target)
+    _check_grant(actor, all_sites, site_ids)
+    if not all_sites and not actor.all_sites:
+        # Sites of the user that the actor cannot see stay as they are (the actor may neither see nor drop them).
+        site_ids = sorted(set(site_ids) | {s for s in target.site_ids if not actor.allows_site(s)})
     uq.update(engine, actor, user_id, action="user_role", role=role, all_sites=all_sites,
               site_ids=[] if all_sites else site_ids)
 

@@ -35,7 +35,7 @@ with tab_users:
         username = st.text_input(ctx.tr("Username", "用户名"), key="adm.new.username")
         name = st.text_input(ctx.tr("Display name", "显示名称"), key="adm.new.name")
         role = st.selectbox(ctx.tr("Role", "角色"), roles, format_func=lambda r: ctx.t(f"role.{r}"), key="adm.new.role")
-        all_sites = st.checkbox(ctx.tr("Every site", "全部工厂"), key="adm.new.all")
+        all_sites = st.checkbox(ctx.tr("Every site", "全部工厂"), key="adm.new.all", disabled=not ctx.scope.all_sites)
         sites = st.multiselect(ctx.tr("Sites", "工厂"), list(site_codes), key="adm.new.sites")
         locale = st.selectbox(ctx.tr("Language", "语言"), ["en", "zh"], key="adm.new.locale")
         pw = st.text_input(ctx.tr("Initial password", "初始密码"), type="password", key="adm.new.pw")
@@ -56,18 +56,29 @@ with tab_users:
         else:
             pick = st.selectbox(ctx.tr("User", "用户"), df["username"].tolist(), key="adm.edit.user")
             row = df[df["username"] == pick].iloc[0]
-            with st.form("edit_user"):
+            uid = int(row["id"])
+            # Every widget below is keyed by the chosen user, so picking another user shows that user's
+            # values instead of carrying the previous user's role and sites into the next save.
+            k = f"{uid}"
+            current = [c.strip() for c in (row["sites"] if isinstance(row["sites"], str) else "").split(",") if c.strip()]
+            visible = [c for c in current if c in site_codes]  # sites outside the admin's scope are not offered
+            hidden_n = len(current) - len(visible)
+            with st.form(f"edit_user.{k}"):
                 role = st.selectbox(ctx.tr("Role", "角色"), roles, index=roles.index(row["role"]),
-                                    format_func=lambda r: ctx.t(f"role.{r}"), key="adm.edit.role")
-                all_sites = st.checkbox(ctx.tr("Every site", "全部工厂"), value=bool(row["all_sites"]), key="adm.edit.all")
-                current = [c.strip() for c in (row["sites"] if isinstance(row["sites"], str) else "").split(",") if c.strip()]
-                sites = st.multiselect(ctx.tr("Sites", "工厂"), list(site_codes), default=current, key="adm.edit.sites")
-                active = st.checkbox(ctx.tr("Active", "启用"), value=bool(row["active"]), key="adm.edit.active")
-                pw = st.text_input(ctx.tr("New password (optional)", "新密码（可选）"), type="password", key="adm.edit.pw")
+                                    format_func=lambda r: ctx.t(f"role.{r}"), key=f"adm.edit.role.{k}")
+                all_sites = st.checkbox(ctx.tr("Every site", "全部工厂"), value=bool(row["all_sites"]),
+                                        key=f"adm.edit.all.{k}", disabled=not ctx.scope.all_sites)
+                sites = st.multiselect(ctx.tr("Sites", "工厂"), list(site_codes), default=visible,
+                                       key=f"adm.edit.sites.{k}")
+                if hidden_n:
+                    st.caption(ctx.tr(f"Also {hidden_n} site(s) outside your sites (kept as they are).",
+                                      f"另有 {hidden_n} 个不在您范围内的工厂（保持不变）。"))
+                active = st.checkbox(ctx.tr("Active", "启用"), value=bool(row["active"]), key=f"adm.edit.active.{k}")
+                pw = st.text_input(ctx.tr("New password (optional)", "新密码（可选）"), type="password",
+                                   key=f"adm.edit.pw.{k}")
                 if st.form_submit_button(ctx.tr("Save", "保存"), type="primary"):
                     try:
-                        uid = int(row["id"])
-                        if role != row["role"] or all_sites != bool(row["all_sites"]) or sorted(sites) != sorted(current):
+                        if role != row["role"] or all_sites != bool(row["all_sites"]) or sorted(sites) != sorted(visible):
                             set_role_and_sites(core.engine(), ctx.scope, uid, role=role, all_sites=all_sites,
                                                site_ids=[site_codes[c] for c in sites])
                         if active != bool(row["active"]):

@@ -22,7 +22,8 @@ from dashboard import core, i18n  # noqa: E402
 from dashboard.pages import PAGES, SECTIONS  # noqa: E402
 from qhse import access  # noqa: E402
 
-st.set_page_config(page_title="QHSE Platform", page_icon=":material/health_and_safety:", layout="wide")
+# A local icon: a Material icon name would make every browser fetch it from a font CDN.
+st.set_page_config(page_title="QHSE Platform", page_icon=str(ROOT / "dashboard" / "assets" / "icon.png"), layout="wide")
 
 
 def login_page() -> None:

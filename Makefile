@@ -3,6 +3,7 @@
 PY ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && command -v $$p && break; done)
 VENV ?= .venv
+PORT ?= 8501
 BIN := $(VENV)/bin
 
 .PHONY: demo test install install-dev bench lint clean
@@ -25,7 +26,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed
-	$(BIN)/qhse demo
+	$(BIN)/qhse demo --port $(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -17,8 +17,26 @@ _engines: dict[str, Engine] = {}
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:
-    """The configured URL, or the embedded server's (started on first use)."""
+    """The application role's URL: the configured one, or the embedded server's (started on first use)."""
     settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    data_dir = settings.ensure_data_dir()
+    from db.embedded import start_embedded_app
+
+    return start_embedded_app(data_dir)
+
+
+def resolve_migration_url(settings: Settings | None = None) -> str:
+    """The schema owner's URL (migrations, backup, restore).
+
+    QHSE_MIGRATION_DATABASE_URL; else QHSE_DATABASE_URL (a single-role setup, where the
+    application owns the schema and only the audit trigger protects the log); else the
+    embedded server's superuser over its local socket.
+    """
+    settings = settings or get_settings()
+    if settings.migration_database_url:
+        return settings.migration_database_url
     if settings.database_url:
         return settings.database_url
     data_dir = settings.ensure_data_dir()

@@ -21,7 +21,27 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "heads") -> None:
+    """Apply migrations as the schema owner, then (re)grant the application role its rights."""
     command.upgrade(alembic_config(url), revision)
+    grant_app_privileges(url)
+
+
+def grant_app_privileges(url: str) -> bool:
+    """Run ``qhse_grant_app_privileges()`` (migration d2b4) if it exists; True when it ran.
+
+    Idempotent.  Covers tables that migrations on other branches added after d2b4 ran.
+    """
+    eng = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with eng.begin() as conn:
+            ok = conn.execute(sa.text(
+                "SELECT CASE WHEN to_regprocedure('qhse_grant_app_privileges()') IS NULL THEN false "
+                "ELSE has_function_privilege(to_regprocedure('qhse_grant_app_privileges()'), 'EXECUTE') END")).scalar()
+            if ok:
+                conn.execute(sa.text("SELECT qhse_grant_app_privileges()"))
+            return bool(ok)
+    finally:
+        eng.dispose()
 
 
 def downgrade(url: str, revision: str = "base") -> None:

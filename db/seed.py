@@ -215,10 +215,62 @@ def database_is_empty(conn) -> bool:
     return conn.execute(sa.text("SELECT NOT EXISTS (SELECT 1 FROM site)")).scalar()
 
 
-def reset_data(conn) -> None:
-    """Remove all rows from every application table (schema kept)."""
-    names = ", ".join(f'"{t.name}"' for t in m.metadata.sorted_tables)
-    conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+# Kept by a reset: the audit trail (append-only, see migration d2b4) and the accounts it names.
+KEPT_BY_RESET = ("audit_log", "user_account", "user_site_scope")
+
+
+def _reset_plan() -> tuple[list[str], list[str]]:
+    """(tables to TRUNCATE, tables to DELETE from): the kept tables reference some tables (people,
+    sites and what those reference), which cannot be truncated while a kept table points at them."""
+    tables = {t.name: t for t in m.metadata.sorted_tables}
+    delete: set[str] = set()
+    todo = list(KEPT_BY_RESET)
+    while todo:
+        for fk in tables[todo.pop()].foreign_keys:
+            target = fk.column.table.name
+            if target not in KEPT_BY_RESET and target not in delete:
+                delete.add(target)
+                todo.append(target)
+    order = [t.name for t in m.metadata.sorted_tables]
+    truncate = [n for n in order if n not in delete and n not in KEPT_BY_RESET]
+    return truncate, [n for n in reversed(order) if n in delete]
+
+
+def reset_data(conn) -> list[tuple[int, str]]:
+    """Remove the demo data from every table except the audit log and the user accounts.
+
+    Returns the users' site scopes as (user id, site code), for :func:`restore_user_sites`
+    once the new sites exist (deleting a site drops its scope rows).
+    """
+    scopes = [tuple(r) for r in conn.execute(sa.text(
+        "SELECT us.user_id, s.code FROM user_site_scope us JOIN site s ON s.id = us.site_id"))]
+    truncate, delete = _reset_plan()
+    conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{n}"' for n in truncate)))
+    for name in delete:
+        conn.execute(sa.text(f'DELETE FROM "{name}"'))
+    # Sequences start again at 1 (RESTART IDENTITY would need their owner; setval needs UPDATE only).
+    conn.execute(sa.text(
+        "SELECT setval(pg_get_serial_sequence(quote_ident(c.table_name), c.column_name), 1, false) "
+        "FROM information_schema.columns c WHERE c.table_schema = 'public' AND c.table_name = ANY(:t) "
+        "AND pg_get_serial_sequence(quote_ident(c.table_name), c.column_name) IS NOT NULL"),
+        {"t": truncate + delete})
+    conn.execute(sa.text(
+        "INSERT INTO audit_log (user_id, username, action, entity, sensitive, detail) "
+        "VALUES (NULL, 'system:seed', 'seed_reset', 'database', false, CAST(:d AS jsonb))"),
+        {"d": '{"kept": ["audit_log", "user_account"]}'})
+    return scopes
+
+
+def restore_user_sites(conn, scopes: list[tuple[int, str]]) -> int:
+    """Re-attach users to the sites of the same code after a reset; returns rows restored."""
+    if not scopes:
+        return 0
+    n = 0
+    for uid, code in scopes:
+        n += conn.execute(sa.text(
+            "INSERT INTO user_site_scope (user_id, site_id) SELECT :u, id FROM site WHERE code = :c "
+            "ON CONFLICT DO NOTHING"), {"u": uid, "c": code}).rowcount
+    return n
 
 
 def seed(engine: sa.Engine, *, scale: str = "small", seed: int = 42, end: dt.datetime | None = None,
@@ -240,9 +292,12 @@ def seed(engine: sa.Engine, *, scale: str = "small", seed: int = 42, end: dt.dat
         if not database_is_empty(conn):
             if not reset:
                 raise SeedError("the database already holds data; use --reset to replace it")
-            reset_data(conn)
+            scopes = reset_data(conn)
+        else:
+            scopes = []
         g = _Generator(conn, rng, sc, start, end, summary, prog)
         g.organisation()
+        restore_user_sites(conn, scopes)
         g.people_and_training()
         g.assets_and_sensors()
         g.alarm_rules()

@@ -72,9 +72,10 @@ def resolve_store(settings: Settings | None = None, tracking_uri: str | None = N
     root = settings.mlruns_dir.expanduser().resolve()
     uri = tracking_uri or settings.mlflow_tracking_uri
     if not uri:
-        from db.engine import resolve_database_url
+        from db.engine import resolve_migration_url
 
-        uri = ensure_database(resolve_database_url(settings))
+        # Creating the MLflow database needs the owner's rights, not the application role's.
+        uri = ensure_database(resolve_migration_url(settings))
     return Store(tracking_uri=uri, artifact_root=root)
 
 

@@ -15,7 +15,7 @@ import click
 from qhse.config import SettingsError
 
 
-from qhse.cli_support import UserError, _settings, database_url  # noqa: F401  (re-exported)
+from qhse.cli_support import UserError, _settings, database_url, migration_url  # noqa: F401  (re-exported)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,7 +42,8 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
     from db.migrate import current, upgrade
 
-    url = database_url()
+    database_url()  # reports which database
+    url = migration_url()
     upgrade(url, revision)
     click.echo(f"schema at {', '.join(sorted(current(url))) or 'base'}")
 
@@ -54,7 +55,8 @@ def db_downgrade(revision: str, yes: bool) -> None:
     """Revert migrations down to REVISION."""
     from db.migrate import current, downgrade
 
-    url = database_url()
+    database_url()
+    url = migration_url()
     if not yes:
         click.confirm(f"Downgrade the schema to {revision}? Data in removed tables is lost", abort=True)
     downgrade(url, revision)
@@ -118,7 +120,8 @@ def db_backup(file: Path) -> None:
     """Write a backup of the whole database to FILE (pg_dump custom format)."""
     from db.backup import BackupError, backup
 
-    url = database_url()
+    database_url()
+    url = migration_url()  # the owner reads every table and writes ownership-free dumps
     try:
         backup(url, file)
     except BackupError as exc:
@@ -132,13 +135,16 @@ def db_backup(file: Path) -> None:
 def db_restore(file: Path, yes: bool) -> None:
     """Replace the database with the backup in FILE (checked before anything is touched)."""
     from db.backup import BackupError, restore, validate_dump
+    from db.migrate import grant_app_privileges
 
-    url = database_url()
+    database_url()
+    url = migration_url()  # dropping and re-creating the schema needs its owner
     try:
         entries = validate_dump(file)
         if not yes:
             click.confirm(f"Replace ALL data with the {entries} entries in {file}?", abort=True)
         restore(url, file)
+        grant_app_privileges(url)
     except BackupError as exc:
         raise UserError(str(exc)) from None
     click.echo(f"restored {file}")

@@ -25,8 +25,22 @@ def _settings():
         raise UserError(str(exc)) from None
 
 
+def migration_url() -> str:
+    """The schema owner's URL (QHSE_MIGRATION_DATABASE_URL, see db.engine.resolve_migration_url), checked."""
+    from db.engine import check_connection, resolve_migration_url
+
+    s = _settings()
+    try:
+        url = resolve_migration_url(s)
+        check_connection(url, "QHSE_MIGRATION_DATABASE_URL" if s.migration_database_url else "QHSE_DATABASE_URL")
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    return url
+
+
 def database_url(*, migrate: bool = False, quiet: bool = False) -> str:
-    """Resolve (and check) the database URL; optionally bring the schema up to date."""
+    """Resolve (and check) the application's database URL; optionally bring the schema up to date
+    (as the schema owner)."""
     from db.engine import check_connection, describe_url, resolve_database_url
 
     s = _settings()
@@ -42,5 +56,5 @@ def database_url(*, migrate: bool = False, quiet: bool = False) -> str:
         from db.migrate import is_up_to_date, upgrade
 
         if not is_up_to_date(url):
-            upgrade(url)
+            upgrade(migration_url())
     return url

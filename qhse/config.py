@@ -41,7 +41,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the PostgreSQL database "
-        "(postgresql+psycopg://user:pass@host:5432/db). Unset: embedded PostgreSQL under data_dir.",
+        "(postgresql+psycopg://user:pass@host:5432/db), logging in as the application role (qhse_app). "
+        "Unset: embedded PostgreSQL under data_dir.",
+    )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="URL of the same database as the schema owner, used for migrations, backup and restore. "
+        "Unset: QHSE_DATABASE_URL (or the embedded server's owner over its local socket).",
     )
     mqtt_url: str | None = Field(
         default=None,
@@ -93,7 +99,7 @@ class Settings(BaseSettings):
     test_database_url: str | None = None
     test_mqtt_url: str | None = None
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
     def _check_db_url(cls, v: str | None) -> str | None:
         if v is None or v == "":

@@ -154,9 +154,19 @@ def test_seed_refuses_non_empty(seeded_engine):
         seed(seeded_engine, scale="small", seed=1)
 
 
+def _owner(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    from .conftest import _server_url
+
+    srv = make_url(_server_url())
+    return make_url(url).set(username=srv.username, password=srv.password).render_as_string(hide_password=False)
+
+
 def _cli(*args, url: str):
     env = {k: v for k, v in os.environ.items() if not k.startswith("QHSE_")}
     env["QHSE_DATABASE_URL"] = url
+    env["QHSE_MIGRATION_DATABASE_URL"] = _owner(url)  # backup and restore run as the schema owner
     return subprocess.run([sys.executable, "-m", "qhse.cli", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -231,7 +241,7 @@ def test_restore_of_truncated_archive_leaves_database_untouched(fresh_db_url, tm
 def test_restore_failing_midway_rolls_back_everything(fresh_db_url, tmp_path):
     """An archive whose SQL fails part-way (a GRANT to a role that no longer exists)."""
     role = f"qhse_gone_{uuid.uuid4().hex[:8]}"
-    eng = sa.create_engine(fresh_db_url)
+    eng = sa.create_engine(_owner(fresh_db_url))  # creating roles is the owner's business
     with eng.begin() as conn:
         conn.execute(sa.insert(m.Enterprise.__table__), [{"id": 1, "name": "Archived"}])
         conn.execute(sa.text(f'CREATE ROLE "{role}"'))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import threading
 import time
 
@@ -31,14 +32,43 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _connack(host: str, port: int, level: int, timeout: float = 2.0) -> int | None:
-    """Send a CONNECT of protocol ``level`` (4: 3.1.1, 5: v5); the CONNACK return/reason code, or None."""
+class BrokerAuthError(BrokerError):
+    """The broker refused the credentials (or their absence)."""
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n % 128, n // 128
+        out.append(b | (128 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _utf8(b: bytes) -> bytes:
+    return len(b).to_bytes(2, "big") + b
+
+
+def _connack(host: str, port: int, level: int, timeout: float = 2.0, *, username: str | None = None,
+             password: str | None = None, tls: bool = False, ca_file: str | None = None) -> int | None:
+    """Send a CONNECT of protocol ``level`` (4: 3.1.1, 5: v5), with the given credentials and
+    over TLS when asked; the CONNACK return/reason code, or None when nothing MQTT answered."""
     cid = b"qhse-probe-" + str(time.monotonic_ns())[-8:].encode()
-    var = b"\x00\x04MQTT" + bytes([level]) + b"\x02\x00\x0a" + (b"\x00" if level == 5 else b"")
-    payload = len(cid).to_bytes(2, "big") + cid
-    pkt = b"\x10" + bytes([len(var) + len(payload)]) + var + payload
+    flags = 0x02 | (0x80 if username else 0) | (0x40 if username and password is not None else 0)
+    var = b"\x00\x04MQTT" + bytes([level, flags]) + b"\x00\x0a" + (b"\x00" if level == 5 else b"")
+    payload = _utf8(cid)
+    if username:
+        payload += _utf8(username.encode())
+        if password is not None:
+            payload += _utf8(password.encode())
+    body = var + payload
+    pkt = b"\x10" + _varint(len(body)) + body
     try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            s = raw
+            if tls:
+                ctx = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+                s = ctx.wrap_socket(raw, server_hostname=host)
             s.settimeout(timeout)
             s.sendall(pkt)
             head = s.recv(64)
@@ -48,7 +78,7 @@ def _connack(host: str, port: int, level: int, timeout: float = 2.0) -> int | No
             if code == 0:
                 s.sendall(b"\xe0\x00")
             return code
-    except OSError:
+    except (OSError, ssl.SSLError):
         return None
 
 
@@ -57,9 +87,35 @@ def _mqtt_answers(host: str, port: int) -> bool:
     return _connack(host, port, 4) is not None
 
 
-def supports_mqtt5(host: str, port: int) -> bool:
-    """True when the broker accepts MQTT v5 (Mosquitto, EMQX); False for 3.1.1-only brokers (amqtt)."""
-    return _connack(host, port, 5) == 0
+# CONNACK codes that mean "who you are", not "which protocol": 3.1.1 return codes 4/5, v5 reason codes.
+_AUTH_CODES = {4: "bad user name or password", 5: "not authorised", 0x86: "bad user name or password",
+               0x87: "not authorised", 0x8C: "bad authentication method"}
+
+
+def supports_mqtt5(host: str, port: int, *, username: str | None = None, password: str | None = None,
+                   tls: bool = False, ca_file: str | None = None) -> bool:
+    """True when the broker accepts MQTT v5 (Mosquitto, EMQX); False for 3.1.1-only brokers (amqtt).
+
+    The probe connects the way the client will (same credentials, TLS), so a broker with
+    authentication on is not mistaken for a 3.1.1-only one: a refusal of the credentials
+    raises BrokerAuthError instead of answering False.
+    """
+    code = _connack(host, port, 5, username=username, password=password, tls=tls, ca_file=ca_file)
+    if code == 0:
+        return True
+    if code in _AUTH_CODES:
+        if _connack(host, port, 4, username=username, password=password, tls=tls, ca_file=ca_file) == 0:
+            return False  # a 3.1.1-only broker that answered the v5 CONNECT with a 3.1.1 code
+        where = f"{'mqtts' if tls else 'mqtt'}://{host}:{port}"
+        who = f"user {username!r}" if username else "an anonymous client (set QHSE_MQTT_USERNAME and QHSE_MQTT_PASSWORD)"
+        raise BrokerAuthError(f"MQTT broker {where} refused {who}: {_AUTH_CODES[code]}")
+    return False
+
+
+def probe_mqtt5(addr) -> bool:
+    """``supports_mqtt5`` for a ``BrokerAddress`` (credentials and TLS included)."""
+    return supports_mqtt5(addr.host, addr.port, username=addr.username, password=addr.password, tls=addr.tls,
+                          ca_file=addr.ca_file)
 
 
 class EmbeddedBroker:

@@ -86,13 +86,18 @@ def _mqtt_v5(url: str, s=None) -> bool:
               help="Readings older than this at receipt go to the dead-letter table.")
 @click.option("--stats-every", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True,
               help="Seconds between progress lines.")
+@click.option("--inbox-max-mb", type=click.IntRange(1, 1_000_000), default=64, show_default=True,
+              help="Received payload bytes held in memory before the consumer stops reading from the broker.")
+@click.option("--inbox-max-messages", type=click.IntRange(100, 100_000_000), default=100_000, show_default=True,
+              help="Received messages held in memory before the consumer stops reading from the broker.")
 def ingest(workers: int, client_id: str | None, topic_root: str, group: str | None, batch_size: int, batch_ms: float,
            receive_maximum: int, session_expiry: int | None, spool_max_mb: int, max_age_days: float,
-           stats_every: float) -> None:
+           stats_every: float, inbox_max_mb: int = 64, inbox_max_messages: int = 100_000) -> None:
     """Consume sensor readings from MQTT into PostgreSQL and evaluate the alarm rules."""
     import socket
 
     from ingestion.consumer import Consumer, ConsumerConfig, run_workers
+    from ingestion.spool import SpoolError, check_dir
     from ingestion.topics import check_root
 
     s = _settings()
@@ -108,6 +113,10 @@ def ingest(workers: int, client_id: str | None, topic_root: str, group: str | No
             "a shared subscription (--workers > 1 or --group) needs a stable client id: set QHSE_MQTT_CLIENT_ID "
             "or --client-id (a new id at every start leaves the old persistent session behind, and the broker "
             "keeps giving it its share of the readings until the session expires)")
+    try:
+        check_dir(s.data_path / "spool")
+    except SpoolError as exc:
+        raise IngestUsageError(f"QHSE_DATA_DIR: {exc}") from None
     db_url = _resolve_db_for_ingest(s)
     mqtt_url, embedded = _broker(s)
     addr = _broker_address(mqtt_url, s)
@@ -127,7 +136,8 @@ def ingest(workers: int, client_id: str | None, topic_root: str, group: str | No
         client_id=client_id or f"qhse-ingest-{socket.gethostname()}",
         mqtt_v5=v5, receive_maximum=receive_maximum, session_expiry_s=expiry, batch_max=batch_size,
         batch_ms=batch_ms, spool_max_bytes=spool_max_mb << 20, max_age_s=max_age_days * 86400,
-        heartbeat_stale_s=s.heartbeat_stale_s)
+        heartbeat_stale_s=s.heartbeat_stale_s, inbox_max_messages=inbox_max_messages,
+        inbox_max_bytes=inbox_max_mb << 20)
     click.echo(f"ingest: {addr.url}{' (embedded broker)' if embedded else ''}, MQTT {'v5' if v5 else '3.1.1'}, "
                f"client id {cfg.client_id}, session expiry {expiry:,} s, "
                f"topics {topic_root}/+/+/+/+/telemetry and {topic_root}/+/gateway/telemetry"
@@ -149,7 +159,8 @@ def ingest(workers: int, client_id: str | None, topic_root: str, group: str | No
                    f"duplicates {st['duplicates']:,}  dead letters {st['dead_letters']:,}  "
                    f"spooled {st['spooled']:,} replayed {st['replayed']:,} (spool {st['spool_segments']} segments)  "
                    f"alarms +{st['alarms_raised']}/-{st['alarms_cleared']}  db {st['db']}  "
-                   f"writer s: " + " ".join(f"{k} {v:.1f}" for k, v in st["timings"].items()), err=True)
+                   f"writer s: " + " ".join(f"{k} {v:.1f}" for k, v in st["timings"].items())
+                   + (f"  error: {st['spool_error']}" if st.get("spool_error") else ""), err=True)
 
     consumer.run_forever(report=report, report_every_s=stats_every)
 
@@ -345,4 +356,6 @@ def alarm_clear(alarm_id: int, by: str, note: str | None) -> None:
     click.echo(f"alarm {alarm_id} cleared by {by}")
 
 
-COMMANDS = [ingest, simulate, import_cmd, import_columns, alarm]
+from ingestion.broker_admin import broker  # noqa: E402  (click only at import)
+
+COMMANDS = [ingest, simulate, import_cmd, import_columns, alarm, broker]

@@ -19,6 +19,7 @@ subscription ``$share/<group>/...``.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import os
 import queue
@@ -74,6 +75,11 @@ class ConsumerConfig:
     max_future_s: float = 300.0
     alarms: bool = True
     db_retry_s: float = 1.0
+    mqtt_username: str | None = None  # win over a user name in mqtt_url
+    mqtt_password: str | None = dataclasses.field(default=None, repr=False)  # never in a repr or a log line
+    mqtt_ca_file: str | None = None  # CA of the broker's TLS certificate (mqtts://)
+    heartbeat_every_s: float = 5.0  # ingest_heartbeat row written by the writer thread
+    heartbeat_stale_s: float = 60.0
 
 
 class DatabaseDown(Exception):
@@ -84,7 +90,7 @@ class Consumer:
     def __init__(self, cfg: ConsumerConfig):
         check_root(cfg.root)
         self.cfg = cfg
-        self.addr = parse_mqtt_url(cfg.mqtt_url)
+        self.addr = parse_mqtt_url(cfg.mqtt_url).with_auth(cfg.mqtt_username, cfg.mqtt_password, cfg.mqtt_ca_file)
         self.dsn = libpq_dsn(cfg.database_url)
         self.registry = SensorRegistry()
         self.decoder = Decoder(self.registry, cfg.root, max_age_s=cfg.max_age_s, max_future_s=cfg.max_future_s)
@@ -118,6 +124,10 @@ class Consumer:
         self._writer: threading.Thread | None = None
         self.client = self._make_client()
         self.last_error: str | None = None
+        self.last_commit_at: float | None = None
+        self._started_at = time.time()
+        self._beat_at = -1e18
+        self._beat_prev = (time.monotonic(), 0)
 
     # -- MQTT ---------------------------------------------------------------------------------
     def _make_client(self) -> IngestClient:
@@ -127,10 +137,7 @@ class Consumer:
         else:
             c = IngestClient(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=mqtt.MQTTv311,
                              clean_session=False, manual_ack=True)
-            if self.addr.username:
-                c.username_pw_set(self.addr.username, self.addr.password)
-            if self.addr.tls:
-                c.tls_set()
+            self.addr.apply(c)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_subscribe = self._on_subscribe
@@ -224,6 +231,7 @@ class Consumer:
         for th in (self._decoder_thread, self._writer):
             if th is not None:
                 th.join(max(0.1, deadline - time.monotonic()))
+        self._beat(status="stopped")
         try:
             self.client.disconnect()
         except Exception:  # noqa: BLE001 - already gone
@@ -423,6 +431,7 @@ class Consumer:
                         self._writing = False
                 self._maybe_replay()
                 self._flush_daily()
+                self._beat()
             except Exception as exc:  # noqa: BLE001 - the writer never dies; the batch stays unacknowledged
                 self.last_error = repr(exc)
                 log.exception("writer error: %s", exc)
@@ -578,6 +587,7 @@ class Consumer:
                 events = self.alarms.evaluate(conn, new.sensor_id, new.ts_us, new.value)
             t3 = time.perf_counter()
         t4 = time.perf_counter()
+        self.last_commit_at = time.time()
         tm["copy"] += t1 - t0
         tm["rollups"] += t2 - t1
         tm["alarms"] += t3 - t2
@@ -617,6 +627,51 @@ class Consumer:
                 self.client.publish(alarm_topic(e.sensor.site, self.cfg.root), e.to_json(), qos=1)
             except Exception as exc:  # noqa: BLE001 - the alarm row and NOTIFY exist; MQTT is best effort
                 log.warning("could not publish alarm %s: %s", e.alarm_id, exc)
+
+
+    # -- heartbeat ----------------------------------------------------------------------------------
+    def _beat(self, status: str = "running") -> None:
+        """Upsert this consumer's ``ingest_heartbeat`` row (writer thread, every heartbeat_every_s)."""
+        from . import heartbeat
+
+        now = time.monotonic()
+        if status == "running" and now - self._beat_at < self.cfg.heartbeat_every_s:
+            return
+        try:
+            conn = self._database()
+        except DatabaseDown:
+            return
+        inbox = self._inbox
+        try:
+            oldest = inbox[0][2] if inbox else None
+        except IndexError:
+            oldest = None
+        t_prev, dead_prev = self._beat_prev
+        dead = self.counts["dead_letters"]
+        c = self.counts
+        beat = {
+            "client_id": self.cfg.client_id, "host": socket.gethostname(), "pid": os.getpid(), "status": status,
+            "started_at": dt.datetime.fromtimestamp(self._started_at, dt.UTC),
+            "last_commit_at": dt.datetime.fromtimestamp(self.last_commit_at, dt.UTC) if self.last_commit_at else None,
+            "lag_s": max(0.0, time.time() - oldest / 1e6) if oldest else 0.0,
+            "backlog": len(inbox) + self._queue.qsize(), "spool_bytes": self.spool.bytes,
+            "spool_segments": len(self.spool), "received": c["received"], "readings": c["readings"],
+            "dead_letters": dead, "dead_letters_per_s": (dead - dead_prev) / max(1e-6, now - t_prev),
+            "connected": self._connected.is_set(), "db_up": True,
+        }
+        try:
+            heartbeat.write(conn, beat)
+        except psycopg.errors.UndefinedTable:
+            log.warning("no ingest_heartbeat table (run 'qhse db upgrade'); heartbeats are off")
+            self._beat_at = now + 3600
+            return
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._mark_down(exc)
+            return
+        except psycopg.Error as exc:
+            log.error("heartbeat not written: %s", exc)
+        self._beat_at = now
+        self._beat_prev = (now, dead)
 
 
 def _safe(name: str) -> str:

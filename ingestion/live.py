@@ -38,9 +38,9 @@ class LiveStream:
         self._stopped = False
 
     def start(self) -> LiveStream:
-        from .broker import start_embedded_broker, supports_mqtt5
+        from .broker import probe_mqtt5, start_embedded_broker
         from .consumer import Consumer, ConsumerConfig
-        from .mqtt import parse_mqtt_url
+        from .mqtt import settings_address
         from .simulator import Simulator, connect_publisher, load_sensors
 
         s = self.settings
@@ -49,9 +49,10 @@ class LiveStream:
         else:
             self.mqtt_url = start_embedded_broker(s.embedded_mqtt_port)
             self.embedded_port = s.embedded_mqtt_port
-        addr = parse_mqtt_url(self.mqtt_url)
-        v5 = supports_mqtt5(addr.host, addr.port) if not addr.tls else True
-        cfg = ConsumerConfig(mqtt_url=self.mqtt_url, database_url=self.db_url, spool_dir=s.data_path / "spool",
+        addr = settings_address(self.mqtt_url, s)
+        v5 = probe_mqtt5(addr)
+        cfg = ConsumerConfig(mqtt_url=addr.url, mqtt_username=addr.username, mqtt_password=addr.password,
+                             mqtt_ca_file=addr.ca_file, database_url=self.db_url, spool_dir=s.data_path / "spool",
                              root=self.root, share_group="qhse" if v5 else None, client_id=self.client_id,
                              mqtt_v5=v5, session_expiry_s=3600)
         self.consumer = Consumer(cfg)

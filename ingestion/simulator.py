@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .mqtt import make_client, parse_mqtt_url
+from .mqtt import make_client
 from .registry import SensorInfo, SensorRegistry
 from .topics import check_root, gateway_topic, telemetry_topic
 
@@ -310,9 +310,9 @@ def load_sensors(db_url: str, sites: list[str] | None = None) -> list[SensorInfo
 def connect_publisher(mqtt_url: str, *, mqtt_v5: bool = True, client_prefix: str = "qhse-sim"):
     import paho.mqtt.client as mqtt
 
-    from .mqtt import client_id
+    from .mqtt import client_id, settings_address
 
-    addr = parse_mqtt_url(mqtt_url)
+    addr = settings_address(mqtt_url)  # credentials and CA from QHSE_MQTT_USERNAME / _PASSWORD / _CA_FILE
     c = make_client(client_id(client_prefix), protocol=mqtt.MQTTv5 if mqtt_v5 else mqtt.MQTTv311, addr=addr)
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "QHSE_"
@@ -56,6 +56,40 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(
         default=None,
         description="MLflow tracking URI. Unset: the project's PostgreSQL server, database qhse_mlflow.",
+    )
+    mqtt_username: str | None = Field(
+        default=None,
+        description="MQTT user name (kept out of the URL so it never shows in a log line). "
+        "Takes precedence over a user name in QHSE_MQTT_URL.",
+    )
+    mqtt_password: SecretStr | None = Field(
+        default=None,
+        description="MQTT password for QHSE_MQTT_USERNAME; never printed or logged.",
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) that signed the broker's TLS certificate (mqtts:// URLs). "
+        "Unset: the system's trusted CAs.",
+    )
+    mqtt_client_id: str | None = Field(
+        default=None,
+        description="Stable MQTT client id of this ingestion consumer: it names the broker session and the "
+        "spool. Required for a shared subscription (qhse ingest --workers > 1 or --group).",
+    )
+    mqtt_session_expiry_s: int = Field(
+        default=7 * 86400, ge=0, le=2**32 - 2,
+        description="Seconds the broker keeps a disconnected consumer's session and queues its share of the "
+        "readings (MQTT v5).",
+    )
+    heartbeat_stale_s: float = Field(
+        default=60.0, gt=0,
+        description="A consumer heartbeat older than this is stale: qhse health --component ingest fails and "
+        "the worker notifies the on-call role.",
+    )
+    oncall_notify: str | None = Field(
+        default=None,
+        description="Who the on-call role is: comma-separated targets email:ADDR, webhook:URL, mqtt:TOPIC. "
+        "Unset: active admin users with an e-mail address, else MQTT qhse/platform/notifications/on_call.",
     )
     data_dir: Path = Field(default=Path(".qhse"), description="Where embedded services, snapshots and spools live.")
     timezone: str = Field(default="Asia/Shanghai", description="IANA time zone used for reporting periods.")
@@ -119,6 +153,16 @@ class Settings(BaseSettings):
             return None
         if not v.startswith(("mqtt://", "mqtts://", "tcp://")):
             raise ValueError("must look like mqtt://host:1883")
+        return v
+
+    @field_validator("mqtt_client_id")
+    @classmethod
+    def _check_client_id(cls, v: str | None) -> str | None:
+        if v is None or v.strip() == "":
+            return None
+        v = v.strip()
+        if len(v) > 200 or any(c in v for c in "+#/ ") or not v.isprintable():
+            raise ValueError("must be a plain name (no spaces, '/', '+' or '#'), such as qhse-ingest-plant1")
         return v
 
     @field_validator("smtp_url")

@@ -158,13 +158,17 @@ class MqttNotifier:
 
     channel = "mqtt"
 
-    def __init__(self, url: str, timeout: float = 10.0, client_id: str | None = None):
+    def __init__(self, url: str, timeout: float = 10.0, client_id: str | None = None, *,
+                 username: str | None = None, password: str | None = None, ca_file: str | None = None):
         u = urlsplit(url)
         if u.scheme not in ("mqtt", "mqtts", "tcp") or not u.hostname:
             raise NotifyError(f"bad MQTT URL {url!r}")
         self.host, self.port, self.tls = u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883), u.scheme == "mqtts"
         self.username = unquote(u.username) if u.username else None
         self.password = unquote(u.password) if u.password else None
+        if username:  # the settings' credentials win over the URL's
+            self.username, self.password = username, password
+        self.ca_file = str(ca_file) if ca_file else None
         self.timeout = timeout
         self.client_id = client_id or f"qhse-notify-{uuid.uuid4().hex[:8]}"
         self._client = None
@@ -172,11 +176,10 @@ class MqttNotifier:
     def _connect(self):
         import paho.mqtt.client as mqtt
 
+        from ingestion.mqtt import BrokerAddress
+
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
-        if self.username:
-            c.username_pw_set(self.username, self.password)
-        if self.tls:
-            c.tls_set()
+        BrokerAddress(self.host, self.port, self.tls, self.username, self.password, self.ca_file).apply(c)
         try:
             c.connect(self.host, self.port, keepalive=30)
         except OSError as exc:
@@ -238,7 +241,9 @@ def default_notifiers(settings=None) -> dict[str, Notifier]:
     s = settings or get_settings()
     email: Notifier = SmtpNotifier(s.smtp_url, s.smtp_from) if s.smtp_url else SpoolMailer(s.data_path / "mail", s.smtp_from)
     mqtt_url = s.mqtt_url or f"mqtt://127.0.0.1:{s.embedded_mqtt_port}"
-    return {"email": email, "webhook": WebhookNotifier(), "mqtt": MqttNotifier(mqtt_url)}
+    pw = s.mqtt_password.get_secret_value() if s.mqtt_password is not None else None
+    return {"email": email, "webhook": WebhookNotifier(),
+            "mqtt": MqttNotifier(mqtt_url, username=s.mqtt_username, password=pw, ca_file=s.mqtt_ca_file)}
 
 
 # -------------------------------------------------------------------------------- routing

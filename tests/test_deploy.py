@@ -51,7 +51,11 @@ def test_every_service_is_complete_and_consistent():
         assert svc.get("build") == "." and svc["image"] == "qhse-platform:latest", name
         env = svc["environment"]
         assert env["QHSE_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:5432/" in env["QHSE_DATABASE_URL"]
-        assert env["QHSE_MQTT_URL"] == "mqtt://mosquitto:1883"
+        # The broker's TLS listener, with credentials from .env and the CA passed as a secret.
+        assert env["QHSE_MQTT_URL"] == "mqtts://mosquitto:8883"
+        assert env["QHSE_MQTT_USERNAME"] == "qhse-platform" and env["QHSE_MQTT_PASSWORD"].startswith("${QHSE_MQTT_PASSWORD:?")
+        assert env["QHSE_MQTT_CA_FILE"] == "/run/secrets/mqtt_ca_crt"
+        assert name == "migrate" or "mqtt_ca_crt" in svc.get("secrets", []), name
         assert env["QHSE_MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
         # Every QHSE_* variable is a known setting (the app refuses unknown ones).
         from qhse.config import Settings
@@ -93,3 +97,50 @@ def test_mosquitto_config_keeps_qos1_backlog():
     )
     assert settings.get("persistence") == "true"
     assert int(settings.get("max_queued_messages", "1000")) == 0 or int(settings["max_queued_messages"]) >= 100000
+
+
+def _conf(path: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for ln in path.read_text().splitlines():
+        if ln.strip() and not ln.lstrip().startswith("#"):
+            k, _, v = ln.strip().partition(" ")
+            out.setdefault(k, []).append(v.strip())
+    return out
+
+
+def test_mosquitto_requires_credentials_acl_and_tls():
+    conf = _conf(ROOT / "deploy" / "mosquitto.conf")
+    assert conf["allow_anonymous"] == ["false"] and conf.get("per_listener_settings", ["false"]) == ["false"]
+    assert conf["listener"] == ["8883"], "one listener, the TLS one"
+    assert {"cafile", "certfile", "keyfile"} <= set(conf)
+    services = _compose()["services"]
+    mosq = services["mosquitto"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in mosq["volumes"]}
+    assert mounts[conf["acl_file"][0]] == "./deploy/mosquitto.acl"
+    secrets = _compose()["secrets"]
+    for key in ("password_file", "cafile", "certfile", "keyfile"):
+        name = conf[key][0].removeprefix("/run/secrets/")
+        assert name in mosq["secrets"] and secrets[name]["file"].startswith("./deploy/secrets/"), key
+    # Nothing reachable from outside without authentication: no plain MQTT port, MLflow on loopback only.
+    assert mosq["ports"] == ["8883:8883"]
+    assert all(p.startswith("127.0.0.1:") for p in services["mlflow"]["ports"])
+    # Ingestion has a stable client id and a heartbeat health check.
+    ing = services["ingestion"]
+    cid = ing["environment"]["QHSE_MQTT_CLIENT_ID"]
+    assert cid and ing["healthcheck"]["test"][1:] == ["qhse", "health", "--component", "ingest", "--client-id", cid]
+    assert _resolve_cli(["health"])
+
+
+def test_acl_scopes_site_users_and_no_secret_is_committed():
+    acl = (ROOT / "deploy" / "mosquitto.acl").read_text().splitlines()
+    rules = [ln.split() for ln in acl if ln.strip() and not ln.startswith("#")]
+    patterns = [r for r in rules if r[0] == "pattern"]
+    assert patterns and all(r[1] == "write" and r[2].startswith("qhse/%u/") and r[2].endswith("/telemetry")
+                            for r in patterns)
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", "deploy/secrets"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert tracked.split() in ([], ["deploy/secrets/.gitignore"])
+    ignored = subprocess.run(["git", "check-ignore", "deploy/secrets/server.key", "deploy/secrets/passwd"], cwd=ROOT,
+                             capture_output=True, text=True).stdout.split()
+    assert len(ignored) == 2

@@ -82,10 +82,10 @@ class MqttPublisher:
         self.port = u.port or (8883 if u.scheme == "mqtts" else 1883)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "",
                                   protocol=mqtt.MQTTv311)
-        if u.username:
-            self.client.username_pw_set(u.username, u.password)
-        if u.scheme == "mqtts":
-            self.client.tls_set()
+        from ingestion.mqtt import settings_address
+
+        # Credentials and CA from QHSE_MQTT_USERNAME / _PASSWORD / _CA_FILE (or the URL).
+        settings_address(url).apply(self.client)
         self.client.reconnect_delay_set(1, 30)
         self._connected = threading.Event()
         self._ever_waited = False

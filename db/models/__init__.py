@@ -15,6 +15,7 @@ from .assets import (
     SensorReadingHourly,
 )
 from .base import Base
+from .ingest import IngestHeartbeat
 from .org import (
     ROLES,
     Area,

@@ -15,7 +15,14 @@ import click
 from qhse.config import SettingsError
 
 
-from qhse.cli_support import UserError, _settings, database_url, migration_url  # noqa: F401  (re-exported)
+from qhse.cli_support import (  # noqa: F401  (re-exported)
+    UserError,
+    _settings,
+    acting_user,
+    as_user_option,
+    database_url,
+    migration_url,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -335,14 +342,17 @@ def hazard() -> None:
 @click.option("--photo", type=click.Path(dir_okay=False), default=None, help="Path of a photo (stored as given).")
 @click.option("--likelihood", type=click.IntRange(1, 5), default=3, show_default=True)
 @click.option("--consequence", type=click.IntRange(1, 5), default=3, show_default=True)
+@as_user_option()
 def hazard_report(site_code, area_code, category, title, severity, description, asset_code, reporter, photo,
-                  likelihood, consequence) -> None:
+                  likelihood, consequence, as_user) -> None:
     """Report a hazard (response due time, recurrence link and area manager notice follow)."""
     from db.engine import session_scope
     from db.models import Area, Asset, Site
+    from qhse.access import REPORT_HAZARD
     from qhse.workflow import report_hazard
 
     eng = _loop_engine()
+    who = acting_user(eng, as_user, REPORT_HAZARD)
     try:
         with session_scope(eng) as s:
             site = _by_code(s, Site, site_code, "site")
@@ -352,8 +362,8 @@ def hazard_report(site_code, area_code, category, title, severity, description, 
             h = report_hazard(s, site_id=site.id, area_id=area.id, category=category, title=title, severity=severity,
                               description=description, asset_id=asset.id if asset else None,
                               reporter_person_id=person.id if person else None, photo_path=photo,
-                              likelihood=likelihood, consequence=consequence,
-                              actor=person.name if person else "cli")
+                              likelihood=likelihood, consequence=consequence, reporter_user_id=who.user_id,
+                              actor=who)
             msg = f"hazard #{h.id} reported; response due {_fmt(h.response_due_at)} UTC"
             if h.is_repeat:
                 msg += f"; repeat of #{h.predecessor_id}"
@@ -421,21 +431,23 @@ def hazard_show(hazard_id: int) -> None:
 @hazard.command("transition")
 @click.argument("hazard_id", type=int)
 @click.argument("status")
-@click.option("--actor", required=True, help="Who makes the change (user name).")
+@as_user_option("--actor")
 @click.option("--reason", default=None, help="Required to reject or reopen.")
 @click.option("--note", default=None)
 @click.option("--department", "departments", multiple=True,
               help="On assignment: department code(s) instead of the dispatch rules (repeat for several).")
 @click.option("--due", default=None, help="On assignment: action due time (ISO 8601) instead of the SLA's.")
-def hazard_transition(hazard_id, status, actor, reason, note, departments, due) -> None:
+def hazard_transition(hazard_id, status, as_user, reason, note, departments, due) -> None:
     """Move a report to STATUS: assigned, in_progress, rectified, verified, closed, rejected, reopened."""
     import sqlalchemy as sa
 
     from db.engine import session_scope
     from db.models import Department, HazardReport
+    from qhse.access import VIEW_ACTIONS
     from qhse.workflow import transition
 
     eng = _loop_engine()
+    actor = acting_user(eng, as_user, VIEW_ACTIONS)
     try:
         with session_scope(eng) as s:
             dep_ids = None
@@ -459,12 +471,14 @@ def hazard_transition(hazard_id, status, actor, reason, note, departments, due) 
 
 @hazard.command("start-action")
 @click.argument("action_id", type=int)
-@click.option("--actor", required=True)
-def hazard_start_action(action_id: int, actor: str) -> None:
+@as_user_option("--actor")
+def hazard_start_action(action_id: int, as_user: str) -> None:
     """A team starts work on its corrective action."""
     from db.engine import session_scope
+    from qhse.access import VIEW_ACTIONS
     from qhse.workflow import start_action
 
+    actor = acting_user(_loop_engine(), as_user, VIEW_ACTIONS)
     try:
         with session_scope(_loop_engine()) as s:
             a = start_action(s, action_id, actor=actor)
@@ -476,15 +490,17 @@ def hazard_start_action(action_id: int, actor: str) -> None:
 
 @hazard.command("complete-action")
 @click.argument("action_id", type=int)
-@click.option("--actor", required=True)
+@as_user_option("--actor")
 @click.option("--note", default=None)
 @click.option("--cost", type=click.FloatRange(min=0), default=None, help="Cost of the fix (CNY).")
-def hazard_complete_action(action_id: int, actor: str, note: str | None, cost: float | None) -> None:
+def hazard_complete_action(action_id: int, as_user: str, note: str | None, cost: float | None) -> None:
     """A team finishes its corrective action (the last one rectifies the hazard)."""
     from db.engine import session_scope
     from db.models import HazardReport
+    from qhse.access import VIEW_ACTIONS
     from qhse.workflow import complete_action
 
+    actor = acting_user(_loop_engine(), as_user, VIEW_ACTIONS)
     try:
         with session_scope(_loop_engine()) as s:
             a = complete_action(s, action_id, actor=actor, note=note, cost=cost)
@@ -583,13 +599,16 @@ def inspection_list(site_code, status, limit) -> None:
               help="A checklist answer (yes/no, a number or text); repeat for each item.")
 @click.option("--finding", "findings", multiple=True, metavar="TITLE[|CATEGORY[|SEVERITY]]",
               help="An extra finding to report as a hazard; repeat for several.")
-def inspection_perform(inspection_id, inspector, answers, findings) -> None:
+@as_user_option()
+def inspection_perform(inspection_id, inspector, answers, findings, as_user) -> None:
     """Record an inspection's results; failed items and findings become hazard reports."""
     from db.engine import session_scope
     from db.queries.hazards import inspection_form
+    from qhse.access import REPORT_HAZARD
     from qhse.inspections import perform
 
     eng = _loop_engine()
+    actor = acting_user(eng, as_user, REPORT_HAZARD)
     form = inspection_form(eng, inspection_id)
     if form is None:
         raise UserError(f"no inspection #{inspection_id}")
@@ -625,7 +644,7 @@ def inspection_perform(inspection_id, inspector, answers, findings) -> None:
     try:
         with session_scope(eng) as s:
             who = _person(s, inspector)
-            out = perform(s, inspection_id, inspector_person_id=who.id, results=results, findings=extra, actor=who.name)
+            out = perform(s, inspection_id, inspector_person_id=who.id, results=results, findings=extra, actor=actor)
             msg = (f"inspection #{inspection_id} done{' (late)' if out.late else ''}; "
                    f"{len(out.hazards)} finding(s) reported" +
                    (": " + ", ".join(f"#{h.id} {h.title}" for h in out.hazards) if out.hazards else ""))

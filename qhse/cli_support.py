@@ -58,3 +58,20 @@ def database_url(*, migrate: bool = False, quiet: bool = False) -> str:
         if not is_up_to_date(url):
             upgrade(migration_url())
     return url
+
+
+def as_user_option(*aliases: str, help_extra: str = ""):
+    """``--as USERNAME`` (plus validated aliases such as ``--actor``): the platform user a write runs as."""
+    return click.option("--as", *aliases, "as_user", required=True, metavar="USERNAME",
+                        help="Platform user the change is made and audited as (must exist, be active and "
+                        "hold the permission)" + help_extra + ".")
+
+
+def acting_user(engine, username: str, permission: str | None = None):
+    """The Scope of ``--as USERNAME``; a one-line error (exit 2) for an unknown, disabled or unauthorised user."""
+    from qhse.actors import ActorError, resolve_user
+
+    try:
+        return resolve_user(engine, username, permission)
+    except ActorError as exc:
+        raise UserError(str(exc)) from None

@@ -11,7 +11,6 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from db.engine import session_scope
-from db.queries import audit
 from db.queries.scope import Scope
 from qhse import access, workflow
 from qhse.uploads import UploadError, store_photo, validate_photo
@@ -44,10 +43,7 @@ def report(engine: sa.Engine, scope: Scope, *, site_id: int, area_id: int, categ
                 s, site_id=int(site_id), area_id=int(area_id), category=category, title=title, severity=severity,
                 description=description or None, likelihood=int(likelihood), consequence=int(consequence),
                 source="worker", reporter_user_id=scope.user_id, photo_path=str(path) if path else None,
-                actor=scope.username)
-            audit.record(s.connection(), scope, "report_hazard", entity="hazard_report", entity_id=h.id,
-                         detail={"site_id": int(site_id), "area_id": int(area_id), "severity": severity,
-                                 "category": category, "photo": path.name if path else None})
+                actor=scope)  # audited by the workflow with the user's id, in this transaction
             return int(h.id)
     except BaseException:
         if path is not None:

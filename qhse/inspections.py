@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from db import models as m
+from db.queries.scope import Scope
 from qhse import notify
 from qhse.sla import SEVERITIES
 
@@ -269,10 +270,19 @@ class InspectionOutcome:
 
 
 def perform(session: Session, inspection_id: int, *, inspector_person_id: int, results: dict,
-            findings: list[dict] | None = None, at: dt.datetime | None = None, actor: str | None = None) -> InspectionOutcome:
-    """Record a performed inspection; every finding becomes a hazard report."""
-    from qhse import workflow
+            findings: list[dict] | None = None, at: dt.datetime | None = None,
+            actor: Scope | str | None = None) -> InspectionOutcome:
+    """Record a performed inspection; every finding becomes a hazard report.
 
+    ``actor`` is the platform user recording it (or a ``system:`` actor, see qhse.actors);
+    the inspection and each finding are audited with their user id."""
+    from db.queries import audit
+    from qhse import actors, workflow
+
+    try:
+        who = actors.require(actor)
+    except actors.ActorError as exc:
+        raise InspectionError(str(exc)) from None
     at = at or dt.datetime.now(UTC)
     I = m.Inspection
     insp = session.get(I, inspection_id, with_for_update=True, populate_existing=True)
@@ -283,6 +293,8 @@ def perform(session: Session, inspection_id: int, *, inspector_person_id: int, r
     if session.get(m.Person, inspector_person_id) is None:
         raise InspectionError(f"no person #{inspector_person_id}")
     route = session.get(m.InspectionRoute, insp.route_id)
+    if not who.allows_site(route.site_id):
+        raise InspectionError(f"no inspection #{inspection_id}")  # the same answer as for a missing one
     checklist = validate_checklist(route.checklist)
     failed = check_results(checklist, results)
     extra = []
@@ -300,7 +312,6 @@ def perform(session: Session, inspection_id: int, *, inspector_person_id: int, r
     insp.status, insp.performed_at, insp.inspector_person_id = "done", at, inspector_person_id
     insp.results = {**results, **({"_late": True} if late else {})}
     hazards = []
-    who = actor or f"person:{inspector_person_id}"
     for it in failed:
         label = it.get("label", it["key"])
         hazards.append(workflow.report_hazard(
@@ -316,6 +327,9 @@ def perform(session: Session, inspection_id: int, *, inspector_person_id: int, r
             asset_id=f.get("asset_id"), source="inspection", reporter_person_id=inspector_person_id,
             inspection_id=insp.id, reported_at=at, actor=who))
     insp.findings = len(hazards)
+    audit.record(session.connection(), who, "perform_inspection", entity="inspection", entity_id=insp.id,
+                 detail={"inspector_person_id": inspector_person_id, "late": late, "failed": len(failed),
+                         "hazards": [h.id for h in hazards]})
     session.flush()
     return InspectionOutcome(insp, hazards, late)
 

@@ -19,8 +19,11 @@ Hazard report::
   ``reopened`` needs a reason and starts a new response clock; the next assignment
   creates a new round of actions.
 
-Every transition is stored in ``hazard_transition`` with who, when and why.  Functions
-take a SQLAlchemy session and lock the rows they change; the caller commits.
+Every transition is stored in ``hazard_transition`` with who, when and why, and in
+``audit_log`` with the actor's user id, in the same transaction.  The actor is a
+:class:`~db.queries.scope.Scope` (a platform user, or a ``system:`` actor, see
+:mod:`qhse.actors`); free text is refused.  Functions take a SQLAlchemy session and lock
+the rows they change; the caller commits.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import models as m
+from db.queries import audit
+from db.queries.scope import Scope
+from qhse import actors
 from qhse import dispatch as dispatch_mod
 from qhse import incentives, notify, recurrence
 from qhse.sla import SEVERITIES, SlaError, resolve_policy
@@ -96,15 +102,27 @@ def _now(at: dt.datetime | None) -> dt.datetime:
     return at
 
 
-def _actor(actor: str | None) -> str:
-    a = (actor or "").strip()
-    if not a:
-        raise WorkflowError("who made the change is required (actor)")
-    return a[:120]
+def _actor(actor: Scope | str | None) -> Scope:
+    try:
+        return actors.require(actor)
+    except actors.ActorError as exc:
+        raise WorkflowError(str(exc)) from None
 
 
-def _record(session: Session, h: m.HazardReport, to: str, actor: str, at: dt.datetime, note: str | None) -> None:
-    session.add(m.HazardTransition(hazard_id=h.id, from_status=h.status, to_status=to, actor=actor, at=at, note=note))
+def _check_site(actor: Scope, h: m.HazardReport) -> None:
+    if not actor.allows_site(h.site_id):
+        raise NotFound(f"no hazard report #{h.id}")  # the same answer as for a missing one
+
+
+def _audit(session: Session, actor: Scope, action: str, entity: str, entity_id: int, **detail) -> None:
+    audit.record(session.connection(), actor, action, entity=entity, entity_id=entity_id,
+                 detail={k: v for k, v in detail.items() if v is not None})
+
+
+def _record(session: Session, h: m.HazardReport, to: str, actor: Scope, at: dt.datetime, note: str | None) -> None:
+    session.add(m.HazardTransition(hazard_id=h.id, from_status=h.status, to_status=to, actor=actor.username[:120],
+                                   at=at, note=note))
+    _audit(session, actor, f"hazard_{to}", "hazard_report", h.id, from_status=h.status, note=note)
     h.status = to
 
 
@@ -136,9 +154,12 @@ def report_hazard(session: Session, *, site_id: int, area_id: int, category: str
                   asset_id: int | None = None, likelihood: int = 3, consequence: int = 3, source: str = "worker",
                   reporter_person_id: int | None = None, reporter_user_id: int | None = None,
                   photo_path: str | None = None, inspection_id: int | None = None,
-                  reported_at: dt.datetime | None = None, actor: str | None = None) -> m.HazardReport:
+                  reported_at: dt.datetime | None = None, actor: Scope | str | None = None) -> m.HazardReport:
     """Record a new hazard report: response due time, recurrence link, area manager told."""
     at = _now(reported_at)
+    actor = _actor(actor)
+    if not actor.allows_site(site_id):
+        raise NotFound(f"no site #{site_id}")
     title = (title or "").strip()
     category = (category or "").strip().lower()
     if not title:
@@ -179,8 +200,10 @@ def report_hazard(session: Session, *, site_id: int, area_id: int, category: str
     session.flush()
     note = f"repeat of #{prev.id}" if prev is not None else None
     session.add(m.HazardTransition(hazard_id=h.id, from_status=None, to_status="reported",
-                                   actor=_actor(actor or (f"person:{reporter_person_id}" if reporter_person_id else source)),
-                                   at=at, note=note))
+                                   actor=actor.username[:120], at=at, note=note))
+    _audit(session, actor, "report_hazard", "hazard_report", h.id, site_id=site_id, area_id=area_id,
+           severity=severity, category=category, source=source, note=note,
+           photo=photo_path.rsplit("/", 1)[-1] if photo_path else None)
     notify.notify_role(
         session, site_id=site_id, role="area_manager", hazard=h, now=at,
         subject=f"New {severity} hazard #{h.id} in {area.name}: {h.title}",
@@ -195,13 +218,15 @@ def report_hazard(session: Session, *, site_id: int, area_id: int, category: str
 
 
 # ---------------------------------------------------------------------------- transitions
-def transition(session: Session, hazard_id: int, to_status: str, *, actor: str, at: dt.datetime | None = None,
+def transition(session: Session, hazard_id: int, to_status: str, *, actor: Scope | str,
+               at: dt.datetime | None = None,
                reason: str | None = None, note: str | None = None, department_ids: Iterable[int] | None = None,
                due_at: dt.datetime | None = None) -> m.HazardReport:
     """Move a hazard report to ``to_status`` if the rules allow it (see the module doc)."""
     at = _now(at)
     actor = _actor(actor)
     h = _hazard_for_update(session, hazard_id)
+    _check_site(actor, h)
     check_transition(h.status, to_status, what=f"hazard #{h.id}")
     reason = (reason or "").strip() or None
     {
@@ -229,7 +254,7 @@ def _to_assigned(session, h, *, actor, at, reason, note, department_ids, due_at)
         bad = [d for d in ids if d not in found]
         if bad:
             raise WorkflowError(f"hazard #{h.id}: department(s) {bad} are not at site {site.code}")
-        rule_note = "departments named by " + actor
+        rule_note = "departments named by " + actor.username
     else:
         try:
             d = dispatch_mod.dispatch(session, h)
@@ -296,7 +321,7 @@ def _to_rectified(session, h, *, actor, at, reason, note, **_):
 
 def _to_verified(session, h, *, actor, at, reason, note, **_):
     for a in _actions(session, h.id, ("done",)):
-        a.status, a.verified_at, a.verified_by = "verified", at, actor
+        a.status, a.verified_at, a.verified_by = "verified", at, actor.username[:120]
     h.verified_at = at
     _record(session, h, "verified", actor, at, note)
 
@@ -349,32 +374,37 @@ def _check_action(a: m.CorrectiveAction, to: str) -> None:
         raise TransitionError(f"action #{a.id}: cannot go from {a.status!r} to {to!r} (allowed next: {allowed})")
 
 
-def start_action(session: Session, action_id: int, *, actor: str, at: dt.datetime | None = None) -> m.CorrectiveAction:
+def start_action(session: Session, action_id: int, *, actor: Scope | str,
+                 at: dt.datetime | None = None) -> m.CorrectiveAction:
     """A team starts its part; the hazard goes to in_progress with the first team."""
     at, actor = _now(at), _actor(actor)
     a = _action_for_update(session, action_id)
     h = _hazard_for_update(session, a.hazard_id)
+    _check_site(actor, h)
     _check_action(a, "in_progress")
     a.status = "in_progress"
+    _audit(session, actor, "action_started", "corrective_action", a.id, hazard_id=h.id)
     if h.status == "assigned":
         _record(session, h, "in_progress", actor, at, f"action #{a.id} started")
     session.flush()
     return a
 
 
-def complete_action(session: Session, action_id: int, *, actor: str, at: dt.datetime | None = None,
+def complete_action(session: Session, action_id: int, *, actor: Scope | str, at: dt.datetime | None = None,
                     note: str | None = None, cost: float | None = None, rectify: bool = True) -> m.CorrectiveAction:
     """A team finishes its part; when the last team is done the hazard is rectified
     (unless ``rectify`` is false: then someone declares it with ``transition``)."""
     at, actor = _now(at), _actor(actor)
     a = _action_for_update(session, action_id)
     h = _hazard_for_update(session, a.hazard_id)
+    _check_site(actor, h)
     _check_action(a, "done")
     if cost is not None:
         if cost < 0:
             raise WorkflowError("cost cannot be negative")
         a.cost = cost
     a.status, a.completed_at = "done", at
+    _audit(session, actor, "action_done", "corrective_action", a.id, hazard_id=h.id, note=note, cost=cost)
     session.flush()
     if h.status == "assigned":
         _record(session, h, "in_progress", actor, at, f"action #{a.id} done")

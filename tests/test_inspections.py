@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .actor_fixtures import act
 from db import models as m
 from db.queries import hazards as q
 from qhse.inspections import InspectionError, perform, schedule, slot_times
@@ -48,7 +49,7 @@ def test_month_schedule_by_risk_class_with_misses(eng):
         if day % 2 == 0:  # the A-area inspector only manages every other day
             with Session(eng) as s, s.begin():
                 (today,) = _inspections(s, org.route["A"], local(2026, 11, day), local(2026, 11, day) + dt.timedelta(days=1))
-                perform(s, today.id, inspector_person_id=inspector, at=local(2026, 11, day, 10),
+                perform(s, today.id, actor=act(s, "inspector.one", "inspector"), inspector_person_id=inspector, at=local(2026, 11, day, 10),
                         results={"exits_clear": True, "extinguishers_ok": True, "housekeeping": 4})
     with Session(eng) as s, s.begin():
         schedule(s, local(2026, 12, 1, 6), site_ids=[org.site_id])  # flags what the last day left undone
@@ -118,7 +119,7 @@ def test_checklist_errors_change_nothing(eng, results, match):
     iid = _one_inspection(eng, org)
     with Session(eng) as s:
         with pytest.raises(InspectionError, match=match), s.begin():
-            perform(s, iid, inspector_person_id=org.person["sup_PROD"], results=results)
+            perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_PROD"], results=results)
         with s.begin():
             assert s.get(m.Inspection, iid).status == "scheduled"
             assert s.scalar(sa.select(sa.func.count()).select_from(m.HazardReport)
@@ -130,7 +131,7 @@ def test_findings_become_hazard_reports(eng):
     iid = _one_inspection(eng, org, "A")
     at = local(2026, 11, 2, 10).astimezone(UTC)
     with Session(eng) as s, s.begin():
-        out = perform(s, iid, inspector_person_id=org.person["sup_MNT"], at=at,
+        out = perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_MNT"], at=at,
                       results={"exits_clear": False, "extinguishers_ok": True, "housekeeping": 2, "remarks": "oil"},
                       findings=[{"title": "Forklift battery leaking", "category": "chemical", "severity": "high"}])
         assert not out.late
@@ -147,7 +148,7 @@ def test_findings_become_hazard_reports(eng):
         assert insp.results["remarks"] == "oil"
     with Session(eng) as s:
         with pytest.raises(InspectionError, match="already done"), s.begin():
-            perform(s, iid, inspector_person_id=org.person["sup_MNT"], results={})
+            perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_MNT"], results={})
 
 
 def test_missed_inspection_can_be_done_late(eng):
@@ -157,6 +158,6 @@ def test_missed_inspection_can_be_done_late(eng):
         schedule(s, local(2026, 11, 4, 6), site_ids=[org.site_id])
         assert s.get(m.Inspection, iid).status == "missed"
     with Session(eng) as s, s.begin():
-        out = perform(s, iid, inspector_person_id=org.person["sup_PROD"],
+        out = perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_PROD"],
                       results={"exits_clear": True, "extinguishers_ok": True, "housekeeping": 5})
         assert out.late and out.inspection.status == "done" and out.inspection.results["_late"] is True

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from db import models as m
 
+from .actor_fixtures import act
 from .loop_org import make_org
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,6 +23,11 @@ def setup(db_factory, tmp_path_factory):
     url = db_factory.create(prefix="qhse_cli")
     e = sa.create_engine(url)
     org = make_org(e)
+    for name in ("hse.officer", "mnt.lead", "fac.lead"):
+        act(e, name, "plant_manager")
+    act(e, "off.duty", "plant_manager", active=False)
+    act(e, "line.worker", "worker")
+    act(e, "inspector.one", "inspector")
     with e.connect() as c:
         emp = dict(c.execute(sa.select(m.Person.id, m.Person.employee_no)).all())
     e.dispose()
@@ -39,11 +45,13 @@ def qhse(setup, *args):
 def test_hazard_commands(setup):
     url, org, emp, _ = setup
     r = qhse(setup, "hazard", "report", "--site", org.site_code, "--area", "AREA-A", "--category", "fire",
-             "--title", "Blocked fire exit", "--severity", "severe", "--reporter", emp[org.person["worker1"]])
+             "--title", "Blocked fire exit", "--severity", "severe", "--reporter", emp[org.person["worker1"]],
+             "--as", "line.worker")
     assert r.returncode == 0, r.stderr
     hid = int(re.search(r"hazard #(\d+) reported; response due", r.stdout).group(1))
 
-    r = qhse(setup, "hazard", "report", "--site", org.site_code, "--area", "NOPE", "--category", "fire", "--title", "x")
+    r = qhse(setup, "hazard", "report", "--site", org.site_code, "--area", "NOPE", "--category", "fire", "--title", "x",
+             "--as", "line.worker")
     assert r.returncode == 2 and r.stderr.strip() == "error: unknown area 'NOPE' (known: AREA-A, AREA-B, AREA-C)"
 
     r = qhse(setup, "hazard", "transition", str(hid), "closed", "--actor", "hse.officer")
@@ -85,11 +93,11 @@ def test_inspection_and_worker_commands(setup):
                         .order_by(m.Inspection.due_at)).scalars().first()
     e.dispose()
     insp = emp[org.person["sup_PROD"]]
-    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--set", "exits_clear=yes")
+    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--as", "inspector.one", "--set", "exits_clear=yes")
     assert r.returncode == 2 and "missing required item(s)" in r.stderr
-    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--set", "exits_clear=maybe")
+    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--as", "inspector.one", "--set", "exits_clear=maybe")
     assert r.returncode == 2 and "answer yes or no" in r.stderr
-    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--set", "exits_clear=no",
+    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--as", "inspector.one", "--set", "exits_clear=no",
              "--set", "extinguishers_ok=yes", "--set", "housekeeping=4", "--finding", "Forklift battery leaking|chemical|high")
     assert r.returncode == 0 and "2 finding(s) reported" in r.stdout, r.stderr
     r = qhse(setup, "inspection", "list", "--site", org.site_code, "--status", "done")
@@ -102,3 +110,35 @@ def test_inspection_and_worker_commands(setup):
     assert r.returncode == 2 and "unknown job(s) nonsense" in r.stderr
     r = qhse(setup, "notify", "list")
     assert r.returncode == 0 and "notification(s)" in r.stdout
+
+
+def test_writes_run_as_a_checked_platform_user(setup):
+    """--as names a real, active user whose role permits the command; its id lands in audit_log."""
+    url, org, emp, _ = setup
+    base = ["hazard", "report", "--site", org.site_code, "--area", "AREA-A", "--category", "fire", "--title", "As test"]
+    for who, msg in (("Mallory (forged name)", "unknown user 'mallory (forged name)'"),
+                     ("nobody.here", "unknown user 'nobody.here'"),
+                     ("off.duty", "user 'off.duty' is disabled")):
+        r = qhse(setup, *base, "--as", who)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = qhse(setup, *base)
+    assert r.returncode == 2 and "--as" in r.stderr
+    r = qhse(setup, *base, "--as", "line.worker")
+    assert r.returncode == 0, r.stderr
+    hid = int(re.search(r"hazard #(\d+) reported", r.stdout).group(1))
+    # A worker may report but not move a report through the workflow (qhse.access).
+    r = qhse(setup, "hazard", "transition", str(hid), "rejected", "--reason", "dup", "--as", "line.worker")
+    assert r.returncode == 2 and "may not view actions" in r.stderr, r.stderr
+    r = qhse(setup, "hazard", "transition", str(hid), "rejected", "--reason", "dup", "--as", "hse.officer")
+    assert r.returncode == 0, r.stderr
+    e = sa.create_engine(url)
+    with e.connect() as c:
+        rows = c.execute(sa.text(
+            "SELECT a.action, a.username, u.username AS real FROM audit_log a JOIN user_account u ON u.id = a.user_id "
+            "WHERE a.entity = 'hazard_report' AND a.entity_id = :h ORDER BY a.id"), {"h": str(hid)}).all()
+        actors = c.execute(sa.text("SELECT actor FROM hazard_transition WHERE hazard_id = :h ORDER BY id"),
+                           {"h": hid}).scalars().all()
+    e.dispose()
+    assert [tuple(r) for r in rows] == [("report_hazard", "line.worker", "line.worker"),
+                                        ("hazard_rejected", "hse.officer", "hse.officer")]
+    assert actors == ["line.worker", "hse.officer"]

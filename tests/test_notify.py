@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
 
+from .actor_fixtures import act
 from db import models as m
 from qhse import notify, workflow as wf
 from qhse.notify import MqttNotifier, NotifyError, SmtpNotifier, WebhookNotifier, deliver_pending, enqueue
@@ -255,7 +256,7 @@ def test_routing_per_role_and_site(eng):
         "group": [{"channel": "mqtt", "topic": "qhse/group/escalations"}]}})
     plain = make_org(eng)
     with Session(eng) as s, s.begin():
-        h = wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="fire", title="x", actor="t", reported_at=T0)
+        h = wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="fire", title="x", actor=act(s, "t"), reported_at=T0)
         out = {}
         for site, role in ((org, "area_manager"), (org, "plant_manager"), (org, "group"), (plain, "plant_manager")):
             before = s.scalar(sa.select(sa.func.max(m.Notification.id))) or 0
@@ -289,8 +290,8 @@ def test_escalation_reaches_smtp_and_webhook_end_to_end(eng, smtp_sink, http_rec
     due = T0
     with Session(eng) as s, s.begin():
         h = wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="chemical", title="Leaking drum",
-                             severity="severe", actor="t", reported_at=due - dt.timedelta(days=2))
-        wf.transition(s, h.id, "assigned", actor="hse", at=due - dt.timedelta(days=1), due_at=due)
+                             severity="severe", actor=act(s, "t"), reported_at=due - dt.timedelta(days=2))
+        wf.transition(s, h.id, "assigned", actor=act(s, "hse"), at=due - dt.timedelta(days=1), due_at=due)
     with Session(eng) as s, s.begin():
         r = escalate_overdue(s, due + dt.timedelta(hours=8, minutes=5))
         assert r.by_level == {1: 1, 2: 1}

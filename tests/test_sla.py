@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .actor_fixtures import act
 from db import models as m
 from qhse import workflow as wf
 from qhse.sla import SlaError, WorkingCalendar, escalate_overdue, escalation_level, resolve_policy
@@ -95,7 +96,7 @@ T0 = dt.datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 
 def _report(s, org, severity, category="housekeeping", at=T0, area="B"):
     return wf.report_hazard(s, site_id=org.site_id, area_id=org.area[area], category=category, title=f"{severity} x",
-                            severity=severity, reported_at=at, actor="tester")
+                            severity=severity, reported_at=at, actor=act(s, "tester"))
 
 
 def test_response_due_defaults_clock_hours(eng):
@@ -147,7 +148,7 @@ def test_policy_specificity_with_group_rows(fresh_db_url):
 
 def _assigned_action(s, org, severity, due: dt.datetime, category="housekeeping"):
     h = _report(s, org, severity, category=category, at=due - dt.timedelta(days=3))
-    wf.transition(s, h.id, "assigned", actor="hse", at=due - dt.timedelta(days=2), due_at=due)
+    wf.transition(s, h.id, "assigned", actor=act(s, "hse"), at=due - dt.timedelta(days=2), due_at=due)
     return s.scalars(sa.select(m.CorrectiveAction).where(m.CorrectiveAction.hazard_id == h.id)).one()
 
 
@@ -213,7 +214,7 @@ def test_escalation_skips_levels_when_late_and_stops_when_done(fresh_db_url):
     with Session(e) as s, s.begin():
         a = _assigned_action(s, org, "severe", due)
         b = _assigned_action(s, org, "severe", due)
-        wf.complete_action(s, b.id, actor="owner", at=due + dt.timedelta(hours=1))
+        wf.complete_action(s, b.id, actor=act(s, "owner"), at=due + dt.timedelta(hours=1))
         ids = (a.id, b.id)
     with Session(e) as s, s.begin():
         r = escalate_overdue(s, due + dt.timedelta(hours=9))  # worker was down: two levels at once

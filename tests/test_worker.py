@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .actor_fixtures import act
 from db import models as m
 from qhse import worker as w
 from qhse import workflow as wf
@@ -34,8 +35,8 @@ def env(fresh_db_url, tmp_path, monkeypatch, mqtt_url):
     now = dt.datetime.now(UTC)
     with Session(e) as s, s.begin():
         h = wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="fire", title="Blocked exit",
-                             severity="severe", reported_at=now - dt.timedelta(days=2), actor="t")
-        wf.transition(s, h.id, "assigned", actor="hse", at=now - dt.timedelta(days=1),
+                             severity="severe", reported_at=now - dt.timedelta(days=2), actor=act(s, "t"))
+        wf.transition(s, h.id, "assigned", actor=act(s, "hse"), at=now - dt.timedelta(days=1),
                       due_at=now - dt.timedelta(hours=5))
     yield e, org
     e.dispose()

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .actor_fixtures import act
 from db import models as m
 from db.queries import hazards as q
 from qhse import workflow as wf
@@ -40,7 +41,7 @@ def org(eng):
 def _report(s, org, *, category="housekeeping", severity="normal", at=T0, area="B", reporter="worker1", **kw):
     return wf.report_hazard(s, site_id=org.site_id, area_id=org.area[area], category=category, title=f"{category} issue",
                             severity=severity, reporter_person_id=org.person[reporter] if reporter else None,
-                            reported_at=at, actor="tester", **kw)
+                            reported_at=at, actor=act(s, "tester"), **kw)
 
 
 def _hours(h):
@@ -65,9 +66,9 @@ def _drive(s, org, state: str, **kw) -> m.HazardReport:
         t += _hours(1)
         if st == "complete":
             for a in wf.open_actions(s, h.id):
-                wf.complete_action(s, a.id, actor="owner", at=t)
+                wf.complete_action(s, a.id, actor=act(s, "owner"), at=t)
         else:
-            wf.transition(s, h.id, st, actor="tester", at=t, reason="because" if st in ("rejected", "reopened") else None)
+            wf.transition(s, h.id, st, actor=act(s, "tester"), at=t, reason="because" if st in ("rejected", "reopened") else None)
     s.refresh(h)
     assert h.status == state
     return h
@@ -92,11 +93,11 @@ def test_legal_transition(eng, org, frm, to):
         if to == "rectified":
             # Teams finish without declaring the hazard rectified; the checker then does.
             for a in wf.open_actions(s, h.id):
-                wf.complete_action(s, a.id, actor="owner", at=at - _hours(1), rectify=False)
+                wf.complete_action(s, a.id, actor=act(s, "owner"), at=at - _hours(1), rectify=False)
             s.refresh(h)
             assert h.status == "in_progress"
         reason = "not a hazard: tool rack is fixed" if to == "rejected" else ("fix did not hold" if to == "reopened" else None)
-        wf.transition(s, h.id, to, actor="alice", at=at, reason=reason, note="checked on site")
+        wf.transition(s, h.id, to, actor=act(s, "alice"), at=at, reason=reason, note="checked on site")
         s.refresh(h)
         assert h.status == to
         last = s.scalars(sa.select(m.HazardTransition).where(m.HazardTransition.hazard_id == h.id)
@@ -141,7 +142,7 @@ def test_illegal_transition_refused(eng, org, frm, to):
                          .where(m.HazardTransition.hazard_id == hid))
         with pytest.raises(TransitionError) as e:
             with s.begin():
-                wf.transition(s, hid, to, actor="mallory", reason="x")
+                wf.transition(s, hid, to, actor=act(s, "mallory"), reason="x")
         msg = str(e.value)
         assert f"hazard #{hid}" in msg and f"from {frm!r} to {to!r}" in msg and "allowed next" in msg
         with s.begin():
@@ -154,29 +155,30 @@ def test_bad_requests_refused(eng, org):
     with Session(eng) as s:
         with s.begin():
             h = _drive(s, org, "reported")
-        for kw, match in [(dict(to_status="rejected", actor="a"), "needs a reason"),
+            a = act(s, "a")
+        for kw, match in [(dict(to_status="rejected", actor=a), "needs a reason"),
                           (dict(to_status="assigned", actor=" "), "actor"),
-                          (dict(to_status="done", actor="a"), "unknown status 'done'")]:
+                          (dict(to_status="done", actor=a), "unknown status 'done'")]:
             with pytest.raises(WorkflowError, match=match), s.begin():
                 wf.transition(s, h.id, **kw)
         with pytest.raises(WorkflowError, match="no hazard report #999999"), s.begin():
-            wf.transition(s, 999999, "assigned", actor="a")
+            wf.transition(s, 999999, "assigned", actor=act(s, "a"))
         with pytest.raises(WorkflowError, match="unknown severity"), s.begin():
             _report(s, org, severity="critical")
         with pytest.raises(WorkflowError, match="is not an area of site"), s.begin():
-            wf.report_hazard(s, site_id=org.site_id, area_id=987654, category="fire", title="x", actor="a")
+            wf.report_hazard(s, site_id=org.site_id, area_id=987654, category="fire", title="x", actor=act(s, "a"))
         with pytest.raises(WorkflowError, match="needs a title"), s.begin():
-            wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="fire", title="  ", actor="a")
+            wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="fire", title="  ", actor=act(s, "a"))
         with s.begin():
             h2 = _drive(s, org, "closed")
             with pytest.raises(WorkflowError, match="reopening needs a reason"):
-                wf.transition(s, h2.id, "reopened", actor="a")
+                wf.transition(s, h2.id, "reopened", actor=act(s, "a"))
 
 
 def test_cross_department_each_team_tracked(eng, org):
     with Session(eng) as s, s.begin():
         h = _report(s, org, category="electrical", severity="high", area="A")
-        wf.transition(s, h.id, "assigned", actor="dispatcher", at=T0 + _hours(1))
+        wf.transition(s, h.id, "assigned", actor=act(s, "dispatcher"), at=T0 + _hours(1))
         acts = s.scalars(sa.select(m.CorrectiveAction).where(m.CorrectiveAction.hazard_id == h.id)
                          .order_by(m.CorrectiveAction.department_id)).all()
         assert sorted(a.department_id for a in acts) == sorted([org.dept["MNT"], org.dept["FAC"]])
@@ -189,17 +191,17 @@ def test_cross_department_each_team_tracked(eng, org):
         assert sent_to == {f"sup.mnt.{org.n}@plant.example", f"sup.fac.{org.n}@plant.example"}
         mnt = next(a for a in acts if a.department_id == org.dept["MNT"])
         fac = next(a for a in acts if a.department_id == org.dept["FAC"])
-        wf.start_action(s, mnt.id, actor="mnt.lead", at=T0 + _hours(2))
+        wf.start_action(s, mnt.id, actor=act(s, "mnt.lead"), at=T0 + _hours(2))
         s.refresh(h)
         assert h.status == "in_progress"
-        wf.complete_action(s, mnt.id, actor="mnt.lead", at=T0 + _hours(3), rectify=False)
+        wf.complete_action(s, mnt.id, actor=act(s, "mnt.lead"), at=T0 + _hours(3), rectify=False)
         with pytest.raises(TransitionError, match=r"1 action\(s\) are not done: Facilities"):
-            wf.transition(s, h.id, "rectified", actor="hse")
-        wf.complete_action(s, fac.id, actor="fac.lead", at=T0 + _hours(5))
+            wf.transition(s, h.id, "rectified", actor=act(s, "hse"))
+        wf.complete_action(s, fac.id, actor=act(s, "fac.lead"), at=T0 + _hours(5))
         s.refresh(h)
         assert h.status == "rectified" and h.rectified_at == T0 + _hours(5)
         with pytest.raises(TransitionError, match="action #.*cannot go from 'done' to 'done'"):
-            wf.complete_action(s, fac.id, actor="fac.lead")
+            wf.complete_action(s, fac.id, actor=act(s, "fac.lead"))
         steps = s.execute(sa.select(m.HazardTransition.to_status, m.HazardTransition.actor)
                           .where(m.HazardTransition.hazard_id == h.id).order_by(m.HazardTransition.id)).all()
         assert steps == [("reported", "tester"), ("assigned", "dispatcher"), ("in_progress", "mnt.lead"),
@@ -233,9 +235,9 @@ def test_explicit_departments_and_due(eng, org):
     with Session(eng) as s, s.begin():
         h = _report(s, org, category="chemical", severity="severe")
         with pytest.raises(WorkflowError, match="not at site"):
-            wf.transition(s, h.id, "assigned", actor="hse", department_ids=[999999])
+            wf.transition(s, h.id, "assigned", actor=act(s, "hse"), department_ids=[999999])
         due = T0 + _hours(6)
-        wf.transition(s, h.id, "assigned", actor="hse", at=T0 + _hours(1), department_ids=[org.dept["FAC"]], due_at=due)
+        wf.transition(s, h.id, "assigned", actor=act(s, "hse"), at=T0 + _hours(1), department_ids=[org.dept["FAC"]], due_at=due)
         a = s.scalars(sa.select(m.CorrectiveAction).where(m.CorrectiveAction.hazard_id == h.id)).one()
         assert a.department_id == org.dept["FAC"] and a.due_at == due and a.owner_person_id == org.person["sup_FAC"]
         assert h.points_awarded == 20  # severe
@@ -264,7 +266,7 @@ def test_recurrence_linking(eng, org):
         assert a2.predecessor_id == a1.id
         # A rejected report is not a predecessor.
         r1 = _report(s, org, category="lockout", area="A", at=t)
-        wf.transition(s, r1.id, "rejected", actor="hse", at=t + _hours(1), reason="duplicate")
+        wf.transition(s, r1.id, "rejected", actor=act(s, "hse"), at=t + _hours(1), reason="duplicate")
         assert not _report(s, org, category="lockout", area="A", at=t + dt.timedelta(days=2)).is_repeat
         from qhse.recurrence import predecessors
 
@@ -292,23 +294,23 @@ def test_reporter_view_points_and_leaderboard(eng):
         t = dt.datetime(2026, 7, 1, 8, tzinfo=UTC)
         # worker1: severe accepted (30, site override) + normal accepted (10) + low rejected (0)
         h1 = _report(s, o, severity="severe", category="fire", reporter="worker1", at=t)
-        wf.transition(s, h1.id, "assigned", actor="hse", at=t + _hours(1))
+        wf.transition(s, h1.id, "assigned", actor=act(s, "hse"), at=t + _hours(1))
         h2 = _report(s, o, severity="normal", category="ppe", reporter="worker1", at=t)
-        wf.transition(s, h2.id, "assigned", actor="hse", at=t + _hours(2))
+        wf.transition(s, h2.id, "assigned", actor=act(s, "hse"), at=t + _hours(2))
         for a in wf.open_actions(s, h2.id):
-            wf.complete_action(s, a.id, actor="owner", at=t + _hours(3))
-        wf.transition(s, h2.id, "verified", actor="hse", at=t + _hours(4))
-        wf.transition(s, h2.id, "closed", actor="hse", at=t + _hours(5))
+            wf.complete_action(s, a.id, actor=act(s, "owner"), at=t + _hours(3))
+        wf.transition(s, h2.id, "verified", actor=act(s, "hse"), at=t + _hours(4))
+        wf.transition(s, h2.id, "closed", actor=act(s, "hse"), at=t + _hours(5))
         h3 = _report(s, o, severity="low", category="ergonomics", reporter="worker1", at=t)
-        wf.transition(s, h3.id, "rejected", actor="hse", at=t + _hours(1), reason="duplicate of an open report")
+        wf.transition(s, h3.id, "rejected", actor=act(s, "hse"), at=t + _hours(1), reason="duplicate of an open report")
         # worker2: two high accepted (15 + 15) and one waiting (no points yet)
         for k in range(2):
             h = _report(s, o, severity="high", category="chemical", area="A", reporter="worker2", at=t + _hours(k))
-            wf.transition(s, h.id, "assigned", actor="hse", at=t + _hours(k + 1))
+            wf.transition(s, h.id, "assigned", actor=act(s, "hse"), at=t + _hours(k + 1))
         _report(s, o, severity="normal", category="fire", area="C", reporter="worker2", at=t)
         # worker3: one normal accepted
         h = _report(s, o, severity="normal", category="fire", area="C", reporter="worker3", at=t)
-        wf.transition(s, h.id, "assigned", actor="hse", at=t + _hours(1))
+        wf.transition(s, h.id, "assigned", actor=act(s, "hse"), at=t + _hours(1))
         h2_id = h2.id
     mine = q.reporter_reports(eng, o.person["worker1"])
     assert len(mine) == 3
@@ -331,4 +333,54 @@ def test_bad_points_config_refused(eng):
     with Session(eng) as s, s.begin():
         h = _report(s, o, severity="severe", category="fire")
         with pytest.raises(ValueError, match="incentive_points.severe must be a whole number 0..100"):
-            wf.transition(s, h.id, "assigned", actor="hse")
+            wf.transition(s, h.id, "assigned", actor=act(s, "hse"))
+
+
+def test_free_text_actor_refused_and_every_step_audited_with_the_user_id(eng, org):
+    """A forged name is refused (nothing stored); each step writes audit_log with the user's id."""
+    from qhse.actors import system
+
+    with Session(eng) as s:
+        with s.begin():
+            h = _drive(s, org, "reported")
+            hid = h.id
+            alice = act(s, "alice.audit", "plant_manager")
+            before = s.scalar(sa.select(sa.func.coalesce(sa.func.max(m.AuditLog.id), 0)))
+        for forged in ("Mallory (forged name)", "alice.audit", dataclass_scope_without_id("mallory")):
+            with pytest.raises(WorkflowError, match="platform user|system actor"), s.begin():
+                wf.transition(s, hid, "assigned", actor=forged)
+        with s.begin():
+            assert s.get(m.HazardReport, hid, populate_existing=True).status == "reported"
+            wf.transition(s, hid, "assigned", actor=alice, at=T0 + _hours(1))
+            acts = wf.open_actions(s, hid)
+            wf.start_action(s, acts[0].id, actor=alice, at=T0 + _hours(2))
+            wf.complete_action(s, acts[0].id, actor=system("worker"), at=T0 + _hours(3))
+        with s.begin():
+            rows = s.execute(sa.select(m.AuditLog.user_id, m.AuditLog.username, m.AuditLog.action, m.AuditLog.entity_id)
+                             .where(m.AuditLog.id > before).order_by(m.AuditLog.id)).all()
+        assert [(r.user_id, r.username, r.action) for r in rows] == [
+            (alice.user_id, "alice.audit", "hazard_assigned"),
+            (alice.user_id, "alice.audit", "action_started"),
+            (alice.user_id, "alice.audit", "hazard_in_progress"),
+            (None, "system:worker", "action_done"),
+            (None, "system:worker", "hazard_rectified"),
+        ]
+
+
+def test_site_scope_applies_to_transitions(eng, org):
+    import dataclasses
+
+    with Session(eng) as s:
+        with s.begin():
+            h = _drive(s, org, "reported")
+            hid = h.id
+            other = dataclasses.replace(act(s, "pm.elsewhere", "plant_manager"), site_ids=(-1,))
+        # A user of other sites gets the same answer as for a missing report.
+        with pytest.raises(WorkflowError, match=f"no hazard report #{hid}"), s.begin():
+            wf.transition(s, hid, "assigned", actor=other)
+
+
+def dataclass_scope_without_id(name):
+    from db.queries.scope import Scope
+
+    return Scope(user_id=None, username=name, role="admin", site_ids=None)

@@ -2,7 +2,9 @@
 
 Threads:
 
-* paho's network thread receives; its callback only appends the raw message to an inbox;
+* paho's network thread receives; its callback only appends the raw message to an inbox,
+  bounded by count and bytes: when it is full the callback waits, paho stops reading, and
+  the backlog stays with the broker (memory stays flat whatever the writer is doing);
 * the decoder thread takes batches (bounded by count, bytes and time) and validates them;
 * the writer thread writes readings, the hourly rollup, dead letters and alarms of a batch
   in one transaction while the next batch is being validated, commits, and only then
@@ -10,7 +12,13 @@ Threads:
   at any point loses nothing, the broker redelivers what was not acknowledged and the
   idempotent writes drop the repeats;
 * when PostgreSQL is unreachable the writer stores raw batches in the on-disk spool
-  (fsync'ed, then acknowledged) and replays them, oldest first, once the database is back.
+  (fsync'ed, then acknowledged) and replays them, oldest first, once the database is back;
+  a segment that cannot be replayed is quarantined, never retried forever;
+* when the spool cannot be written either, nothing is acknowledged (the broker keeps the
+  messages), ``stats()["spool_error"]`` says why, and the batch is retried until the
+  database or the spool is back;
+* a batch whose storing raises anything but a database outage is stored message by
+  message; a message that still fails becomes a ``store_error`` dead letter.
 
 Several consumers (``--workers N`` or N machines) split the load with an MQTT v5 shared
 subscription ``$share/<group>/...``.
@@ -37,10 +45,10 @@ import psycopg
 from db.engine import libpq_dsn
 
 from .alarms import AlarmEngine, AlarmEvent
-from .decode import DeadLetter, Decoded, Decoder
+from .decode import KEEP_LARGE, DeadLetter, Decoded, Decoder
 from .mqtt import IngestClient, connect_properties, make_client, parse_mqtt_url
 from .registry import SensorRegistry
-from .spool import Spool, SpoolCorrupt
+from .spool import Spool
 from .store import (
     PartitionCache,
     refresh_daily,
@@ -75,6 +83,8 @@ class ConsumerConfig:
     max_future_s: float = 300.0
     alarms: bool = True
     db_retry_s: float = 1.0
+    inbox_max_messages: int = 100_000  # received, not yet batched: paho stops reading beyond this
+    inbox_max_bytes: int = 64 << 20
     mqtt_username: str | None = None  # win over a user name in mqtt_url
     mqtt_password: str | None = dataclasses.field(default=None, repr=False)  # never in a repr or a log line
     mqtt_ca_file: str | None = None  # CA of the broker's TLS certificate (mqtts://)
@@ -101,6 +111,12 @@ class Consumer:
         self.dead_reasons: Counter[str] = Counter()
         self.timings: Counter[str] = Counter()  # seconds spent per step of the writer
         self._inbox: deque = deque()
+        # Bytes in the inbox = added (network thread only) - removed (decoder thread only).
+        self._inbox_in = 0
+        self._inbox_out = 0
+        self._inbox_full = False
+        self._room = threading.Event()
+        self.spool_error: str | None = None
         self._wake = threading.Event()
         self._idle = False
         self._accepting = True
@@ -174,13 +190,33 @@ class Consumer:
         if not self._stop.is_set():
             log.warning("disconnected from %s (%s); reconnecting", self.addr.url, reason_code)
 
+    def _wait_room(self) -> bool:
+        """Network thread: wait while the inbox is full (paho reads nothing meanwhile); False when stopping."""
+        cfg = self.cfg
+        self._inbox_full = True
+        self.counts["inbox_full_waits"] += 1
+        try:
+            while len(self._inbox) >= cfg.inbox_max_messages or self._inbox_in - self._inbox_out >= cfg.inbox_max_bytes:
+                if not self._accepting:
+                    return False
+                self._room.clear()
+                self._wake.set()
+                self._room.wait(0.1)
+            return True
+        finally:
+            self._inbox_full = False
+
     def _on_raw_message(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
         if not self._accepting:
             return
+        if (len(self._inbox) >= self.cfg.inbox_max_messages
+                or self._inbox_in - self._inbox_out >= self.cfg.inbox_max_bytes) and not self._wait_room():
+            return  # stopping: not acknowledged, redelivered from the persistent session
         try:
             t = topic.decode()
         except UnicodeDecodeError:
             t = repr(topic)
+        self._inbox_in += len(payload)
         self._inbox.append((t, payload, time.time_ns() // 1000, mid if qos else 0, self._gen))
         if self._idle:
             self._wake.set()
@@ -188,10 +224,14 @@ class Consumer:
     def _on_message(self, client, userdata, msg) -> None:
         if not self._accepting:
             return  # not acknowledged: redelivered from the persistent session at the next start
+        if (len(self._inbox) >= self.cfg.inbox_max_messages
+                or self._inbox_in - self._inbox_out >= self.cfg.inbox_max_bytes) and not self._wait_room():
+            return
         try:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = repr(msg._topic)
+        self._inbox_in += len(msg.payload)
         self._inbox.append((topic, msg.payload, time.time_ns() // 1000, msg.mid if msg.qos else 0, self._gen))
         if self._idle:
             self._wake.set()
@@ -227,11 +267,13 @@ class Consumer:
         self._accepting = False
         self._stop.set()
         self._wake.set()
+        self._room.set()
         deadline = time.monotonic() + timeout
         for th in (self._decoder_thread, self._writer):
             if th is not None:
                 th.join(max(0.1, deadline - time.monotonic()))
-        self._beat(status="stopped")
+        if self._writer is None or not self._writer.is_alive():  # a wedged writer still holds the connection
+            self._beat(status="stopped")
         try:
             self.client.disconnect()
         except Exception:  # noqa: BLE001 - already gone
@@ -273,6 +315,9 @@ class Consumer:
             "batches": c["batches"], "spooled": c["spooled"], "replayed": c["replayed"],
             "spool_segments": len(self.spool), "spool_bytes": self.spool.bytes, "alarms_raised": c["alarms_raised"],
             "alarms_cleared": c["alarms_cleared"], "inbox": len(self._inbox),
+            "inbox_bytes": max(0, self._inbox_in - self._inbox_out), "inbox_full": self._inbox_full,
+            "spool_error": self.spool_error, "store_errors": c["store_errors"],
+            "quarantined_segments": c["quarantined_segments"],
             "db": "down" if self._db_down_since is not None else "up", "connected": self._connected.is_set(),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -366,7 +411,10 @@ class Consumer:
                 m = pop()
                 batch.append(m)
                 nbytes += len(m[1])
+                self._inbox_out += len(m[1])
                 got = True
+                if self._inbox_full:
+                    self._room.set()
                 continue
             now = time.monotonic()
             if got:
@@ -387,12 +435,34 @@ class Consumer:
         if time.monotonic() - self._last_registry > 60:
             self._reload_registry(force=True)
         t0 = time.perf_counter()
-        decoded = self.decoder.decode(msgs)
+        decoded = self._decode_total(msgs)
         if decoded.unknown and self.registry.may_reload():
             self._reload_registry()
-            decoded = self.decoder.decode(msgs)
+            decoded = self._decode_total(msgs)
         self.timings["decode"] += time.perf_counter() - t0
         return decoded
+
+    def _decode_total(self, msgs: list) -> Decoded:
+        """Decode a batch; should that ever raise, message by message (the one that raises is dead-lettered)."""
+        try:
+            return self.decoder.decode(msgs)
+        except Exception as exc:  # noqa: BLE001 - the decoder is total; this is the last line of defence
+            log.error("decoding a batch of %d raised (%s); decoding message by message", len(msgs), exc)
+        out = Decoded()
+        for m in msgs:
+            try:
+                d = self.decoder.decode([m])
+            except Exception as exc:  # noqa: BLE001
+                out.dead.append(DeadLetter(m[0], bytes(m[1])[:KEEP_LARGE], "decode_error",
+                                           f"{type(exc).__name__}: {str(exc)[:300]}", m[2]))
+                continue
+            out.sensor_id += d.sensor_id
+            out.ts_us += d.ts_us
+            out.value += d.value
+            out.quality += d.quality
+            out.dead += d.dead
+            out.unknown += d.unknown
+        return out
 
     def _decoder_loop(self) -> None:
         """Stage 1: batches from the inbox, validated, handed to the writer (at most two ahead)."""
@@ -444,26 +514,86 @@ class Consumer:
             self.client.ack_many(mids)
 
     def _handle(self, batch: list, msgs: list, decoded: Decoded | None) -> None:
-        if decoded is None or self._db_down_since is not None or not self.spool.is_empty():
-            if self._db_down_since is not None:
-                try:
-                    self._database()
-                except DatabaseDown:
-                    pass
-            if decoded is None or self._db_down_since is not None or not self.spool.is_empty():
-                self._spool(msgs)
-                self._ack(batch)
-                return
-        try:
-            events = self._store(msgs, decoded)
-        except DatabaseDown:
-            self._spool(msgs)
+        """Store (or spool) one batch, then acknowledge it.  With neither the database nor the
+        spool available, wait without acknowledging anything; on stop the batch stays with the broker."""
+        spool = False  # the store just failed: spool at once
+        while True:
+            if decoded is None and self.registry.loaded:
+                decoded = self._decode_total(msgs)
+            if spool or decoded is None or self._db_down_since is not None or not self.spool.is_empty():
+                if self._db_down_since is not None and not spool:
+                    try:
+                        self._database()
+                    except DatabaseDown:
+                        pass
+                if self.spool_error is not None and self._db_down_since is None:
+                    self._maybe_replay(force=True)  # the database is back: empty the spool, then store
+                if spool or decoded is None or self._db_down_since is not None or not self.spool.is_empty():
+                    spool = False
+                    if self._spool(msgs):
+                        self._ack(batch)
+                        return
+                    if self._stop.is_set():
+                        log.error("stopping with a batch of %d neither stored nor spooled; the broker keeps it",
+                                  len(msgs))
+                        return
+                    time.sleep(min(1.0, max(0.05, self.cfg.db_retry_s)))
+                    continue
+            try:
+                events = self._store_guarded(msgs, decoded)
+            except DatabaseDown:
+                spool = True
+                continue
+            if self.spool_error is not None:
+                log.warning("database back (spool still unwritable); acknowledging again")
+                self.spool_error = None
             self._ack(batch)
+            self._publish(events)
             return
-        self._ack(batch)
-        self._publish(events)
 
-    def _spool(self, msgs: list) -> None:
+    def _store_guarded(self, msgs: list, decoded: Decoded) -> list[AlarmEvent]:
+        """``_store``; a batch that raises anything but DatabaseDown is stored message by message."""
+        try:
+            return self._store(msgs, decoded)
+        except DatabaseDown:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad message never costs another one
+            log.error("storing a batch of %d raised (%s); storing message by message", len(msgs), exc, exc_info=True)
+        return self._store_each(msgs, "store_error")
+
+    def _store_each(self, msgs: list, reason: str) -> list[AlarmEvent]:
+        events: list[AlarmEvent] = []
+        for m in msgs:
+            try:
+                events += self._store([m], self._decode_total([m]))
+                continue
+            except DatabaseDown:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.error("message on %s could not be stored (%s); dead-lettered as %s", m[0], exc, reason)
+                dead = Decoded(dead=[DeadLetter(m[0], bytes(m[1])[:KEEP_LARGE], reason,
+                                                f"{type(exc).__name__}: {str(exc)[:500]}", m[2])])
+            self.counts["store_errors"] += 1
+            try:
+                self._store([m], dead)
+            except DatabaseDown:
+                raise
+            except Exception:  # noqa: BLE001 - not even its dead letter: log it, never block the rest
+                log.exception("dead letter for a message on %s not written", m[0])
+        return events
+
+    def _spool(self, msgs: list) -> bool:
+        """Durably spool a batch; False when the spool cannot be written (nothing acknowledged then)."""
+        try:
+            return self._spool_append(msgs)
+        except OSError as exc:
+            msg = f"spool {self.spool.dir} not writable ({exc.strerror or exc}); not acknowledging, the broker keeps the backlog"
+            if self.spool_error != msg:
+                log.error("%s", msg)
+            self.spool_error = msg
+            return False
+
+    def _spool_append(self, msgs: list) -> bool:
         while self.spool.append(msgs) is None:
             # Spool full: stop acknowledging (the broker keeps the messages) until replay frees room.
             log.error("spool full (%s bytes in %s); waiting for the database", f"{self.spool.bytes:,}", self.spool.dir)
@@ -471,9 +601,13 @@ class Consumer:
             if self.spool.has_room(len(Spool.encode(msgs))):
                 continue
             if self._stop.is_set():
-                raise DatabaseDown("stopping with a full spool; the batch stays with the broker")
+                return False  # stopping with a full spool: the batch stays with the broker
             time.sleep(1.0)
+        if self.spool_error is not None:
+            log.warning("spool %s writable again; acknowledging", self.spool.dir)
+            self.spool_error = None
         self.counts["spooled"] += len(msgs)
+        return True
 
     def _drain_replay(self) -> None:
         deadline = time.monotonic() + 20
@@ -502,24 +636,51 @@ class Consumer:
             msgs: list = []
             used = []
             for p in segs:
-                try:
-                    msgs.extend(Spool.read(p))
-                    used.append(p)
-                except SpoolCorrupt as exc:
-                    bad = self.spool.quarantine(p)
-                    log.error("spool segment unreadable, moved to %s: %s", bad, exc)
+                recs, rest, why = Spool.read_partial(p)
+                if why:
+                    try:
+                        self._quarantine(p, recs, rest, why)
+                    except DatabaseDown:
+                        return
+                    continue
+                msgs.extend(recs)
+                used.append(p)
                 if len(msgs) >= self.cfg.batch_max:
                     break
             try:
-                events = self._store(msgs, self.decoder.decode(msgs))
+                events = self._store(msgs, self._decode_total(msgs))
             except DatabaseDown:
                 return
+            except Exception as exc:  # noqa: BLE001 - a segment that cannot be replayed is quarantined
+                log.error("replaying %d spool segment(s) raised (%s); quarantining them", len(used), exc)
+                for p in used:
+                    try:
+                        self._quarantine(p, Spool.read(p), b"", f"replay raised {type(exc).__name__}: {exc}")
+                    except DatabaseDown:
+                        return
+                continue
             for p in used:
                 self.spool.remove(p)
             self.counts["replayed"] += len(msgs)
             self._publish(events)
             if self.spool.is_empty():
                 log.warning("spool replayed")
+
+    def _quarantine(self, path: Path, recs: list, rest: bytes, why: str) -> None:
+        """Replay a segment's good records one by one, dead-letter the bad ones, move the file aside."""
+        events = self._store_each(recs, "replay_error") if recs else []
+        if rest:
+            now_us = time.time_ns() // 1000
+            dead = DeadLetter(f"spool:{path.name}", rest[:KEEP_LARGE], "spool_corrupt",
+                              f"{why}; {len(rest):,} bytes unreadable, {len(recs)} record(s) before them replayed",
+                              now_us)
+            self._store([], Decoded(dead=[dead]))
+        bad = self.spool.quarantine(path)
+        self.counts["quarantined_segments"] += 1
+        self.counts["replayed"] += len(recs)
+        log.error("spool segment %s cannot be replayed (%s): %d record(s) replayed one by one, moved to %s",
+                  path.name, why, len(recs), bad)
+        self._publish(events)
 
     def _flush_daily(self, force: bool = False) -> None:
         if not self._daily_keys or (not force and time.monotonic() - self._daily_at < self.cfg.daily_every_s):

@@ -203,11 +203,41 @@ def _arrays(*cols: np.ndarray) -> tuple[str, ...]:
     return tuple("{" + ",".join(map(repr if c.dtype.kind == "f" else str, c.tolist())) + "}" for c in cols)
 
 
+def _text(s: str) -> str:
+    """PostgreSQL text cannot hold NUL (nor lone surrogates in UTF-8)."""
+    if "\x00" in s:
+        s = s.replace("\x00", "\\x00")
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = s.encode("utf-8", "backslashreplace").decode("utf-8")
+    return s
+
+
+def _received_at(us: int) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(us / 1e6, dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        return dt.datetime.now(dt.UTC)
+
+
 def write_dead_letters(conn: psycopg.Connection, dead: list[DeadLetter], source: str = "mqtt") -> int:
     if not dead:
         return 0
     with conn.cursor() as cur, cur.copy(_DEAD_COPY) as cp:
         for d in dead:
-            cp.write_row((dt.datetime.fromtimestamp(d.recv_us / 1e6, dt.UTC), source, d.topic, d.payload,
-                          d.reason[:60], d.detail))
+            cp.write_row((_received_at(d.recv_us), source, _text(d.topic), d.payload, _text(d.reason[:60]),
+                          _text(d.detail)))
     return len(dead)
+
+
+def purge_dead_letters(conn: psycopg.Connection, older_than_days: float, *, chunk: int = 50_000) -> int:
+    """Delete dead letters received more than ``older_than_days`` ago (in chunks); the number deleted."""
+    total = 0
+    with conn.cursor() as cur:
+        while True:
+            cur.execute("DELETE FROM dead_letter WHERE id IN (SELECT id FROM dead_letter WHERE received_at < "
+                        "now() - make_interval(secs => %s) LIMIT %s)", (float(older_than_days) * 86400.0, chunk))
+            total += cur.rowcount
+            if cur.rowcount < chunk:
+                return total

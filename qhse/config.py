@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         description="Seconds the broker keeps a disconnected consumer's session and queues its share of the "
         "readings (MQTT v5).",
     )
+    dead_letter_retention_days: float = Field(
+        default=30.0, ge=0,
+        description="Dead letters (refused sensor messages and import rows) older than this many days are "
+        "deleted by the worker's dead_letter_purge job. 0 keeps them forever.",
+    )
     heartbeat_stale_s: float = Field(
         default=60.0, gt=0,
         description="A consumer heartbeat older than this is stale: qhse health --component ingest fails and "

@@ -102,6 +102,18 @@ def _rollups(ctx: JobContext) -> str:
     return f"hourly/daily rollups refreshed for {start:%Y-%m-%d %H:%M} .. {end:%H:%M} UTC ({n} rows)"
 
 
+def _dead_letter_purge(ctx: JobContext) -> str:
+    from ingestion.store import purge_dead_letters
+    from qhse.config import get_settings
+
+    days = get_settings().dead_letter_retention_days
+    if days <= 0:
+        raise JobSkipped("QHSE_DEAD_LETTER_RETENTION_DAYS is 0: dead letters are kept forever")
+    with ctx.engine.begin() as conn:
+        n = purge_dead_letters(conn.connection.driver_connection, days)
+    return f"{n:,} dead letter(s) older than {days:g} days deleted"
+
+
 def _optional_module(name: str):
     """The module if it is installed, else None (nothing is imported when it is absent)."""
     try:
@@ -153,6 +165,7 @@ JOBS: tuple[Job, ...] = (
     Job("training_gating", 600, _training_gating, "no-entry warnings from training gating rules (owners notified)"),
     Job("notifications", 30, _notifications, "deliver queued notifications (with retries)"),
     Job("rollup_refresh", 600, _rollups, "refresh hourly/daily sensor rollups of recent hours"),
+    Job("dead_letter_purge", 3600, _dead_letter_purge, "delete dead letters older than the retention period"),
     Job("ml_scoring", 3600, _ml_scoring, "score machines with the champion failure model"),
     Job("scorecards", 6 * 3600, _scorecards, "compute this month's assessment scorecards"),
 )

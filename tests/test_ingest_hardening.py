@@ -199,3 +199,30 @@ def test_inbox_is_bounded_while_the_writer_is_blocked(engine, db_url, mqtt_url, 
         locker.close()
         pub.close()
         c.stop()
+
+
+def test_dead_letter_retention_job_deletes_only_old_rows(engine, monkeypatch):
+    from qhse import worker as w
+    from qhse.config import reset_settings_cache
+
+    topic = f"retention-{time.time_ns()}"
+    with engine.begin() as conn:
+        for age_days in (40, 11, 9, 0):
+            conn.execute(sa.text("INSERT INTO dead_letter (received_at, source, topic, payload, reason, detail) "
+                                 "VALUES (now() - make_interval(days => :d), 'mqtt', :t, '\\x00'::bytea, 'bad_json', "
+                                 ":detail)"), {"d": age_days, "t": topic, "detail": f"{age_days} days old"})
+    monkeypatch.setenv("QHSE_DEAD_LETTER_RETENTION_DAYS", "10")
+    reset_settings_cache()
+    try:
+        out = w.run_job(engine, w.JOBS_BY_NAME["dead_letter_purge"], force=True)
+        assert out.status == "ok", out
+        with engine.connect() as conn:
+            left = conn.execute(sa.text("SELECT detail FROM dead_letter WHERE topic = :t ORDER BY received_at"),
+                                {"t": topic}).scalars().all()
+        assert left == ["9 days old", "0 days old"]
+        monkeypatch.setenv("QHSE_DEAD_LETTER_RETENTION_DAYS", "0")
+        reset_settings_cache()
+        assert w.run_job(engine, w.JOBS_BY_NAME["dead_letter_purge"], force=True).status == "skipped"
+    finally:
+        monkeypatch.delenv("QHSE_DEAD_LETTER_RETENTION_DAYS")
+        reset_settings_cache()

@@ -1,2 +1,0 @@
--- MLflow keeps its runs and registry in its own database on the same server.
-CREATE DATABASE qhse_mlflow OWNER qhse;

@@ -68,10 +68,16 @@ def test_every_service_is_complete_and_consistent():
         deps = services[name]["depends_on"]
         assert deps["postgres"]["condition"] == "service_healthy"
         assert deps["migrate"]["condition"] == "service_completed_successfully"
-    # Postgres credentials agree with the URL the apps use.
+    # The apps log in as the application role made by the init script, never as the superuser;
+    # migrations run as the schema owner with the same password the init script set.
     pg = services["postgres"]["environment"]
     url = services["dashboard"]["environment"]["QHSE_DATABASE_URL"]
-    assert f"{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@" in url and url.endswith("/" + pg["POSTGRES_DB"])
+    assert url.startswith(f"postgresql+psycopg://qhse_app:{pg['QHSE_DB_APP_PASSWORD']}@") and url.endswith("/qhse")
+    assert not url.startswith(f"postgresql+psycopg://{pg['POSTGRES_USER']}:")
+    mig = services["migrate"]["environment"]["QHSE_MIGRATION_DATABASE_URL"]
+    assert mig.startswith(f"postgresql+psycopg://qhse_owner:{pg['QHSE_DB_OWNER_PASSWORD']}@") and mig.endswith("/qhse")
+    init = (ROOT / "deploy" / "postgres-init.sh").read_text()
+    assert "CREATE ROLE qhse_owner" in init and "CREATE ROLE qhse_app" in init and "OWNER qhse_owner" in init
 
 
 def test_dockerfile_multistage_nonroot_healthcheck():

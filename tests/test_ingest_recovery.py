@@ -278,7 +278,7 @@ def test_consumer_started_while_postgres_is_down(engine, db_url, mqtt_url, tmp_p
         proxy.stop()
 
 
-def test_partition_dropped_under_a_running_consumer_is_recreated(fresh_db_url, mqtt_url, tmp_path):
+def test_partition_dropped_under_a_running_consumer_is_recreated(fresh_db_url, mqtt_url, tmp_path, db_factory):
     eng = sa.create_engine(fresh_db_url)
     try:
         plant = make_plant(eng)
@@ -291,8 +291,10 @@ def test_partition_dropped_under_a_running_consumer_is_recreated(fresh_db_url, m
             pub.flush()
             assert wait_for(lambda: count_readings(eng, [s.id]) == 1, 20)
             name = time.strftime("sensor_reading_y%Ym%m", time.gmtime(t / 1000))
-            with eng.begin() as conn:
+            owner = sa.create_engine(db_factory.owner_url(fresh_db_url))  # only the owner may drop tables
+            with owner.begin() as conn:
                 conn.execute(sa.text(f'DROP TABLE "{name}"'))  # retention job, operator, ...
+            owner.dispose()
             assert count_readings(eng, [s.id]) == 0
             pub.publish(plant.topic("voc"), reading(13.0, "ppm", t + 1))
             pub.flush()

@@ -357,6 +357,41 @@ def notify_role(session: Session, *, site_id: int, role: str, subject: str, body
     return count
 
 
+# ------------------------------------------------------------------------------ on call
+ON_CALL_TOPIC = "qhse/platform/notifications/on_call"
+
+
+def on_call_targets(session: Session, spec: str | None) -> list[Target]:
+    """Who the on-call role is.
+
+    ``spec`` (``QHSE_ONCALL_NOTIFY``): comma-separated ``email:ADDR``, ``webhook:URL`` or
+    ``mqtt:TOPIC``.  Unset: the active admin users' e-mail addresses; nobody with one: the
+    MQTT topic ``qhse/platform/notifications/on_call``.
+    """
+    if spec and spec.strip():
+        out = []
+        for part in spec.split(","):
+            ch, sep, rec = part.strip().partition(":")
+            if not sep or ch not in CHANNELS or not rec.strip():
+                raise NotifyError(f"QHSE_ONCALL_NOTIFY: {part.strip()!r} is not email:ADDR, webhook:URL or mqtt:TOPIC")
+            out.append(Target(ch, rec.strip()))
+        return out
+    P, U = m.Person, m.UserAccount
+    emails = session.scalars(sa.select(P.email).join(U, U.person_id == P.id).where(
+        U.active.is_(True), U.role == "admin", P.active.is_(True), P.email.is_not(None)).order_by(P.id))
+    addrs = sorted({e.strip() for e in emails if e and "@" in e})
+    return [Target("email", a) for a in addrs] or [Target("mqtt", ON_CALL_TOPIC)]
+
+
+def notify_on_call(session: Session, *, subject: str, body: str, ref: str | None = None,
+                   now: dt.datetime | None = None, spec: str | None = None) -> int:
+    """Queue the message for the on-call role (platform operations); returns how many rows."""
+    targets = on_call_targets(session, spec)
+    for t in targets:
+        enqueue(session, t.channel, t.recipient or ON_CALL_TOPIC, subject, body, ref=ref, now=now)
+    return len(targets)
+
+
 # ------------------------------------------------------------------------------- delivery
 def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
     """Delay before the next try after ``attempts`` failed tries: base, 2 base, 4 base, ... capped."""

@@ -10,7 +10,8 @@ detail.  A failing job never stops the worker; a worker that dies leaves its loc
 its connection, and the next worker to take the lock marks the dead run ``failed``.
 
 Jobs (interval): SLA escalation (5 min), inspection scheduling and misses (15 min),
-notification delivery (30 s), sensor rollup refresh (10 min), failure-model scoring
+notification delivery (30 s), sensor rollup refresh (10 min), stalled ingestion consumers
+(30 s: the on-call role is notified once per stall), failure-model scoring
 (1 h, when the ml package provides a scoring function) and scorecards (6 h, when
 ``qhse.scorecards`` provides one).
 """
@@ -102,6 +103,26 @@ def _rollups(ctx: JobContext) -> str:
     return f"hourly/daily rollups refreshed for {start:%Y-%m-%d %H:%M} .. {end:%H:%M} UTC ({n} rows)"
 
 
+def _ingest_heartbeat(ctx: JobContext) -> str:
+    """Notify the on-call role of every consumer whose heartbeat went stale (once per stall)."""
+    from ingestion.heartbeat import claim_stale
+    from qhse.config import get_settings
+    from qhse.notify import notify_on_call
+
+    s = get_settings()
+    with Session(ctx.engine) as session, session.begin():
+        stale = claim_stale(session.connection(), s.heartbeat_stale_s)
+        for b in stale:
+            notify_on_call(
+                session, now=ctx.now, spec=s.oncall_notify, ref=f"ingest_heartbeat:{b.client_id}",
+                subject=f"Ingestion consumer {b.client_id} is stalled (no heartbeat for {b.age_s:,.0f} s)",
+                body=(f"The ingestion consumer {b.client_id} has not written a heartbeat for {b.age_s:,.0f} s "
+                      f"(stale after {s.heartbeat_stale_s:g} s). Sensor readings it should store, and the alarms "
+                      f"they would raise, may be waiting.\n\n{b.describe()}\n\n"
+                      "Check the process (qhse health --component ingest) and restart it if it is wedged."))
+    return f"{len(stale)} stalled consumer(s) notified" if stale else "every running consumer's heartbeat is fresh"
+
+
 def _dead_letter_purge(ctx: JobContext) -> str:
     from ingestion.store import purge_dead_letters
     from qhse.config import get_settings
@@ -165,6 +186,7 @@ JOBS: tuple[Job, ...] = (
     Job("training_gating", 600, _training_gating, "no-entry warnings from training gating rules (owners notified)"),
     Job("notifications", 30, _notifications, "deliver queued notifications (with retries)"),
     Job("rollup_refresh", 600, _rollups, "refresh hourly/daily sensor rollups of recent hours"),
+    Job("ingest_heartbeat", 30, _ingest_heartbeat, "notify the on-call role of stalled ingestion consumers"),
     Job("dead_letter_purge", 3600, _dead_letter_purge, "delete dead letters older than the retention period"),
     Job("ml_scoring", 3600, _ml_scoring, "score machines with the champion failure model"),
     Job("scorecards", 6 * 3600, _scorecards, "compute this month's assessment scorecards"),

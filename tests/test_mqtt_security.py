@@ -18,8 +18,22 @@ import uuid
 
 import pytest
 
-from .ingest_fixtures import ROOT, count_readings, make_plant, now_ms, reading, unique, wait_for
-from .secure_broker import PLATFORM_PASSWORD, PLATFORM_USER, READER_USER, client, start_secure_broker
+from .ingest_fixtures import (
+    ROOT,
+    count_readings,
+    make_plant,
+    now_ms,
+    reading,
+    unique,
+    wait_for,
+)
+from .secure_broker import (
+    PLATFORM_PASSWORD,
+    PLATFORM_USER,
+    READER_USER,
+    client,
+    start_secure_broker,
+)
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/mosquitto") and not os.path.exists("/usr/bin/mosquitto"),
                                 reason="needs the mosquitto binary")
@@ -145,7 +159,7 @@ def test_reader_reads_but_publishes_nothing_and_platform_publishes_alarms(secure
 def test_v5_probe_uses_the_clients_credentials(secure):
     from ingestion.broker import BrokerAuthError, supports_mqtt5
 
-    kw = dict(tls=True, ca_file=str(secure.ca_file))
+    kw = {"tls": True, "ca_file": str(secure.ca_file)}
     assert supports_mqtt5("127.0.0.1", secure.port, username=PLATFORM_USER, password=PLATFORM_PASSWORD, **kw)
     with pytest.raises(BrokerAuthError, match="anonymous"):
         supports_mqtt5("127.0.0.1", secure.port, **kw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, core
@@ -87,6 +88,55 @@ def live() -> None:
 
 
 live()
+
+
+@st.fragment(run_every=REFRESH_S)
+def consumers() -> None:
+    """Ingestion consumers' heartbeats: alarms are raised only while a consumer stores readings."""
+    from db.queries import ingest as iq
+    from qhse.config import get_settings
+
+    stale_s = get_settings().heartbeat_stale_s
+    hb = core.fetch(iq.consumer_heartbeats, ctx.scope, stale_s=stale_s, ttl="live")
+    st.subheader(ctx.tr("Ingestion consumers", "数据接入进程"))
+    running = hb[hb["status"] == "running"] if not hb.empty else hb
+    n_stale = int(hb["stale"].sum()) if not hb.empty else 0
+    if running.empty:
+        st.error(ctx.tr("No ingestion consumer is running: readings are not stored and no alarm can be raised.",
+                        "没有正在运行的数据接入进程：读数未入库，报警无法触发。"), icon=":material/error:")
+    elif n_stale:
+        st.error(ctx.tr(f"{n_stale} consumer(s) stalled: no heartbeat for more than {stale_s:g} s. The on-call "
+                        "role has been notified.",
+                        f"{n_stale} 个接入进程停滞：超过 {stale_s:g} 秒无心跳，已通知值班人员。"),
+                 icon=":material/error:")
+    else:
+        st.success(ctx.tr(f"{len(running)} consumer(s) running, heartbeats fresh.",
+                          f"{len(running)} 个接入进程运行中，心跳正常。"), icon=":material/check:")
+    if hb.empty:
+        return
+    state = {True: ("stalled", "停滞"), False: ("ok", "正常")}
+    view = hb.assign(
+        state=[ctx.tr(*state[bool(x)]) if s == "running" else ctx.tr("stopped", "已停止")
+               for x, s in zip(hb["stale"], hb["status"], strict=True)],
+        updated_at=hb["updated_at"].map(ctx.datetime),
+        last_commit_at=hb["last_commit_at"].map(lambda t: ctx.datetime(t) if pd.notna(t) else "-"),
+        spool_mb=hb["spool_bytes"] / 1e6,
+        connected=hb["connected"].map(lambda c: ctx.tr("yes", "是") if c else ctx.tr("no", "否")))
+    st.dataframe(
+        view, hide_index=True, width="stretch", key="alarms.consumers",
+        column_order=["client_id", "state", "host", "updated_at", "last_commit_at", "lag_s", "backlog", "spool_mb",
+                      "dead_letters_per_s", "connected"],
+        column_config={
+            "client_id": ctx.tr("Client id", "客户端 ID"), "state": ctx.t("status"), "host": ctx.tr("Host", "主机"),
+            "updated_at": ctx.tr("Last heartbeat", "最近心跳"), "last_commit_at": ctx.tr("Last commit", "最近入库"),
+            "lag_s": st.column_config.NumberColumn(ctx.tr("Lag (s)", "延迟(秒)"), format="%.1f"),
+            "backlog": st.column_config.NumberColumn(ctx.tr("Backlog", "积压"), format="%d"),
+            "spool_mb": st.column_config.NumberColumn(ctx.tr("Spool (MB)", "缓存(MB)"), format="%.1f"),
+            "dead_letters_per_s": st.column_config.NumberColumn(ctx.tr("Dead letters/s", "死信/秒"), format="%.2f"),
+            "connected": ctx.tr("Broker connected", "已连接代理")})
+
+
+consumers()
 
 st.divider()
 st.subheader(ctx.tr("Alarms raised in the period", "本期触发的报警"))

@@ -226,3 +226,14 @@ def test_dead_letter_retention_job_deletes_only_old_rows(engine, monkeypatch):
     finally:
         monkeypatch.delenv("QHSE_DEAD_LETTER_RETENTION_DAYS")
         reset_settings_cache()
+
+
+def test_fuzz_500_bad_300_good_all_accounted_for(db_url, mqtt_url, tmp_path):
+    """bench/ingest_fuzz.py, short: every valid reading stored once, every bad message one dead letter."""
+    from bench.ingest_fuzz import run_fuzz, table
+
+    r = run_fuzz(db_url, mqtt_url, 500, 300, tmp_path, timeout=90)
+    report = table(r)
+    assert r["stored"] == 300 and r["duplicates"] == 0 and r["missing"] == 0, report
+    assert r["dead_letters"] == 500 and r["dead_without_reason"] == 0, report
+    assert "decode_error" not in r["reasons"], report

@@ -297,3 +297,30 @@ def test_redact_url_and_address_repr():
     a = parse_mqtt_url(url)
     assert a.password == "s3cr@t" and "s3cr" not in repr(a) and "s3cr" not in a.url
     assert json.dumps(a.url)
+
+
+def test_notifications_and_vision_events_publish_with_the_platform_credentials(secure, monkeypatch):
+    from qhse.config import reset_settings_cache
+    from qhse.notify import default_notifiers
+    from vision.events import MqttPublisher
+
+    for k, v in {"QHSE_MQTT_URL": secure.url, "QHSE_MQTT_USERNAME": PLATFORM_USER,
+                 "QHSE_MQTT_PASSWORD": PLATFORM_PASSWORD, "QHSE_MQTT_CA_FILE": str(secure.ca_file)}.items():
+        monkeypatch.setenv(k, v)
+    reset_settings_cache()
+    listen = Listener(secure)
+    pub = None
+    try:
+        notifier = default_notifiers()["mqtt"]
+        notifier.send("qhse/platform/notifications/on_call", "consumer stalled", "body")
+        notifier.close()
+        pub = MqttPublisher(secure.url)
+        assert pub.wait_connected(10)
+        assert pub.publish(f"qhse/{SITE_A}/vision/events", {"kind": "no_hard_hat"})
+        assert wait_for(lambda: len(listen.got) == 2, 10)
+        assert listen.topics() == ["qhse/platform/notifications/on_call", f"qhse/{SITE_A}/vision/events"]
+    finally:
+        if pub is not None:
+            pub.client.disconnect()
+            pub.client.loop_stop()
+        listen.close()

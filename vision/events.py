@@ -77,7 +77,9 @@ class MqttPublisher:
 
         u = urlparse(url)
         if u.scheme not in ("mqtt", "mqtts", "tcp"):
-            raise ValueError(f"unsupported MQTT URL {url!r} (use mqtt://host:1883)")
+            from ingestion.mqtt import redact_url
+
+            raise ValueError(f"unsupported MQTT URL {redact_url(url)!r} (use mqtt://host:1883)")
         self.host = u.hostname or "127.0.0.1"
         self.port = u.port or (8883 if u.scheme == "mqtts" else 1883)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "",

@@ -262,7 +262,9 @@ def run(
     try:
         publisher = MqttPublisher(url)
         if not publisher.wait_connected(5.0):
-            log.warning("MQTT broker %s not reachable yet; events are stored and publishing retries", url)
+            from ingestion.mqtt import redact_url
+
+            log.warning("MQTT broker %s not reachable yet; events are stored and publishing retries", redact_url(url))
     except Exception as exc:  # noqa: BLE001
         log.error("MQTT disabled: %s", exc)
         publisher = None

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
 POISON_TS = ["NaN", "Infinity", "-Infinity", "1e20", "-1e20", "1e306", "1e400", "123456789012345678901234567890",
              '"0000-01-01T00:00:00Z"', '"10000-01-01T00:00:00Z"', '"0001-01-01T00:00:00+23:00"',
@@ -114,7 +114,13 @@ def rss_mb(pid: int) -> float:
 
 def run_fuzz(db_url: str, mqtt_url: str, n_bad: int, n_good: int, work: Path, seed: int = 7,
              timeout: float = 300.0) -> dict:
-    from tests.ingest_fixtures import Publisher, make_plant, start_ingest, unique, wait_for
+    from tests.ingest_fixtures import (
+        Publisher,
+        make_plant,
+        start_ingest,
+        unique,
+        wait_for,
+    )
 
     engine = sa.create_engine(db_url)
     plant = make_plant(engine)

@@ -3,7 +3,6 @@ unwritable spools, bounded memory with a blocked writer, dead-letter retention."
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -153,7 +152,7 @@ def test_unwritable_spool_at_start_is_a_one_line_error(tmp_path, db_url, mqtt_ur
     env = {k: v for k, v in os.environ.items() if not k.startswith("QHSE_")}
     env.update(QHSE_DATABASE_URL=db_url, QHSE_MQTT_URL=mqtt_url, QHSE_DATA_DIR=str(data))
     p = subprocess.run([sys.executable, "-m", "qhse.cli", "ingest", "--client-id", "qhse-test-badspool"], cwd=ROOT,
-                       env=env, capture_output=True, text=True, timeout=60)
+                       env=env, capture_output=True, text=True, timeout=60, check=False)
     assert p.returncode == 2, p.stderr
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert lines[-1].startswith("error: QHSE_DATA_DIR: spool directory ") and "not writable" in lines[-1]

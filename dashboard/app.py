@@ -27,8 +27,12 @@ st.set_page_config(page_title="QHSE Platform", page_icon=str(ROOT / "dashboard" 
 
 
 def login_page() -> None:
-    from qhse.auth import LoginFailed, authenticate
+    from urllib.parse import quote
 
+    from qhse.auth import LoginFailed, LoginThrottled, authenticate, start_session
+
+    if core.K_LOCALE not in st.session_state and core.query_locale():
+        st.session_state[core.K_LOCALE] = core.query_locale()
     st.title(core.t("app.title"))
     lang = st.segmented_control(core.t("language"), list(i18n.LOCALES), format_func=i18n.LOCALES.get,
                                 default=core.locale(), key="login.lang")
@@ -41,12 +45,21 @@ def login_page() -> None:
         password = st.text_input(core.t("login.password"), type="password", key="login.password")
         submitted = st.form_submit_button(core.t("login.submit"), type="primary")
     if submitted:
+        client = core.client_key()
         try:
-            user = authenticate(core.engine(), username, password)
+            user = authenticate(core.engine(), username, password, client=client)
+        except LoginThrottled as exc:
+            st.error(core.t("login.throttled", s=exc.retry_after_s))
         except LoginFailed as exc:
             st.error(core.t("login.disabled") if "disabled" in str(exc) else core.t("login.failed"))
         else:
-            core.sign_in(user)
+            sid, code = start_session(core.engine(), user, client=client,
+                                      user_agent=st.context.headers.get("User-Agent"))
+            core.sign_in(user, sid)
+            # Back to the page that was asked for (a deep link), in the chosen language.
+            here = st.session_state.get("_login_path") or ""
+            target = core.safe_next(f"/{here}?lang={core.locale()}")
+            core.redirect_next_run(f"/auth/session?code={quote(code)}&next={quote(target, safe='')}")
             st.rerun()
     st.caption(core.t("login.hint"))
 
@@ -63,15 +76,25 @@ def sidebar_user(user, scope) -> None:
             st.session_state[core.K_LOCALE] = loc
             st.rerun()
         if st.button(core.t("logout"), icon=":material/logout:", key="w.logout"):
-            core.sign_out()
+            loc = core.locale()
+            core.sign_out()  # revokes the server-side session at once
+            core.redirect_next_run(f"/auth/signout?next=%2F%3Flang%3D{loc}")  # deletes the cookie
             st.rerun()
 
 
 def main() -> None:
     user = core.current_user()
+    core.flush_redirect()  # cookie routes: set the session cookie after sign-in, delete it after sign-out
     if user is None:
-        st.navigation([st.Page(login_page, title=core.t("login.title"), icon=":material/login:",
-                               url_path="login")], position="hidden").run()
+        # The sign-in form answers at every page's address, so a deep link (/alarms) keeps its URL
+        # and the user lands there once signed in.
+        pages = [st.Page(login_page, title=core.t("login.title"), icon=":material/login:", url_path="login",
+                         default=True)]
+        pages += [st.Page(login_page, title=core.t("login.title"), url_path=p.key, visibility="hidden")
+                  for p in PAGES]
+        pg = st.navigation(pages, position="hidden")
+        st.session_state["_login_path"] = "" if pg.url_path in ("", "login") else pg.url_path
+        pg.run()
         return
     scope = access.scope_for_user(user)
     loc = core.locale()

@@ -22,6 +22,8 @@ from db.queries.scope import Scope
 
 # Session keys (persist across pages for the whole browser session).
 K_USER = "auth.user_id"
+K_SESSION = "auth.session_id"  # the server-side session (user_session.id) behind the cookie
+K_REDIRECT = "auth.redirect"  # a browser navigation to make on the next run (cookie routes)
 K_LOCALE = "locale"
 K_SITES = "flt.sites"
 K_AREAS = "flt.areas"
@@ -138,10 +140,68 @@ def _load_user(url: str, user_id: int):
     return get_by_id(_engine_for(url), user_id)
 
 
+def client_of(host: str | None) -> str:
+    """The client key for throttling and for binding a sign-in code (local connections: 'local')."""
+    return "local" if host in (None, "", "127.0.0.1", "::1", "localhost") else str(host)[:100]
+
+
+def client_key() -> str:
+    try:
+        return client_of(st.context.ip_address)
+    except Exception:  # noqa: BLE001  (no browser connection: a script run on its own)
+        return "local"
+
+
+def safe_next(value: str | None) -> str:
+    """A local path (with its query) to return to after sign-in; anything pointing elsewhere becomes '/'."""
+    from urllib.parse import urlsplit
+
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(c) < 32 for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def query_locale() -> str | None:
+    lang = st.query_params.get("lang")
+    return lang if lang in i18n.LOCALES else None
+
+
+def _restore_from_cookie():
+    """Sign in from the session cookie (a browser refresh, a new tab, a deep link)."""
+    from qhse.auth import SESSION_COOKIE, session_from_token
+
+    try:
+        token = st.context.cookies.get(SESSION_COOKIE)
+    except Exception:  # noqa: BLE001  (no browser connection)
+        token = None
+    if not isinstance(token, str) or not token:
+        return None
+    hit = session_from_token(engine(), token)
+    if hit is None:
+        return None
+    sid, user = hit
+    st.session_state[K_USER] = user.id
+    st.session_state[K_SESSION] = sid
+    st.session_state[K_LOCALE] = query_locale() or user.locale
+    return user
+
+
 def current_user():
     uid = st.session_state.get(K_USER)
     if uid is None:
-        return None
+        return _restore_from_cookie()
+    sid = st.session_state.get(K_SESSION)
+    if sid is not None:
+        from qhse.auth import session_alive
+
+        if not session_alive(engine(), int(sid)):  # revoked (sign-out elsewhere, password change), idle, expired
+            sign_out(reason="expired")
+            return None
     user = _load_user(database_url(), int(uid))
     if user is None or not user.active:
         sign_out()
@@ -156,15 +216,43 @@ def current_scope() -> Scope | None:
     return scope_for_user(user) if user else None
 
 
-def sign_in(user) -> None:
+def sign_in(user, session_id: int | None = None) -> None:
     st.session_state[K_USER] = user.id
-    st.session_state[K_LOCALE] = user.locale
+    if session_id is not None:
+        st.session_state[K_SESSION] = session_id
+    st.session_state[K_LOCALE] = query_locale() or user.locale
     _load_user.clear()
 
 
-def sign_out() -> None:
+def sign_out(reason: str = "sign_out") -> None:
+    """Forget the user in this browser session and revoke its server-side session."""
+    sid = st.session_state.get(K_SESSION)
+    if sid is not None:
+        from qhse.auth import end_session
+
+        end_session(engine(), session_id=int(sid), reason=reason)
     for k in list(st.session_state.keys()):
         del st.session_state[k]
+
+
+def redirect_next_run(url: str) -> None:
+    st.session_state[K_REDIRECT] = url
+
+
+def flush_redirect() -> None:
+    """Send the browser to the pending cookie route, if any (the mechanism ``st.login`` uses)."""
+    url = st.session_state.pop(K_REDIRECT, None)
+    if not url:
+        return
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    msg = ForwardMsg()
+    msg.auth_redirect.url = url
+    ctx.enqueue(msg)
 
 
 # -- filters -------------------------------------------------------------------------------

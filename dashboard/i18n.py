@@ -24,6 +24,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "login.submit": ("Sign in", "登录"),
     "login.failed": ("Wrong username or password.", "用户名或密码错误。"),
     "login.disabled": ("This account is disabled.", "该账户已停用。"),
+    "login.throttled": ("Too many failed sign-ins. Try again in {s} s.", "登录失败次数过多，请 {s} 秒后再试。"),
     "login.hint": ("Ask your administrator for an account (`qhse user add`).", "请联系管理员开通账户（`qhse user add`）。"),
     "logout": ("Sign out", "退出登录"),
     "language": ("Language", "语言"),

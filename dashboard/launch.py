@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parent / "app.py"  # the Streamlit script
+SERVER = Path(__file__).resolve().parent / "server.py"  # st.App around it: cookie routes, security headers
 
 
 def streamlit_command(port: int, address: str = "127.0.0.1", headless: bool = True) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(APP),
+    return [sys.executable, "-m", "streamlit", "run", str(SERVER),
             "--server.port", str(port), "--server.address", address,
             "--server.headless", "true" if headless else "false",
             "--browser.gatherUsageStats", "false",
@@ -27,7 +28,7 @@ def run_dashboard(*, port: int = 8501, address: str = "127.0.0.1", database_url:
     env = dict(os.environ)
     if database_url:
         env["QHSE_DATABASE_URL"] = database_url
-    root = str(APP.parents[1])
+    root = str(SERVER.parents[1])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.Popen(streamlit_command(port, address, headless), env=env, cwd=root)
     try:

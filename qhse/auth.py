@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -27,6 +29,14 @@ class AuthError(Exception):
 
 class LoginFailed(Exception):
     """Wrong username or password, or the account is disabled (one message for all)."""
+
+
+class LoginThrottled(LoginFailed):
+    """Too many failed sign-ins for this account or from this client: wait ``retry_after_s``."""
+
+    def __init__(self, retry_after_s: float, message: str = "too many failed sign-ins; try again later"):
+        self.retry_after_s = max(1, int(retry_after_s + 0.999))
+        super().__init__(f"{message} (in {self.retry_after_s} s)")
 
 
 def _check_grant(actor: Scope, all_sites: bool, site_ids: list[int], codes: dict[str, int] | None = None) -> None:
@@ -73,6 +83,35 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+# Each argon2 check takes 64 MiB and a core for a while: at most N run at once per process, the
+# others queue (QHSE_PASSWORD_HASH_CONCURRENCY), so a burst of sign-ins cannot exhaust memory.
+_hash_slots: threading.BoundedSemaphore | None = None
+_hash_slots_n = 0
+_hash_slots_lock = threading.Lock()
+HASH_QUEUE_TIMEOUT_S = 20.0
+
+
+def _slots() -> threading.BoundedSemaphore:
+    global _hash_slots, _hash_slots_n
+    from qhse.config import get_settings
+
+    n = get_settings().password_hash_concurrency
+    with _hash_slots_lock:
+        if _hash_slots is None or n != _hash_slots_n:
+            _hash_slots, _hash_slots_n = threading.BoundedSemaphore(n), n
+        return _hash_slots
+
+
+def _bounded_verify(password_hash: str, password: str) -> bool:
+    slots = _slots()
+    if not slots.acquire(timeout=HASH_QUEUE_TIMEOUT_S):
+        raise LoginThrottled(5, "the sign-in service is busy")
+    try:
+        return verify_password(password_hash, password)
+    finally:
+        slots.release()
+
+
 def add_user(engine: sa.Engine, *, username: str, password: str, role: str, display_name: str | None = None,
              locale: str = "en", site_codes: list[str] | None = None, all_sites: bool | None = None,
              actor: Scope = SYSTEM) -> int:
@@ -109,6 +148,7 @@ def set_password(engine: sa.Engine, username: str, password: str, actor: Scope =
     if actor.user_id != user.id:
         _check_target(actor, user)
     uq.update(engine, actor, user.id, action="user_password", password_hash=hash_password(password))
+    uq.revoke_sessions(engine, user.id, reason="password_change")
 
 
 def set_locale(engine: sa.Engine, scope: Scope, locale: str) -> None:
@@ -124,6 +164,8 @@ def set_active(engine: sa.Engine, actor: Scope, user_id: int, active: bool) -> N
         raise AuthError("you cannot disable your own account")
     _check_target(actor, _existing(engine, user_id))
     uq.update(engine, actor, user_id, action="user_enable" if active else "user_disable", active=active)
+    if not active:
+        uq.revoke_sessions(engine, user_id, reason="disabled")
 
 
 def set_role_and_sites(engine: sa.Engine, actor: Scope, user_id: int, *, role: str, all_sites: bool,
@@ -142,24 +184,135 @@ def set_role_and_sites(engine: sa.Engine, actor: Scope, user_id: int, *, role: s
               site_ids=[] if all_sites else site_ids)
 
 
-def authenticate(engine: sa.Engine, username: str, password: str) -> uq.UserRow:
-    """The user if the password matches; raises LoginFailed otherwise.  Both outcomes are audited."""
-    user = uq.get_by_username(engine, username or "")
-    if user is None:
-        # Spend the same time as a real check so a missing user is not revealed by timing.
-        verify_password(_DUMMY_HASH, password or "")
-        uq.record_unknown_login(engine, (username or "").strip().lower())
-        raise LoginFailed("wrong username or password")
-    if not verify_password(user.password_hash, password or ""):
-        uq.record_login(engine, user, ok=False, reason="bad password")
-        raise LoginFailed("wrong username or password")
-    if not user.active:
-        uq.record_login(engine, user, ok=False, reason="disabled")
-        raise LoginFailed("this account is disabled")
+def backoff_s(failures: int, *, allowed: int, base_s: float, max_s: float) -> float:
+    """Seconds to wait after ``failures`` failed attempts: none up to ``allowed``, then base, 2x base, 4x... capped."""
+    if failures < allowed:
+        return 0.0
+    return min(max_s, base_s * 2 ** min(failures - allowed, 40))
+
+
+def _throttle_decision(counts: uq.AttemptCounts, settings) -> float:
+    """Seconds left before another attempt is allowed (0: go ahead)."""
+    wait = 0.0
+    for failures, last_at, allowed in ((counts.account_failures, counts.account_last_at, settings.login_max_failures),
+                                       (counts.client_failures, counts.client_last_at,
+                                        4 * settings.login_max_failures)):
+        b = backoff_s(failures, allowed=allowed, base_s=settings.login_backoff_s, max_s=settings.login_backoff_max_s)
+        if b and last_at is not None:
+            wait = max(wait, b - (counts.now - last_at).total_seconds())
+    return wait
+
+
+def authenticate(engine: sa.Engine, username: str, password: str, *, client: str = "local") -> uq.UserRow:
+    """The user if the password matches; raises LoginFailed otherwise.  Every outcome is audited.
+
+    Throttled per account and per client (``client``: the caller's address): after
+    ``QHSE_LOGIN_MAX_FAILURES`` failures within ``QHSE_LOGIN_WINDOW_S`` (4x that per client) each
+    further attempt must wait an exponentially growing back-off, refused with
+    :class:`LoginThrottled` without checking the password.  The counts live in PostgreSQL, so
+    they hold across dashboard processes.  Password checks run under a bounded semaphore.
+    """
+    from qhse.config import get_settings
+
+    settings = get_settings()
+    name = (username or "").strip().lower()[:80]
+    client = (client or "unknown")[:100]
+    wait: list[float] = [0.0]
+
+    def decide(counts: uq.AttemptCounts) -> bool:
+        wait[0] = _throttle_decision(counts, settings)
+        return wait[0] <= 0
+
+    attempt = uq.begin_attempt(engine, name, client, settings.login_window_s, decide)
+    if attempt is None:
+        user = uq.get_by_username(engine, name) if name else None
+        if user is not None:
+            uq.record_login(engine, user, ok=False, reason="throttled")
+        else:
+            uq.record_unknown_login(engine, name, reason="throttled")
+        raise LoginThrottled(wait[0])
+    ok = False
+    try:
+        user = uq.get_by_username(engine, name) if name else None
+        if user is None:
+            # Spend the same time as a real check so a missing user is not revealed by timing.
+            _bounded_verify(_DUMMY_HASH, password or "")
+            uq.record_unknown_login(engine, name)
+            raise LoginFailed("wrong username or password")
+        if not _bounded_verify(user.password_hash, password or ""):
+            uq.record_login(engine, user, ok=False, reason="bad password")
+            raise LoginFailed("wrong username or password")
+        if not user.active:
+            uq.record_login(engine, user, ok=False, reason="disabled")
+            raise LoginFailed("this account is disabled")
+        ok = True
+    finally:
+        uq.end_attempt(engine, attempt, ok)
     if _hasher.check_needs_rehash(user.password_hash):
         uq.update(engine, scope_for_user(user), user.id, action="user_rehash", password_hash=_hasher.hash(password))
     uq.record_login(engine, user, ok=True)
     return user
+
+
+# -- dashboard sessions -----------------------------------------------------------------------
+SESSION_COOKIE = "qhse_session"
+CODE_TTL_S = 60
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def start_session(engine: sa.Engine, user: uq.UserRow, *, client: str | None = None,
+                  user_agent: str | None = None) -> tuple[int, str]:
+    """Open a server-side session for a signed-in user; returns (session id, one-time code).
+
+    The code (valid ``CODE_TTL_S`` seconds, once, from the same client) is exchanged by the
+    browser at ``/auth/session`` for the session cookie; only digests are stored."""
+    from qhse.config import get_settings
+
+    s = get_settings()
+    code = secrets.token_urlsafe(32)
+    sid = uq.insert_session(engine, user_id=user.id, code_hash=_digest(code), code_ttl_s=CODE_TTL_S,
+                            absolute_s=s.session_absolute_s, idle_s=s.session_idle_s, client=client,
+                            user_agent=user_agent)
+    return sid, code
+
+
+def redeem_code(engine: sa.Engine, code: str, *, client: str | None = None) -> str | None:
+    """The session token (the cookie value) for a valid one-time code, or None."""
+    if not code or len(code) > 200:
+        return None
+    token = secrets.token_urlsafe(32)
+    sid = uq.redeem_session_code(engine, _digest(code), _digest(token), client)
+    return token if sid is not None else None
+
+
+def session_from_token(engine: sa.Engine, token: str | None) -> tuple[int, uq.UserRow] | None:
+    """(session id, user) for a live session cookie, or None (unknown, revoked, idle, expired, disabled)."""
+    if not token or len(token) > 200:
+        return None
+    hit = uq.touch_session(engine, token_hash=_digest(token))
+    if hit is None:
+        return None
+    user = uq.get_by_id(engine, hit[1])
+    return (hit[0], user) if user is not None and user.active else None
+
+
+def session_alive(engine: sa.Engine, session_id: int) -> bool:
+    """Whether a session may still be used (checked on every dashboard run; marks it seen)."""
+    return uq.touch_session(engine, session_id=session_id) is not None
+
+
+def end_session(engine: sa.Engine, *, session_id: int | None = None, token: str | None = None,
+                reason: str = "sign_out") -> None:
+    if session_id is None and not token:
+        return
+    uid = uq.revoke_session(engine, reason=reason, session_id=session_id,
+                            token_hash=_digest(token) if token else None)
+    user = uq.get_by_id(engine, uid) if uid is not None else None
+    if user is not None:
+        uq.record_session_end(engine, user, reason)
 
 
 _DUMMY_HASH = _hasher.hash("not-a-real-password")

@@ -14,6 +14,7 @@ from .assets import (
     SensorReadingDaily,
     SensorReadingHourly,
 )
+from .auth import LoginAttempt, UserSession
 from .base import Base
 from .ingest import IngestHeartbeat
 from .org import (

@@ -23,7 +23,8 @@ def dash_url(db_factory, seeded_url) -> str:
     dispose_engines()
     url = db_factory.create(prefix="qhse_dash", migrate=False)
     name = make_url(url).database
-    admin = libpq_dsn(make_url(seeded_url).set(database="postgres"))
+    # DDL on databases as the schema owner; the tests themselves run as the application role.
+    admin = libpq_dsn(make_url(db_factory.owner_url(seeded_url)).set(database="postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{name}"')
         try:
@@ -39,10 +40,10 @@ def dash_url(db_factory, seeded_url) -> str:
         from tests.conftest import SEED_END
 
         upgrade(url)
-        eng = sa.create_engine(url)
+        eng = sa.create_engine(db_factory.app_url(url))
         seed(eng, scale="small", seed=7, end=SEED_END)
         eng.dispose()
-    return url
+    return db_factory.app_url(url)
 
 
 @pytest.fixture(scope="session")

@@ -173,7 +173,7 @@ def health(component: str, client_prefix: str | None, stale_after: float | None)
         raise UserError("database schema is not current: run 'qhse db upgrade'")
     if component == "ingest":
         from db.engine import get_engine
-        from ingestion.heartbeat import check
+        from db.heartbeats import check
 
         stale_s = stale_after or _settings().heartbeat_stale_s
         with get_engine(url).connect() as conn:

@@ -176,7 +176,7 @@ class MqttNotifier:
     def _connect(self):
         import paho.mqtt.client as mqtt
 
-        from ingestion.mqtt import BrokerAddress
+        from qhse.mqtt_address import BrokerAddress
 
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
         BrokerAddress(self.host, self.port, self.tls, self.username, self.password, self.ca_file).apply(c)

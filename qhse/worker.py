@@ -105,7 +105,7 @@ def _rollups(ctx: JobContext) -> str:
 
 def _ingest_heartbeat(ctx: JobContext) -> str:
     """Notify the on-call role of every consumer whose heartbeat went stale (once per stall)."""
-    from ingestion.heartbeat import claim_stale
+    from db.heartbeats import claim_stale
     from qhse.config import get_settings
     from qhse.notify import notify_on_call
 

@@ -77,14 +77,14 @@ class MqttPublisher:
 
         u = urlparse(url)
         if u.scheme not in ("mqtt", "mqtts", "tcp"):
-            from ingestion.mqtt import redact_url
+            from qhse.mqtt_address import redact_url
 
             raise ValueError(f"unsupported MQTT URL {redact_url(url)!r} (use mqtt://host:1883)")
         self.host = u.hostname or "127.0.0.1"
         self.port = u.port or (8883 if u.scheme == "mqtts" else 1883)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "",
                                   protocol=mqtt.MQTTv311)
-        from ingestion.mqtt import settings_address
+        from qhse.mqtt_address import settings_address
 
         # Credentials and CA from QHSE_MQTT_USERNAME / _PASSWORD / _CA_FILE (or the URL).
         settings_address(url).apply(self.client)

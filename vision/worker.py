@@ -262,7 +262,7 @@ def run(
     try:
         publisher = MqttPublisher(url)
         if not publisher.wait_connected(5.0):
-            from ingestion.mqtt import redact_url
+            from qhse.mqtt_address import redact_url
 
             log.warning("MQTT broker %s not reachable yet; events are stored and publishing retries", redact_url(url))
     except Exception as exc:  # noqa: BLE001

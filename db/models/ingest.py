@@ -1,4 +1,4 @@
-"""Ingestion consumers' heartbeats (``ingestion.heartbeat`` writes and reads them)."""
+"""Ingestion consumers' heartbeats (written by ``ingestion.heartbeat``, read by ``db.heartbeats``)."""
 
 from __future__ import annotations
 

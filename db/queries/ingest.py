@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from ingestion.heartbeat import read_all
+from db.heartbeats import read_all
 
 from .scope import Scope
 

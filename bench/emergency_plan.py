@@ -124,9 +124,9 @@ def main() -> None:
         for i, (a, k) in enumerate(cases):
             when = at + dt.timedelta(seconds=r * len(cases) + i)
             t = time.perf_counter()
-            res = E.declare(eng, area_id=a, kind=k, declared_by="bench", at=when)
+            res = E.declare(eng, area_id=a, kind=k, actor="system:bench", at=when)
             declare_ms.append((time.perf_counter() - t) * 1000)
-            E.close(eng, res.emergency_id, closed_by="bench", summary="benchmark run", at=when)
+            E.close(eng, res.emergency_id, actor="system:bench", summary="benchmark run", at=when)
     eng.dispose()
 
     def line(name: str, xs: list[float]) -> str:

@@ -48,11 +48,14 @@ VIEW_LEDGERS = "view_ledgers"
 MANAGE_USERS = "manage_users"
 VIEW_AUDIT = "view_audit"
 ENTER_SCORES = "enter_scores"  # record manual-check results of assessment indicators
+MANAGE_CONTRACTORS = "manage_contractors"  # licences, induction, jobs, site checks, sign-off, suspension
+RECORD_ACCESS = "record_access"  # record contractor and employee entries and exits at the gate
 
 PERMISSIONS = (
     VIEW_OVERVIEW, VIEW_RISK, VIEW_ALARMS, ACK_ALARMS, VIEW_EQUIPMENT, VIEW_VISION, REVIEW_VISION,
     REPORT_HAZARD, VIEW_ACTIONS, VIEW_KPIS, VIEW_MODELS, MANAGE_MODELS, VIEW_PEOPLE, READ_SENSITIVE,
     VIEW_CONTRACTORS, MANAGE_EMERGENCY, VIEW_LEDGERS, MANAGE_USERS, VIEW_AUDIT, ENTER_SCORES,
+    MANAGE_CONTRACTORS, RECORD_ACCESS,
 )
 
 _MANAGER_VIEW = {VIEW_OVERVIEW, VIEW_RISK, VIEW_ALARMS, VIEW_EQUIPMENT, VIEW_VISION, VIEW_ACTIONS, VIEW_KPIS,
@@ -65,14 +68,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "group_manager": frozenset(_MANAGER_VIEW | {VIEW_MODELS, VIEW_PEOPLE}),
     # Plant / HSE manager: acts on everything at their plant, including people's fitness for duty.
     "plant_manager": frozenset(_MANAGER_VIEW | {ACK_ALARMS, REVIEW_VISION, VIEW_MODELS, VIEW_PEOPLE, READ_SENSITIVE,
-                                                MANAGE_EMERGENCY, ENTER_SCORES}),
+                                                MANAGE_EMERGENCY, ENTER_SCORES, MANAGE_CONTRACTORS,
+                                                RECORD_ACCESS}),
     # Plant head: compares their plants, reads KPIs and the SLA board.
     "plant_head": frozenset(_MANAGER_VIEW | {VIEW_PEOPLE, MANAGE_EMERGENCY}),
     # Data scientist: models and the equipment they predict for.
     "data_scientist": frozenset({VIEW_OVERVIEW, VIEW_RISK, VIEW_EQUIPMENT, VIEW_MODELS, MANAGE_MODELS}),
     # Security staff: PPE review queue and live alarms.
     "security": frozenset({VIEW_ALARMS, ACK_ALARMS, VIEW_VISION, REVIEW_VISION, REPORT_HAZARD, VIEW_CONTRACTORS,
-                           MANAGE_EMERGENCY}),
+                           MANAGE_EMERGENCY, RECORD_ACCESS}),
     # Inspector: rounds, hazards, the risk picture of their areas.
     "inspector": frozenset({VIEW_RISK, VIEW_ALARMS, REPORT_HAZARD, VIEW_ACTIONS}),
     # Worker: reports hazards and follows their own reports.

@@ -15,6 +15,12 @@ Rules (one place each):
 * a supervisor's site check is recorded with at least one photo;
 * a job is completed when every party (contractor, supervisor, area owner, safety) has
   signed off, and nobody of the job is still inside.
+
+Every write names its actor as a :class:`~db.queries.scope.Scope`: a platform user (whose
+role must hold ``manage_contractors``, ``record_access`` for the gate, or the approver
+roles below, on the site concerned) or a ``system:`` actor such as ``system:gate`` (see
+:mod:`qhse.actors`); free text is refused.  Each write appends an ``audit_log`` row with
+the user id in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 from db.models.response import CHECK_RESULTS, SIGNOFF_PARTIES
+from db.queries import audit
+from db.queries.scope import Scope
 
 UTC = dt.UTC
 DEFAULT_PASS_MARK = 80.0
@@ -94,6 +102,36 @@ def _now(at: dt.datetime | None) -> dt.datetime:
     return at
 
 
+def _who(actor: object) -> Scope:
+    """The actor as a Scope (platform user or ``system:`` actor); free text is refused."""
+    from qhse import actors
+
+    try:
+        return actors.require(actor)
+    except actors.ActorError as exc:
+        raise ContractorError(str(exc)) from None
+
+
+def _allow(actor: Scope, permission: str | None, site_id: int | None = None) -> None:
+    """A platform user needs ``permission`` (and ``site_id`` in scope); system actors act everywhere."""
+    from qhse import access, actors
+
+    if actors.is_system(actor):
+        return
+    try:
+        if permission is not None:
+            access.require(actor, permission)
+        if site_id is not None and not actor.allows_site(site_id):
+            raise access.AccessDenied(f"site {site_id} is outside {actor.username}'s sites")
+    except access.AccessDenied as exc:
+        raise ContractorError(str(exc)) from None
+
+
+def _audit(s: Session, actor: Scope, action: str, entity: str, entity_id: object, **detail) -> None:
+    audit.record(s.connection(), actor, action, entity=entity, entity_id=entity_id,
+                 detail={k: v for k, v in detail.items() if v is not None})
+
+
 def _get(s: Session, model, id_: int, what: str):
     obj = s.get(model, id_)
     if obj is None:
@@ -137,17 +175,18 @@ def company_problems(s: Session, company: m.ContractorCompany, day: dt.date, *, 
     return out
 
 
-def approve_company(engine: sa.Engine, company_id: int, capacity: str, *, approver: str, approver_role: str,
+def approve_company(engine: sa.Engine, company_id: int, capacity: str, *, actor: Scope | str,
                     at: dt.datetime | None = None) -> str:
-    """Record the safety or legal approval; returns the company's status afterwards."""
+    """Record the safety or legal approval by ``actor`` (its role must be an approver role of
+    that capacity); returns the company's status afterwards."""
     at = _now(at)
+    who = _who(actor)
     if capacity not in CAPACITIES:
         raise ContractorError(f"approval capacity must be one of {', '.join(CAPACITIES)}, got {capacity!r}")
+    approver, approver_role = who.username[:120], who.role
     if approver_role not in APPROVER_ROLES[capacity]:
         raise ContractorError(f"role {approver_role!r} may not give the {capacity} approval "
                               f"(allowed: {', '.join(sorted(APPROVER_ROLES[capacity]))})")
-    if not approver:
-        raise ContractorError("the approver's name is required")
     with Session(engine) as s, s.begin():
         c = _get(s, m.ContractorCompany, company_id, "contractor company")
         if c.status == "suspended":
@@ -165,25 +204,32 @@ def approve_company(engine: sa.Engine, company_id: int, capacity: str, *, approv
             c.approved_legal_by, c.approved_legal_at = approver, at
         if c.approved_safety_by and c.approved_legal_by:
             c.status = "approved"
-        s.add(m.AuditLog(username=approver, action=f"approve_contractor_{capacity}", entity="contractor_company",
-                         entity_id=str(c.id), detail={"role": approver_role, "status": c.status}))
+        _audit(s, who, f"approve_contractor_{capacity}", "contractor_company", c.id, role=approver_role,
+               status=c.status)
         return c.status
 
 
-def suspend_company(engine: sa.Engine, company_id: int, *, by: str, reason: str) -> None:
-    if not reason.strip():
+def suspend_company(engine: sa.Engine, company_id: int, *, actor: Scope | str, reason: str) -> None:
+    from qhse import access
+
+    who = _who(actor)
+    _allow(who, access.MANAGE_CONTRACTORS)
+    if not (reason or "").strip():
         raise ContractorError("a suspension needs a reason")
     with Session(engine) as s, s.begin():
         c = _get(s, m.ContractorCompany, company_id, "contractor company")
         c.status = "suspended"
         c.approved_safety_by = c.approved_safety_at = c.approved_legal_by = c.approved_legal_at = None
-        s.add(m.AuditLog(username=by, action="suspend_contractor", entity="contractor_company", entity_id=str(c.id),
-                         detail={"reason": reason}))
+        _audit(s, who, "suspend_contractor", "contractor_company", c.id, reason=reason.strip())
 
 
-def add_qualification(engine: sa.Engine, *, kind: str, expires_on: dt.date | None, number: str | None = None,
-                      company_id: int | None = None, person_id: int | None = None) -> int:
+def add_qualification(engine: sa.Engine, *, actor: Scope | str, kind: str, expires_on: dt.date | None,
+                      number: str | None = None, company_id: int | None = None, person_id: int | None = None) -> int:
     """File a company licence or a worker's certificate."""
+    from qhse import access
+
+    who = _who(actor)
+    _allow(who, access.MANAGE_CONTRACTORS)
     if (company_id is None) == (person_id is None):
         raise ContractorError("a qualification belongs to exactly one company or one person")
     kind = (kind or "").strip()
@@ -193,18 +239,24 @@ def add_qualification(engine: sa.Engine, *, kind: str, expires_on: dt.date | Non
         if company_id is not None:
             _get(s, m.ContractorCompany, company_id, "contractor company")
         else:
-            _get(s, m.Person, person_id, "person")
+            _allow(who, None, _get(s, m.Person, person_id, "person").site_id)
         q = m.Qualification(company_id=company_id, person_id=person_id, kind=kind, number=number, expires_on=expires_on)
         s.add(q)
         s.flush()
+        _audit(s, who, "add_qualification", "qualification", q.id, kind=kind, company_id=company_id,
+               person_id=person_id, expires_on=expires_on.isoformat() if expires_on else None)
         return q.id
 
 
 # ------------------------------------------------------------------------------ induction
-def record_induction(engine: sa.Engine, person_id: int, score: float, *, at: dt.datetime | None = None,
-                     recorded_by: str | None = None) -> InductionResult:
+def record_induction(engine: sa.Engine, person_id: int, score: float, *, actor: Scope | str,
+                     at: dt.datetime | None = None) -> InductionResult:
     """Record an induction test; below the site's pass mark the worker stays refused."""
+    from qhse import access
+
     at = _now(at)
+    who = _who(actor)
+    _allow(who, access.MANAGE_CONTRACTORS)
     try:
         score = float(score)
     except (TypeError, ValueError):
@@ -213,12 +265,13 @@ def record_induction(engine: sa.Engine, person_id: int, score: float, *, at: dt.
         raise ContractorError(f"score must be between 0 and 100 (percent), got {score:g}")
     with Session(engine) as s, s.begin():
         p = _get(s, m.Person, person_id, "person")
+        _allow(who, None, p.site_id)
         if p.kind != "contractor":
             raise ContractorError(f"{p.name} ({p.employee_no}) is an employee; the induction test is for contractors")
         mark = pass_mark(s.get(m.Site, p.site_id))
         passed = score >= mark
         att = m.InductionAttempt(person_id=p.id, taken_at=at, score=score, pass_mark=mark, passed=passed,
-                                 recorded_by=recorded_by)
+                                 recorded_by=who.username[:120])
         s.add(att)
         p.induction_score = score
         if passed:
@@ -226,6 +279,8 @@ def record_induction(engine: sa.Engine, person_id: int, score: float, *, at: dt.
         else:
             p.induction_passed_at = None  # a failed re-test withdraws the earlier pass
         s.flush()
+        _audit(s, who, "record_induction", "person", p.id, site_id=p.site_id, attempt_id=att.id, score=score,
+               pass_mark=mark, passed=passed)
         return InductionResult(att.id, p.id, score, mark, passed)
 
 
@@ -262,10 +317,14 @@ def worker_problems(s: Session, person: m.Person, company_id: int | None, work_t
 
 
 # ------------------------------------------------------------------------------------ jobs
-def create_job(engine: sa.Engine, *, company_id: int, area_id: int, scope: str, work_types: Sequence[str],
-               starts_at: dt.datetime, ends_at: dt.datetime, worker_ids: Sequence[int],
+def create_job(engine: sa.Engine, *, actor: Scope | str, company_id: int, area_id: int, scope: str,
+               work_types: Sequence[str], starts_at: dt.datetime, ends_at: dt.datetime, worker_ids: Sequence[int],
                supervisor_person_id: int | None = None) -> int:
     """Declare a job (status 'requested'); every worker is checked against the job."""
+    from qhse import access
+
+    who = _who(actor)
+    _allow(who, access.MANAGE_CONTRACTORS)
     starts_at, ends_at = _now(starts_at), _now(ends_at)
     if ends_at <= starts_at:
         raise ContractorError("the job's window must end after it starts")
@@ -279,6 +338,7 @@ def create_job(engine: sa.Engine, *, company_id: int, area_id: int, scope: str, 
     with Session(engine) as s, s.begin():
         c = _get(s, m.ContractorCompany, company_id, "contractor company")
         area = _get(s, m.Area, area_id, "area")
+        _allow(who, None, area.site_id)
         problems = company_problems(s, c, starts_at.date())
         for wid in dict.fromkeys(worker_ids):
             p = _get(s, m.Person, wid, "person")
@@ -299,20 +359,23 @@ def create_job(engine: sa.Engine, *, company_id: int, area_id: int, scope: str, 
         s.flush()
         for wid in dict.fromkeys(worker_ids):
             s.add(m.ContractorJobWorker(job_id=job.id, person_id=wid))
+        _audit(s, who, "create_contractor_job", "contractor_job", job.id, site_id=job.site_id, area_id=area.id,
+               company_id=c.id, workers=list(dict.fromkeys(worker_ids)))
         return job.id
 
 
-def approve_job(engine: sa.Engine, job_id: int, *, approver: str, approver_role: str,
-                at: dt.datetime | None = None, scope=None) -> None:
-    """Approve a requested job; with a caller's ``scope`` the job's site must be in it."""
+def approve_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, at: dt.datetime | None = None) -> None:
+    """Approve a requested job: ``actor``'s role must approve jobs and the job's site be in its scope."""
     at = _now(at)
+    who = _who(actor)
+    approver, approver_role = who.username[:120], who.role
     if approver_role not in JOB_APPROVER_ROLES:
         raise ContractorError(f"role {approver_role!r} may not approve contractor jobs "
                               f"(allowed: {', '.join(sorted(JOB_APPROVER_ROLES))})")
     with Session(engine) as s, s.begin():
         job = _get(s, m.ContractorJob, job_id, "contractor job")
-        if scope is not None and not scope.allows_site(job.site_id):
-            raise ContractorError(f"job #{job.id} is at a site outside {scope.username}'s sites")
+        if not who.allows_site(job.site_id):
+            raise ContractorError(f"job #{job.id} is at a site outside {who.username}'s sites")
         if job.status != "requested":
             raise ContractorError(f"job #{job.id} is {job.status}; only requested jobs are approved")
         if job.ends_at <= at:
@@ -325,18 +388,21 @@ def approve_job(engine: sa.Engine, job_id: int, *, approver: str, approver_role:
         if problems:
             raise ContractorError("approval refused: " + "; ".join(problems))
         job.status, job.approved_by, job.approved_at = "approved", approver, at
-        s.add(m.AuditLog(username=approver, action="approve_contractor_job", entity="contractor_job",
-                         entity_id=str(job.id), detail={"role": approver_role}))
+        _audit(s, who, "approve_contractor_job", "contractor_job", job.id, site_id=job.site_id, role=approver_role)
 
 
-def cancel_job(engine: sa.Engine, job_id: int, *, by: str, reason: str) -> None:
+def cancel_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, reason: str) -> None:
+    from qhse import access
+
+    who = _who(actor)
+    _allow(who, access.MANAGE_CONTRACTORS)
     with Session(engine) as s, s.begin():
         job = _get(s, m.ContractorJob, job_id, "contractor job")
+        _allow(who, None, job.site_id)
         if job.status in ("completed", "cancelled"):
             raise ContractorError(f"job #{job.id} is already {job.status}")
         job.status = "cancelled"
-        s.add(m.AuditLog(username=by, action="cancel_contractor_job", entity="contractor_job", entity_id=str(job.id),
-                         detail={"reason": reason}))
+        _audit(s, who, "cancel_contractor_job", "contractor_job", job.id, site_id=job.site_id, reason=reason)
 
 
 def _job_workers(s: Session, job_id: int) -> list[m.Person]:
@@ -390,23 +456,26 @@ def check_access(s: Session, person_id: int, area_id: int, at: dt.datetime) -> A
     return AccessDecision(allowed=not reasons, reasons=reasons, job_id=job_id, gating=violations)
 
 
-def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, at: dt.datetime | None = None,
-                 actor: str = "gate") -> int:
+def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, actor: Scope | str,
+                 at: dt.datetime | None = None) -> int:
     """Record an entry if allowed (returns the access record id); otherwise raise AccessRefused.
 
     A refusal is written to the audit log; a refusal by a training-gating rule also raises
     the no-entry warning and notifies the area owner.
     """
-    from qhse import gating
+    from qhse import access, gating
 
     at = _now(at)
+    who = _who(actor)
+    _allow(who, access.RECORD_ACCESS)
     with Session(engine) as s, s.begin():
+        _allow(who, None, _get(s, m.Area, area_id, "area").site_id)
         decision = check_access(s, person_id, area_id, at)
         if not decision.allowed:
             if decision.gating:
                 gating.raise_warnings(s, decision.gating, at)
-            s.add(m.AuditLog(username=actor, action="access_refused", entity="person", entity_id=str(person_id),
-                             detail={"area_id": area_id, "at": at.isoformat(), "reasons": decision.reasons}))
+            _audit(s, who, "access_refused", "person", person_id, site_id=s.get(m.Area, area_id).site_id,
+                   area_id=area_id, at=at.isoformat(), reasons=decision.reasons)
     if not decision.allowed:
         raise AccessRefused(decision.reasons)
     with Session(engine) as s, s.begin():
@@ -424,19 +493,30 @@ def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, at: dt.date
             if job.status == "approved":
                 job.status = "active"
         s.flush()
+        _audit(s, who, "access_entry", "access_record", rec.id, site_id=area.site_id, person_id=person_id,
+               area_id=area_id, job_id=decision.job_id, at=at.isoformat())
         return rec.id
 
 
-def record_exit(engine: sa.Engine, person_id: int, *, area_id: int | None = None,
+def record_exit(engine: sa.Engine, person_id: int, *, actor: Scope | str, area_id: int | None = None,
                 at: dt.datetime | None = None) -> int:
-    """Close the person's open access records (in one area or all); returns how many."""
+    """Close the person's open access records (in one area or all, of the actor's sites); returns how many."""
+    from qhse import access
+
     at = _now(at)
+    who = _who(actor)
+    _allow(who, access.RECORD_ACCESS)
+    A = m.AccessRecord
     with Session(engine) as s, s.begin():
-        q = sa.update(m.AccessRecord).where(m.AccessRecord.person_id == person_id, m.AccessRecord.exited_at.is_(None),
-                                            m.AccessRecord.entered_at <= at)
+        q = (sa.update(A).where(A.person_id == person_id, A.exited_at.is_(None), A.entered_at <= at,
+                                who.site_filter(A.site_id))
+             .returning(A.id, A.site_id))
         if area_id is not None:
-            q = q.where(m.AccessRecord.area_id == area_id)
-        n = s.execute(q.values(exited_at=at)).rowcount
+            q = q.where(A.area_id == area_id)
+        closed = s.execute(q.values(exited_at=at)).all()
+        n = len(closed)
+        for rid, sid in closed:
+            _audit(s, who, "access_exit", "access_record", rid, site_id=sid, person_id=person_id, at=at.isoformat())
     if not n:
         raise ContractorError(f"person #{person_id} is not recorded inside" + (f" area #{area_id}" if area_id else ""))
     return n
@@ -465,11 +545,15 @@ def _store_photo(src: Path, job_id: int, data_dir: Path) -> str:
     return rel.as_posix()
 
 
-def record_check(engine: sa.Engine, job_id: int, *, result: str, photos: Sequence[Path],
+def record_check(engine: sa.Engine, job_id: int, *, actor: Scope | str, result: str, photos: Sequence[Path],
                  supervisor_person_id: int | None = None, note: str | None = None, at: dt.datetime | None = None,
                  data_dir: Path | None = None) -> int:
     """Record a supervisor's site check with its photos (copied under the data directory)."""
+    from qhse import access
+
     at = _now(at)
+    who = _who(actor)
+    _allow(who, access.MANAGE_CONTRACTORS)
     if result not in CHECK_RESULTS:
         raise ContractorError(f"check result must be one of {', '.join(CHECK_RESULTS)}, got {result!r}")
     if not photos:
@@ -482,6 +566,7 @@ def record_check(engine: sa.Engine, job_id: int, *, result: str, photos: Sequenc
         data_dir = get_settings().ensure_data_dir()
     with Session(engine) as s, s.begin():
         job = _get(s, m.ContractorJob, job_id, "contractor job")
+        _allow(who, None, job.site_id)
         if job.status not in ("approved", "active"):
             raise ContractorError(f"job #{job.id} is {job.status}; site checks are for approved or active jobs")
         sup = supervisor_person_id or job.supervisor_person_id
@@ -492,6 +577,8 @@ def record_check(engine: sa.Engine, job_id: int, *, result: str, photos: Sequenc
                                 note=note, photos=stored)
         s.add(chk)
         s.flush()
+        _audit(s, who, "contractor_site_check", "contractor_job", job.id, site_id=job.site_id, check_id=chk.id,
+               result=result, supervisor_person_id=sup, photos=len(stored), note=note)
         if result == "stop_work":
             from qhse import notify
 
@@ -503,16 +590,20 @@ def record_check(engine: sa.Engine, job_id: int, *, result: str, photos: Sequenc
         return chk.id
 
 
-def sign_off(engine: sa.Engine, job_id: int, *, party: str, signed_by: str, note: str | None = None,
+def sign_off(engine: sa.Engine, job_id: int, *, party: str, actor: Scope | str, note: str | None = None,
              at: dt.datetime | None = None) -> tuple[list[str], bool]:
-    """One party signs the job's completion; returns (parties still to sign, completed)."""
+    """One party's completion sign-off, recorded by ``actor`` (stored as the signer);
+    returns (parties still to sign, completed)."""
+    from qhse import access
+
     at = _now(at)
+    who = _who(actor)
+    _allow(who, access.MANAGE_CONTRACTORS)
     if party not in SIGNOFF_PARTIES:
         raise ContractorError(f"party must be one of {', '.join(SIGNOFF_PARTIES)}, got {party!r}")
-    if not signed_by or not signed_by.strip():
-        raise ContractorError("the signer's name is required")
     with Session(engine) as s, s.begin():
         job = _get(s, m.ContractorJob, job_id, "contractor job")
+        _allow(who, None, job.site_id)
         if job.status not in ("approved", "active"):
             raise ContractorError(f"job #{job.id} is {job.status}; only approved or active jobs are signed off")
         inside = s.scalar(sa.select(sa.func.count()).select_from(m.AccessRecord)
@@ -522,9 +613,11 @@ def sign_off(engine: sa.Engine, job_id: int, *, party: str, signed_by: str, note
         done = set(s.scalars(sa.select(m.JobSignoff.party).where(m.JobSignoff.job_id == job.id)))
         if party in done:
             raise ContractorError(f"the {party} has already signed off job #{job.id}")
-        s.add(m.JobSignoff(job_id=job.id, party=party, signed_by=signed_by.strip(), signed_at=at, note=note))
+        s.add(m.JobSignoff(job_id=job.id, party=party, signed_by=who.username[:120], signed_at=at, note=note))
         done.add(party)
         missing = [p for p in SIGNOFF_PARTIES if p not in done]
         if not missing:
             job.status = "completed"
+        _audit(s, who, "contractor_sign_off", "contractor_job", job.id, site_id=job.site_id, party=party, note=note,
+               completed=not missing)
         return missing, not missing

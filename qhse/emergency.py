@@ -9,6 +9,11 @@ reviews, and who to notify.  The plan is stored with the emergency (what the com
 saw), the notifications are queued in the same transaction, and the timeline records
 each step.  Closing requires a review; its lessons and new steps become a new version
 of the site's plan template, so the next plan carries them.
+
+Every write names its actor as a :class:`~db.queries.scope.Scope`: a platform user holding
+``manage_emergency`` on the emergency's site, or a ``system:`` actor (see
+:mod:`qhse.actors`); free text is refused.  Each write appends an ``audit_log`` row with
+the user id in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 from db.models.response import EMERGENCY_KINDS
+from db.queries import audit
 from db.queries import emergency as q
+from db.queries.scope import Scope
 
 UTC = dt.UTC
 RESOURCES_PER_KIND = 3
@@ -36,16 +43,31 @@ class EmergencyError(ValueError):
     """A request the rules refuse, or bad input; the message says why in one line."""
 
 
-def _require(scope, site_id: int) -> None:
-    """With a caller's scope: they must manage emergencies at this site (None: CLI and jobs)."""
-    if scope is None:
-        return
-    from qhse import access
+def _who(actor: object) -> Scope:
+    """The actor as a Scope (platform user or ``system:`` actor); free text is refused."""
+    from qhse import actors
 
     try:
-        access.require(scope, access.MANAGE_EMERGENCY, site_id)
+        return actors.require(actor)
+    except actors.ActorError as exc:
+        raise EmergencyError(str(exc)) from None
+
+
+def _require(actor: Scope, site_id: int) -> None:
+    """A platform user must manage emergencies at this site; system actors act everywhere."""
+    from qhse import access, actors
+
+    if actors.is_system(actor):
+        return
+    try:
+        access.require(actor, access.MANAGE_EMERGENCY, site_id)
     except access.AccessDenied as exc:
         raise EmergencyError(str(exc)) from None
+
+
+def _audit(s: Session, actor: Scope, action: str, e: m.Emergency, **detail) -> None:
+    audit.record(s.connection(), actor, action, entity="emergency", entity_id=e.id,
+                 detail={"site_id": e.site_id, **{k: v for k, v in detail.items() if v is not None}})
 
 
 @dataclass
@@ -184,24 +206,23 @@ def _notify(s: Session, emergency: m.Emergency, plan: dict, at: dt.datetime) -> 
     return sent
 
 
-def declare(engine: sa.Engine, *, area_id: int, kind: str, declared_by: str, description: str | None = None,
-            at: dt.datetime | None = None, scope=None) -> Declared:
+def declare(engine: sa.Engine, *, area_id: int, kind: str, actor: Scope | str, description: str | None = None,
+            at: dt.datetime | None = None) -> Declared:
     """Declare an emergency: generate and store the plan, notify, start the timeline."""
     at = _now(at)
-    if not declared_by or not declared_by.strip():
-        raise EmergencyError("who declares the emergency is required")
+    who = _who(actor)
     with Session(engine) as s, s.begin():
         conn = s.connection()
         t0 = time.perf_counter()
         plan = build_plan(conn, area_id, kind, at)
         plan_ms = (time.perf_counter() - t0) * 1000.0
-        _require(scope, plan["site"]["id"])
+        _require(who, plan["site"]["id"])
         dup = q.active_emergency(conn, area_id, kind)
         if dup is not None:
             raise EmergencyError(f"emergency #{dup['id']} ({kind}) is already active in this area since "
                                  f"{dup['declared_at']:%Y-%m-%d %H:%M}; log to it instead")
         e = m.Emergency(site_id=plan["site"]["id"], area_id=area_id, kind=kind, status="active",
-                        description=description, declared_at=at, declared_by=declared_by.strip(),
+                        description=description, declared_at=at, declared_by=who.username[:120],
                         template_id=(plan["template"] or {}).get("id"), plan=plan, plan_ms=round(plan_ms, 2))
         s.add(e)
         s.flush()
@@ -219,45 +240,50 @@ def declare(engine: sa.Engine, *, area_id: int, kind: str, declared_by: str, des
                                detail="Notified " + "; ".join(sent), data={"targets": sent}))
         n = s.scalar(sa.select(sa.func.count()).select_from(m.Notification)
                      .where(m.Notification.ref == f"emergency:{e.id}"))
+        _audit(s, who, "declare_emergency", e, area_id=area_id, kind=kind, description=description,
+               notifications=n)
         return Declared(e.id, plan, plan_ms, n)
 
 
-def _active(s: Session, emergency_id: int, scope=None) -> m.Emergency:
+def _active(s: Session, emergency_id: int, actor: Scope) -> m.Emergency:
     e = s.get(m.Emergency, emergency_id, with_for_update=True)
-    if e is None:
-        raise EmergencyError(f"no emergency #{emergency_id}")
-    _require(scope, e.site_id)
+    if e is None or not actor.allows_site(e.site_id):
+        raise EmergencyError(f"no emergency #{emergency_id}")  # the same answer for another site's
+    _require(actor, e.site_id)
     if e.status != "active":
         raise EmergencyError(f"emergency #{e.id} is {e.status}")
     return e
 
 
-def log_action(engine: sa.Engine, emergency_id: int, *, actor: str, text: str, at: dt.datetime | None = None,
-               kind: str = "action", scope=None) -> int:
+def log_action(engine: sa.Engine, emergency_id: int, *, actor: Scope | str, text: str,
+               at: dt.datetime | None = None, kind: str = "action") -> int:
     """Add an action (or a note) to the timeline."""
     at = _now(at)
+    who = _who(actor)
     if kind not in ("action", "note"):
         raise EmergencyError("a timeline entry is an action or a note")
     if not text or not text.strip():
         raise EmergencyError("the timeline entry needs a text")
     with Session(engine) as s, s.begin():
-        e = _active(s, emergency_id, scope)
+        e = _active(s, emergency_id, who)
         if at < e.declared_at:
             raise EmergencyError("the entry is dated before the emergency was declared")
-        ev = m.EmergencyEvent(emergency_id=e.id, at=at, kind=kind, actor=actor, detail=text.strip())
+        ev = m.EmergencyEvent(emergency_id=e.id, at=at, kind=kind, actor=who.username[:120], detail=text.strip())
         s.add(ev)
         s.flush()
+        _audit(s, who, f"emergency_{kind}", e, event_id=ev.id, text=text.strip()[:500])
         return ev.id
 
 
-def use_resource(engine: sa.Engine, emergency_id: int, *, resource_id: int, quantity: int, actor: str,
-                 at: dt.datetime | None = None, note: str | None = None, scope=None) -> int:
+def use_resource(engine: sa.Engine, emergency_id: int, *, resource_id: int, quantity: int, actor: Scope | str,
+                 at: dt.datetime | None = None, note: str | None = None) -> int:
     """Record resources used (the register's stock goes down by ``quantity``)."""
     at = _now(at)
+    who = _who(actor)
     if quantity < 1:
         raise EmergencyError("quantity used must be at least 1")
     with Session(engine) as s, s.begin():
-        e = _active(s, emergency_id, scope)
+        e = _active(s, emergency_id, who)
         r = s.get(m.EmergencyResource, resource_id, with_for_update=True)
         if r is None:
             raise EmergencyError(f"no emergency resource #{resource_id}")
@@ -266,29 +292,34 @@ def use_resource(engine: sa.Engine, emergency_id: int, *, resource_id: int, quan
         if quantity > r.quantity:
             raise EmergencyError(f"only {r.quantity} {r.kind} in stock at resource #{r.id}, cannot use {quantity}")
         r.quantity -= quantity
-        ev = m.EmergencyEvent(emergency_id=e.id, at=at, kind="resource_used", actor=actor, resource_id=r.id,
+        ev = m.EmergencyEvent(emergency_id=e.id, at=at, kind="resource_used", actor=who.username[:120],
+                              resource_id=r.id,
                               quantity=quantity,
                               detail=f"Used {quantity} x {r.kind} from {r.location or 'resource #' + str(r.id)}"
                                      + (f": {note}" if note else ""),
                               data={"remaining": r.quantity})
         s.add(ev)
         s.flush()
+        _audit(s, who, "emergency_resource_used", e, event_id=ev.id, resource_id=r.id, quantity=quantity,
+               remaining=r.quantity, note=note)
         return ev.id
 
 
-def close(engine: sa.Engine, emergency_id: int, *, closed_by: str, summary: str, lessons: Sequence[str] = (),
-          new_steps: Sequence[str] = (), at: dt.datetime | None = None, scope=None) -> int | None:
+def close(engine: sa.Engine, emergency_id: int, *, actor: Scope | str, summary: str, lessons: Sequence[str] = (),
+          new_steps: Sequence[str] = (), at: dt.datetime | None = None) -> int | None:
     """Close with a review; lessons and new steps become a new version of the site's template.
 
     Returns the id of the new template version (None when the review brought nothing new).
     """
     at = _now(at)
+    who = _who(actor)
+    closed_by = who.username[:120]
     if not summary or not summary.strip():
         raise EmergencyError("closing an emergency needs a review summary")
     lessons = [x.strip() for x in lessons if x and x.strip()]
     new_steps = [x.strip() for x in new_steps if x and x.strip()]
     with Session(engine) as s, s.begin():
-        e = _active(s, emergency_id, scope)
+        e = _active(s, emergency_id, who)
         if at < e.declared_at:
             raise EmergencyError("the emergency cannot close before it was declared")
         new_tpl_id = None
@@ -320,4 +351,6 @@ def close(engine: sa.Engine, emergency_id: int, *, closed_by: str, summary: str,
                                data={"lessons": lessons, "new_steps": new_steps, "template_id": new_tpl_id}))
         s.add(m.EmergencyEvent(emergency_id=e.id, at=at, kind="closed", actor=closed_by, detail="Emergency closed"))
         e.status, e.closed_at, e.closed_by = "closed", at, closed_by
+        _audit(s, who, "close_emergency", e, summary=summary.strip()[:500], lessons=len(lessons),
+               new_steps=len(new_steps), template_id=new_tpl_id)
         return new_tpl_id

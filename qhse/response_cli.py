@@ -14,6 +14,7 @@ import click
 
 
 from qhse.cli_support import UserError as UsageError  # noqa: E402  (one line on stderr, exit status 2)
+from qhse.cli_support import acting_user, as_user_option  # noqa: E402
 
 
 def _ctx():
@@ -82,19 +83,6 @@ def _table(title: str, frame, columns: list[str] | None = None, limit: int | Non
         click.echo(f"... {len(frame) - limit} more rows")
 
 
-def _approver_role(engine, name: str, role: str | None) -> str:
-    from db.queries.refs import user_role
-
-    known = user_role(engine, name)
-    if known is not None:
-        if role and role != known:
-            raise _user_error(f"user {name!r} has role {known!r}, not {role!r}")
-        return known
-    if not role:
-        raise _user_error(f"{name!r} is not a user account; give --role (e.g. plant_manager, group_manager)")
-    return role
-
-
 # -------------------------------------------------------------------------------- contractor
 @click.group()
 def contractor() -> None:
@@ -124,35 +112,43 @@ def contractor_list(on_: str | None) -> None:
             "approved_safety_by", "approved_legal_by", "workers", "inducted", "open_jobs"])
 
 
+def _manager(engine, as_user: str):
+    """``--as USERNAME`` holding manage_contractors."""
+    from qhse.access import MANAGE_CONTRACTORS
+
+    return acting_user(engine, as_user, MANAGE_CONTRACTORS)
+
+
 @contractor.command("approve")
 @click.argument("company")
-@click.option("--as", "capacity", type=click.Choice(["safety", "legal"]), required=True, help="Which approval.")
-@click.option("--by", "by", required=True, help="Approver's user name.")
-@click.option("--role", default=None, help="Approver's role when they have no user account.")
-def contractor_approve(company: str, capacity: str, by: str, role: str | None) -> None:
+@click.option("--capacity", type=click.Choice(["safety", "legal"]), required=True, help="Which approval.")
+@as_user_option(help_extra=" (safety: admin or plant_manager; legal: admin, group_manager or plant_head)")
+def contractor_approve(company: str, capacity: str, as_user: str) -> None:
     """Give the safety or legal approval of COMPANY (id or exact name)."""
     from db.queries import refs
+    from qhse.access import VIEW_CONTRACTORS
     from qhse.contractors import approve_company
 
     engine, _ = _ctx()
+    who = acting_user(engine, as_user, VIEW_CONTRACTORS)
     cid = _refs(refs.company_id, engine, company)
-    status = _contractor_call(approve_company, engine, cid, capacity, approver=by,
-                              approver_role=_approver_role(engine, by, role))
-    click.echo(f"company #{cid}: {capacity} approval by {by} recorded; status {status}")
+    status = _contractor_call(approve_company, engine, cid, capacity, actor=who)
+    click.echo(f"company #{cid}: {capacity} approval by {who.username} recorded; status {status}")
 
 
 @contractor.command("suspend")
 @click.argument("company")
-@click.option("--by", required=True)
+@as_user_option(help_extra=" (manage_contractors)")
 @click.option("--reason", required=True)
-def contractor_suspend(company: str, by: str, reason: str) -> None:
+def contractor_suspend(company: str, as_user: str, reason: str) -> None:
     """Suspend COMPANY (both approvals are withdrawn)."""
     from db.queries import refs
     from qhse.contractors import suspend_company
 
     engine, _ = _ctx()
+    who = _manager(engine, as_user)
     cid = _refs(refs.company_id, engine, company)
-    _contractor_call(suspend_company, engine, cid, by=by, reason=reason)
+    _contractor_call(suspend_company, engine, cid, actor=who, reason=reason)
     click.echo(f"company #{cid} suspended")
 
 
@@ -163,16 +159,18 @@ def contractor_suspend(company: str, by: str, reason: str) -> None:
                                             "confined_space, ...")
 @click.option("--number", default=None)
 @click.option("--expires", default=None, help="Expiry date YYYY-MM-DD (left out: no expiry).")
+@as_user_option(help_extra=" (manage_contractors)")
 def contractor_qualify(company: str | None, person: str | None, kind: str, number: str | None,
-                       expires: str | None) -> None:
+                       expires: str | None, as_user: str) -> None:
     """File a company licence or a worker's special-work certificate."""
     from db.queries import refs
     from qhse.contractors import add_qualification
 
     engine, _ = _ctx()
+    who = _manager(engine, as_user)
     cid = _refs(refs.company_id, engine, company) if company else None
     pid = _refs(refs.person_id, engine, person) if person else None
-    qid = _contractor_call(add_qualification, engine, kind=kind, number=number, company_id=cid, person_id=pid,
+    qid = _contractor_call(add_qualification, engine, actor=who, kind=kind, number=number, company_id=cid, person_id=pid,
                            expires_on=_date(expires, "--expires") if expires else None)
     click.echo(f"qualification #{qid} filed")
 
@@ -180,15 +178,16 @@ def contractor_qualify(company: str | None, person: str | None, kind: str, numbe
 @contractor.command("induction")
 @click.argument("employee_no")
 @click.option("--score", type=float, required=True, help="Test score in percent.")
-@click.option("--by", default=None, help="Who recorded the test.")
-def contractor_induction(employee_no: str, score: float, by: str | None) -> None:
+@as_user_option(help_extra=" (manage_contractors)")
+def contractor_induction(employee_no: str, score: float, as_user: str) -> None:
     """Record a worker's induction test; below the pass mark the worker is refused (exit 2)."""
     from db.queries import refs
     from qhse.contractors import record_induction
 
     engine, _ = _ctx()
+    who = _manager(engine, as_user)
     pid = _refs(refs.person_id, engine, employee_no)
-    res = _contractor_call(record_induction, engine, pid, score, recorded_by=by)
+    res = _contractor_call(record_induction, engine, pid, score, actor=who)
     if not res.passed:
         raise _user_error(f"{employee_no}: {res.describe()} (attempt #{res.attempt_id} recorded)")
     click.echo(f"{employee_no}: {res.describe()} (attempt #{res.attempt_id})")
@@ -204,30 +203,32 @@ def contractor_induction(employee_no: str, score: float, by: str | None) -> None
 @click.option("--from", "from_", required=True, help="Window start (local time).")
 @click.option("--to", "to_", required=True, help="Window end (local time).")
 @click.option("--supervisor", default=None, help="Supervising employee's number (default: the area owner).")
-def contractor_job_create(company, area, scope_text, work_types, workers, from_, to_, supervisor) -> None:
+@as_user_option(help_extra=" (manage_contractors on the area's site)")
+def contractor_job_create(company, area, scope_text, work_types, workers, from_, to_, supervisor, as_user) -> None:
     """Declare a job: scope, area, work types, workers and time window."""
     from db.queries import refs
     from qhse.contractors import create_job
 
     engine, _ = _ctx()
+    who = _manager(engine, as_user)
     jid = _contractor_call(
-        create_job, engine, company_id=_refs(refs.company_id, engine, company), area_id=_refs(refs.area_id, engine, area),
+        create_job, engine, actor=who, company_id=_refs(refs.company_id, engine, company), area_id=_refs(refs.area_id, engine, area),
         scope=scope_text, work_types=list(work_types) or ["general"], starts_at=_time(from_, "--from"),
         ends_at=_time(to_, "--to"), worker_ids=[_refs(refs.person_id, engine, w) for w in workers],
         supervisor_person_id=_refs(refs.person_id, engine, supervisor) if supervisor else None)
-    click.echo(f"job #{jid} requested; it needs approval ('qhse contractor job-approve {jid} --by ...')")
+    click.echo(f"job #{jid} requested; it needs approval ('qhse contractor job-approve {jid} --as USERNAME')")
 
 
 @contractor.command("job-approve")
 @click.argument("job_id", type=int)
-@click.option("--by", required=True)
-@click.option("--role", default=None, help="Approver's role when they have no user account.")
-def contractor_job_approve(job_id: int, by: str, role: str | None) -> None:
+@as_user_option(help_extra=" (admin or plant_manager of the job's site)")
+def contractor_job_approve(job_id: int, as_user: str) -> None:
     """Approve a requested job (workers and company are checked again)."""
     from qhse.contractors import approve_job
 
     engine, _ = _ctx()
-    _contractor_call(approve_job, engine, job_id, approver=by, approver_role=_approver_role(engine, by, role))
+    who = _manager(engine, as_user)
+    _contractor_call(approve_job, engine, job_id, actor=who)
     click.echo(f"job #{job_id} approved")
 
 
@@ -274,15 +275,17 @@ def contractor_show(job_id: int) -> None:
 @click.argument("employee_no")
 @click.option("--area", required=True, help="SITE/AREA")
 @click.option("--at", "at_", default=None, help="Entry time (default now).")
-@click.option("--by", default="gate", show_default=True, help="Gate or guard recording the entry.")
-def contractor_enter(employee_no: str, area: str, at_: str | None, by: str) -> None:
+@as_user_option(help_extra=" (record_access on the area's site, e.g. the guard at the gate)")
+def contractor_enter(employee_no: str, area: str, at_: str | None, as_user: str) -> None:
     """Record an entry; refused (exit 2) outside an approved window or when a rule bars it."""
     from db.queries import refs
+    from qhse.access import RECORD_ACCESS
     from qhse.contractors import record_entry
 
     engine, _ = _ctx()
+    who = acting_user(engine, as_user, RECORD_ACCESS)
     rid = _contractor_call(record_entry, engine, _refs(refs.person_id, engine, employee_no),
-                           _refs(refs.area_id, engine, area), at=_time(at_, "--at"), actor=by)
+                           _refs(refs.area_id, engine, area), at=_time(at_, "--at"), actor=who)
     click.echo(f"{employee_no} entered {area} (access record #{rid})")
 
 
@@ -290,13 +293,16 @@ def contractor_enter(employee_no: str, area: str, at_: str | None, by: str) -> N
 @click.argument("employee_no")
 @click.option("--area", default=None, help="SITE/AREA (default: every area the person is in).")
 @click.option("--at", "at_", default=None)
-def contractor_exit(employee_no: str, area: str | None, at_: str | None) -> None:
+@as_user_option(help_extra=" (record_access)")
+def contractor_exit(employee_no: str, area: str | None, at_: str | None, as_user: str) -> None:
     """Record an exit."""
     from db.queries import refs
+    from qhse.access import RECORD_ACCESS
     from qhse.contractors import record_exit
 
     engine, _ = _ctx()
-    n = _contractor_call(record_exit, engine, _refs(refs.person_id, engine, employee_no),
+    who = acting_user(engine, as_user, RECORD_ACCESS)
+    n = _contractor_call(record_exit, engine, _refs(refs.person_id, engine, employee_no), actor=who,
                          area_id=_refs(refs.area_id, engine, area) if area else None, at=_time(at_, "--at"))
     click.echo(f"{employee_no}: {n} access record(s) closed")
 
@@ -309,13 +315,15 @@ def contractor_exit(employee_no: str, area: str | None, at_: str | None) -> None
 @click.option("--note", default=None)
 @click.option("--supervisor", default=None, help="Supervisor's employee number (default: the job's).")
 @click.option("--at", "at_", default=None)
-def contractor_check(job_id: int, result: str, photos, note, supervisor, at_) -> None:
+@as_user_option(help_extra=" (manage_contractors on the job's site)")
+def contractor_check(job_id: int, result: str, photos, note, supervisor, at_, as_user) -> None:
     """Record a supervisor's site check with photos; 'stop_work' bars further entry."""
     from db.queries import refs
     from qhse.contractors import record_check
 
     engine, _ = _ctx()
-    cid = _contractor_call(record_check, engine, job_id, result=result, photos=list(photos), note=note,
+    who = _manager(engine, as_user)
+    cid = _contractor_call(record_check, engine, job_id, actor=who, result=result, photos=list(photos), note=note,
                            supervisor_person_id=_refs(refs.person_id, engine, supervisor) if supervisor else None,
                            at=_time(at_, "--at"))
     click.echo(f"check #{cid} recorded on job #{job_id} ({len(photos)} photo(s))")
@@ -324,14 +332,15 @@ def contractor_check(job_id: int, result: str, photos, note, supervisor, at_) ->
 @contractor.command("sign-off")
 @click.argument("job_id", type=int)
 @click.option("--party", type=click.Choice(["contractor", "supervisor", "area_owner", "safety"]), required=True)
-@click.option("--by", required=True, help="Signer's name.")
+@as_user_option(help_extra=" (manage_contractors on the job's site; recorded as the signer)")
 @click.option("--note", default=None)
-def contractor_sign_off(job_id: int, party: str, by: str, note: str | None) -> None:
+def contractor_sign_off(job_id: int, party: str, as_user: str, note: str | None) -> None:
     """Sign the job's completion for one party; the job completes when all have signed."""
     from qhse.contractors import sign_off
 
     engine, _ = _ctx()
-    missing, done = _contractor_call(sign_off, engine, job_id, party=party, signed_by=by, note=note)
+    who = _manager(engine, as_user)
+    missing, done = _contractor_call(sign_off, engine, job_id, party=party, actor=who, note=note)
     click.echo(f"job #{job_id}: {party} signed" + ("; job completed" if done else f"; waiting for {', '.join(missing)}"))
 
 
@@ -353,17 +362,20 @@ def _em_call(fn, *args, **kwargs):
 @emergency.command("declare")
 @click.option("--area", required=True, help="SITE/AREA, e.g. SZ-ELEC/CHEM.")
 @click.option("--type", "kind", type=click.Choice(["fire", "gas_leak", "chemical_spill", "injury"]), required=True)
-@click.option("--by", required=True, help="Who declares it.")
+@as_user_option(help_extra=" (manage_emergency on the area's site)")
 @click.option("--description", default=None)
 @click.option("--at", "at_", default=None, help="Declaration time (default now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def emergency_declare(area: str, kind: str, by: str, description: str | None, at_: str | None, as_json: bool) -> None:
+def emergency_declare(area: str, kind: str, as_user: str, description: str | None, at_: str | None,
+                      as_json: bool) -> None:
     """Declare an emergency, print the response plan and notify."""
     from db.queries import refs
+    from qhse.access import MANAGE_EMERGENCY
     from qhse.emergency import declare, plan_text
 
     engine, _ = _ctx()
-    res = _em_call(declare, engine, area_id=_refs(refs.area_id, engine, area), kind=kind, declared_by=by,
+    who = acting_user(engine, as_user, MANAGE_EMERGENCY)
+    res = _em_call(declare, engine, area_id=_refs(refs.area_id, engine, area), kind=kind, actor=who,
                    description=description, at=_time(at_, "--at"))
     if as_json:
         click.echo(json.dumps({"emergency_id": res.emergency_id, "plan_ms": round(res.plan_ms, 2),
@@ -376,41 +388,45 @@ def emergency_declare(area: str, kind: str, by: str, description: str | None, at
 
 @emergency.command("log")
 @click.argument("emergency_id", type=int)
-@click.option("--by", required=True)
+@as_user_option(help_extra=" (manage_emergency on the emergency's site)")
 @click.option("--action", default=None, help="An action taken.")
 @click.option("--note", default=None, help="A note.")
 @click.option("--resource", "resource_id", type=int, default=None, help="Emergency resource id used.")
 @click.option("--quantity", type=int, default=1, show_default=True)
 @click.option("--at", "at_", default=None)
-def emergency_log(emergency_id: int, by: str, action, note, resource_id, quantity, at_) -> None:
+def emergency_log(emergency_id: int, as_user: str, action, note, resource_id, quantity, at_) -> None:
     """Add an action, a note or a resource used to the timeline."""
+    from qhse.access import MANAGE_EMERGENCY
     from qhse.emergency import log_action, use_resource
 
     if sum(x is not None for x in (action, note, resource_id)) != 1:
         raise _user_error("give exactly one of --action, --note, --resource")
     engine, _ = _ctx()
+    who = acting_user(engine, as_user, MANAGE_EMERGENCY)
     at = _time(at_, "--at")
     if resource_id is not None:
-        eid = _em_call(use_resource, engine, emergency_id, resource_id=resource_id, quantity=quantity, actor=by, at=at)
+        eid = _em_call(use_resource, engine, emergency_id, resource_id=resource_id, quantity=quantity, actor=who, at=at)
     else:
-        eid = _em_call(log_action, engine, emergency_id, actor=by, text=action or note, at=at,
+        eid = _em_call(log_action, engine, emergency_id, actor=who, text=action or note, at=at,
                        kind="action" if action else "note")
     click.echo(f"timeline entry #{eid} added to emergency #{emergency_id}")
 
 
 @emergency.command("close")
 @click.argument("emergency_id", type=int)
-@click.option("--by", required=True)
+@as_user_option(help_extra=" (manage_emergency on the emergency's site)")
 @click.option("--summary", required=True, help="Review summary.")
 @click.option("--lesson", "lessons", multiple=True, help="A lesson learned (repeat); goes into the plan template.")
 @click.option("--new-step", "new_steps", multiple=True, help="A response step to add to the template (repeat).")
 @click.option("--at", "at_", default=None)
-def emergency_close(emergency_id: int, by: str, summary: str, lessons, new_steps, at_) -> None:
+def emergency_close(emergency_id: int, as_user: str, summary: str, lessons, new_steps, at_) -> None:
     """Close with a review; lessons and new steps become a new version of the site's plan template."""
+    from qhse.access import MANAGE_EMERGENCY
     from qhse.emergency import close
 
     engine, _ = _ctx()
-    tid = _em_call(close, engine, emergency_id, closed_by=by, summary=summary, lessons=list(lessons),
+    who = acting_user(engine, as_user, MANAGE_EMERGENCY)
+    tid = _em_call(close, engine, emergency_id, actor=who, summary=summary, lessons=list(lessons),
                    new_steps=list(new_steps), at=_time(at_, "--at"))
     click.echo(f"emergency #{emergency_id} closed" + (f"; plan template #{tid} now carries the review" if tid else ""))
 

@@ -19,6 +19,7 @@ from db.response_seed import DEFAULT_GATING_RULES, DEFAULT_PLAN_TEMPLATES, ensur
 from qhse import contractors as C
 from qhse import emergency as E
 
+from .actor_fixtures import act
 from .conftest import SEED_END
 from .response_world import T, build_world
 
@@ -30,14 +31,14 @@ def world(db_factory):
     url = db_factory.create(prefix="qhse_emergency")
     w = build_world(url)
     # People inside the gas area now: an employee and a contractor on an approved job.
-    C.record_entry(w.engine, w.e2, w.gas, at=T - 30 * 60 * dt.timedelta(seconds=1))
-    jid = C.create_job(w.engine, company_id=w.company, area_id=w.gas, scope="Pump repair", work_types=["hot_work"],
+    C.record_entry(w.engine, w.e2, w.gas, at=T - 30 * 60 * dt.timedelta(seconds=1), actor="system:gate")
+    jid = C.create_job(w.engine, actor=act(w.engine, "hse.manager", "plant_manager"), company_id=w.company, area_id=w.gas, scope="Pump repair", work_types=["hot_work"],
                        starts_at=T - 2 * H, ends_at=T + 6 * H, worker_ids=[w.w1])
-    C.approve_job(w.engine, jid, approver="hse.manager", approver_role="plant_manager", at=T - 3 * H)
-    C.record_entry(w.engine, w.w1, w.gas, at=T - H)
+    C.approve_job(w.engine, jid, actor=act(w.engine, "hse.manager", "plant_manager"), at=T - 3 * H)
+    C.record_entry(w.engine, w.w1, w.gas, at=T - H, actor="system:gate")
     # Someone who already left is not inside.
-    C.record_entry(w.engine, w.e1, w.gas, at=T - 3 * H)
-    C.record_exit(w.engine, w.e1, at=T - 2 * H)
+    C.record_entry(w.engine, w.e1, w.gas, at=T - 3 * H, actor="system:gate")
+    C.record_exit(w.engine, w.e1, at=T - 2 * H, actor="system:gate")
     w.job = jid
     yield w
     w.engine.dispose()
@@ -46,7 +47,8 @@ def world(db_factory):
 
 def test_plan_has_materials_nearest_resources_and_people_present(world):
     w = world
-    res = E.declare(w.engine, area_id=w.gas, kind="gas_leak", declared_by="shift.lead", description="H2S 14 ppm", at=T)
+    res = E.declare(w.engine, area_id=w.gas, kind="gas_leak", actor=act(w.engine, "shift.lead", "plant_manager"),
+                    description="H2S 14 ppm", at=T)
     plan = res.plan
     assert sorted(x["name"] for x in plan["materials"]) == sorted(w.materials)  # only what is stored in GAS
     # People inside now, from open access records; the contractor with their company and job.
@@ -91,19 +93,20 @@ def test_plan_has_materials_nearest_resources_and_people_present(world):
 def test_timeline_actions_resources_and_duplicates(world):
     w = world
     with pytest.raises(E.EmergencyError, match="already active"):
-        E.declare(w.engine, area_id=w.gas, kind="gas_leak", declared_by="someone", at=T + H)
+        E.declare(w.engine, area_id=w.gas, kind="gas_leak", actor=act(w.engine, "someone", "security"), at=T + H)
     eid = emergencies(w.engine, SYSTEM, status="active").iloc[0]["id"]
-    E.log_action(w.engine, int(eid), actor="shift.lead", text="Area evacuated, roll call complete", at=T + H)
+    E.log_action(w.engine, int(eid), actor=act(w.engine, "shift.lead", "plant_manager"), text="Area evacuated, roll call complete", at=T + H)
     rid = w.resources["breathing_apparatus@CHEM"]
-    E.use_resource(w.engine, int(eid), resource_id=rid, quantity=1, actor="responder", at=T + H)
+    responder = act(w.engine, "responder", "security")
+    E.use_resource(w.engine, int(eid), resource_id=rid, quantity=1, actor=responder, at=T + H)
     with pytest.raises(E.EmergencyError, match="only 1 breathing_apparatus in stock"):
-        E.use_resource(w.engine, int(eid), resource_id=rid, quantity=2, actor="responder", at=T + H)
+        E.use_resource(w.engine, int(eid), resource_id=rid, quantity=2, actor=responder, at=T + H)
     with Session(w.engine) as s:
         assert s.get(m.EmergencyResource, rid).quantity == 1
     with pytest.raises(E.EmergencyError, match="needs a text"):
-        E.log_action(w.engine, int(eid), actor="x", text="  ", at=T + H)
+        E.log_action(w.engine, int(eid), actor=responder, text="  ", at=T + H)
     with pytest.raises(E.EmergencyError, match="emergency type must be one of"):
-        E.declare(w.engine, area_id=w.gas, kind="flood", declared_by="x", at=T)
+        E.declare(w.engine, area_id=w.gas, kind="flood", actor=responder, at=T)
     d = emergency_detail(w.engine, SYSTEM, int(eid))
     assert [ev["kind"] for ev in d["timeline"]] == ["declared", "plan", "notified", "action", "resource_used"]
     assert emergency_detail(w.engine, Scope(None, "x", "security", (w.site + 999,)), int(eid)) is None
@@ -112,9 +115,10 @@ def test_timeline_actions_resources_and_duplicates(world):
 def test_close_with_review_feeds_the_template(world):
     w = world
     eid = int(emergencies(w.engine, SYSTEM, status="active").iloc[0]["id"])
+    hse = act(w.engine, "hse.manager", "plant_manager")
     with pytest.raises(E.EmergencyError, match="review summary"):
-        E.close(w.engine, eid, closed_by="hse.manager", summary=" ", at=T + 2 * H)
-    tid = E.close(w.engine, eid, closed_by="hse.manager", summary="Leak at pump seal, contained in 40 min",
+        E.close(w.engine, eid, actor=hse, summary=" ", at=T + 2 * H)
+    tid = E.close(w.engine, eid, actor=hse, summary="Leak at pump seal, contained in 40 min",
                   lessons=["Keep a spare pump seal kit at the gas area"],
                   new_steps=["Check the wind sock before choosing the assembly point."], at=T + 2 * H)
     assert tid is not None
@@ -126,7 +130,7 @@ def test_close_with_review_feeds_the_template(world):
         assert s.get(m.Emergency, eid).status == "closed"
         assert s.scalar(sa.select(m.EmergencyReview.template_id).where(m.EmergencyReview.emergency_id == eid)) == tid
     with pytest.raises(E.EmergencyError, match="is closed"):
-        E.log_action(w.engine, eid, actor="x", text="late", at=T + 3 * H)
+        E.log_action(w.engine, eid, actor=hse, text="late", at=T + 3 * H)
     # The next plan for this site carries the lesson and the new step; other sites keep the group template.
     with w.engine.connect() as conn:
         plan = E.build_plan(conn, w.chem, "gas_leak", T + 3 * H)
@@ -134,8 +138,8 @@ def test_close_with_review_feeds_the_template(world):
     assert plan["lessons"] == ["Keep a spare pump seal kit at the gas area"]
     assert plan["steps"][-1] == "Check the wind sock before choosing the assembly point."
     # A second review makes version 2 and keeps the earlier lessons.
-    e2 = E.declare(w.engine, area_id=w.chem, kind="gas_leak", declared_by="x", at=T + 3 * H).emergency_id
-    tid2 = E.close(w.engine, e2, closed_by="hse.manager", summary="Drill", lessons=["Label the isolation valve"],
+    e2 = E.declare(w.engine, area_id=w.chem, kind="gas_leak", actor=hse, at=T + 3 * H).emergency_id
+    tid2 = E.close(w.engine, e2, actor=hse, summary="Drill", lessons=["Label the isolation valve"],
                    at=T + 4 * H)
     with Session(w.engine) as s:
         t2 = s.get(m.PlanTemplate, tid2)
@@ -144,8 +148,61 @@ def test_close_with_review_feeds_the_template(world):
         assert s.get(m.PlanTemplate, tid).active is False
 
 
-def test_reference_data_is_reinstalled_idempotently(fresh_db_url):
-    eng = sa.create_engine(fresh_db_url)
+def other_site(w) -> int:
+    """A second site (S2) of the same region, for users limited to another plant."""
+    with w.engine.begin() as conn:
+        return conn.execute(sa.text(
+            "INSERT INTO site (region_id, code, name, industry, timezone, settings) "
+            "SELECT region_id, 'S2', 'Other Plant', industry, timezone, '{}' FROM site WHERE id = :s "
+            "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name RETURNING id"), {"s": w.site}).scalar_one()
+
+
+def _audit_rows(engine, eid: int) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT action, user_id, username FROM audit_log WHERE entity = 'emergency' AND entity_id = :e ORDER BY id"),
+            {"e": str(eid)})]
+
+
+def test_actor_is_a_platform_user_and_every_step_is_audited_with_its_id(world):
+    w = world
+    at = T + 10 * H
+    with w.engine.connect() as conn:
+        before = conn.execute(sa.text("SELECT count(*) FROM emergency")).scalar()
+    # Free text, a user without manage_emergency and a user of another site are refused; nothing is written.
+    with pytest.raises(E.EmergencyError, match="not free text"):
+        E.declare(w.engine, area_id=w.chem, kind="fire", actor="Mallory (forged name)", at=at)
+    with pytest.raises(E.EmergencyError, match="neither a platform user"):
+        E.declare(w.engine, area_id=w.chem, kind="fire", actor=Scope(None, "Mallory", "admin", None), at=at)
+    with pytest.raises(E.EmergencyError, match="may not manage emergency"):
+        E.declare(w.engine, area_id=w.chem, kind="fire", actor=act(w.engine, "em.worker", "worker"), at=at)
+    other = act(w.engine, "em.elsewhere", "security", site_ids=(other_site(w),))
+    with pytest.raises(E.EmergencyError, match="outside"):
+        E.declare(w.engine, area_id=w.chem, kind="fire", actor=other, at=at)
+    with w.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM emergency")).scalar() == before
+    # A platform user of the site: each write is in audit_log with the user id.
+    lead = act(w.engine, "em.lead", "security", site_ids=(w.site,))
+    eid = E.declare(w.engine, area_id=w.chem, kind="fire", actor=lead, at=at).emergency_id
+    with pytest.raises(E.EmergencyError, match=f"no emergency #{eid}"):
+        E.log_action(w.engine, eid, actor=other, text="not my plant", at=at)
+    E.log_action(w.engine, eid, actor=lead, text="Hoses out", at=at + H)
+    E.use_resource(w.engine, eid, resource_id=w.resources["extinguisher@HALL"], quantity=1, actor=lead, at=at + H)
+    E.close(w.engine, eid, actor=lead, summary="Small fire, out in 5 min", at=at + 2 * H)
+    rows = _audit_rows(w.engine, eid)
+    assert rows == [(a, lead.user_id, "em.lead") for a in
+                    ("declare_emergency", "emergency_action", "emergency_resource_used", "close_emergency")]
+    d = emergency_detail(w.engine, SYSTEM, eid)
+    assert d["emergency"]["declared_by"] == "em.lead" and d["review"]["reviewed_by"] == "em.lead"
+    # A job acts as a labelled system actor (no user id).
+    sid = E.declare(w.engine, area_id=w.chem, kind="fire", actor="system:drill", at=at + 3 * H).emergency_id
+    E.close(w.engine, sid, actor="system:drill", summary="Drill", at=at + 4 * H)
+    assert _audit_rows(w.engine, sid) == [("declare_emergency", None, "system:drill"),
+                                          ("close_emergency", None, "system:drill")]
+
+
+def test_reference_data_is_reinstalled_idempotently(fresh_db_url, db_factory):
+    eng = sa.create_engine(db_factory.owner_url(fresh_db_url))  # TRUNCATE ... RESTART IDENTITY: the owner only
     try:
         with eng.begin() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM plan_template")).scalar() == len(DEFAULT_PLAN_TEMPLATES)
@@ -187,14 +244,30 @@ def test_plan_on_demo_data_matches_the_source_tables(seeded_engine):
 def test_cli_declare_prints_the_plan(world):
     env = {k: v for k, v in os.environ.items() if not k.startswith("QHSE_")}
     env["QHSE_DATABASE_URL"] = world.url
-    r = subprocess.run([sys.executable, "-m", "qhse.cli", "emergency", "declare", "--area", "S1/HALL", "--type", "fire",
-                        "--by", "guard", "--at", (T + 5 * H).isoformat(), "--json"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    guard = act(world.engine, "guard", "security")
+    act(world.engine, "cli.worker", "worker")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "qhse.cli", "emergency", *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    declare = ["declare", "--area", "S1/HALL", "--type", "fire", "--at", (T + 5 * H).isoformat(), "--json"]
+    # Free text is not accepted any more; unknown users and users without manage_emergency are refused.
+    r = cli(*declare, "--by", "Mallory (forged name)")
+    assert r.returncode == 2 and "--by" in r.stderr, r.stderr
+    r = cli(*declare, "--as", "mallory")
+    assert r.returncode == 2 and "unknown user 'mallory'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = cli(*declare, "--as", "cli.worker")
+    assert r.returncode == 2 and "may not manage emergency" in r.stderr, r.stderr
+    r = cli(*declare, "--as", "guard")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["plan"]["area"]["code"] == "HALL"
     assert [x["kind"] for x in out["plan"]["resources"]][:1] == ["extinguisher"]
-    r = subprocess.run([sys.executable, "-m", "qhse.cli", "emergency", "close", str(out["emergency_id"]), "--by", "x",
-                        "--summary", "False alarm", "--at", (T + 6 * H).isoformat()],
-                       capture_output=True, text=True, env=env, timeout=120)
+    eid = out["emergency_id"]
+    r = cli("log", str(eid), "--as", "guard", "--action", "Area cleared", "--at", (T + 5 * H).isoformat())
+    assert r.returncode == 0, r.stderr
+    r = cli("close", str(eid), "--as", "guard", "--summary", "False alarm", "--at", (T + 6 * H).isoformat())
     assert r.returncode == 0 and "closed" in r.stdout, r.stderr
+    assert _audit_rows(world.engine, eid) == [(a, guard.user_id, "guard") for a in
+                                              ("declare_emergency", "emergency_action", "close_emergency")]

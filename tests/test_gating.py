@@ -42,9 +42,9 @@ def test_rule_fires_for_expired_person_in_alarmed_area_not_for_valid_one(world):
     assert v[0].missing == [{"course": "H2S", "expired_on": expired}]
     assert f"H2S expired on {expired}" in v[0].message
     # The valid person walks in; the expired one is refused, warned, and the owner told.
-    C.record_entry(w.engine, w.e2, w.gas, at=T)
+    C.record_entry(w.engine, w.e2, w.gas, at=T, actor="system:gate")
     with pytest.raises(C.AccessRefused, match="H2S expired"):
-        C.record_entry(w.engine, w.e3, w.gas, at=T)
+        C.record_entry(w.engine, w.e3, w.gas, at=T, actor="system:gate")
     with Session(w.engine) as s:
         warns = s.scalars(sa.select(m.EntryWarning).where(m.EntryWarning.area_id == w.gas,
                                                           m.EntryWarning.resolved_at.is_(None))).all()
@@ -57,7 +57,7 @@ def test_rule_fires_for_expired_person_in_alarmed_area_not_for_valid_one(world):
     # Without an open alarm the 'open_alarm' rule does not bite.
     with Session(w.engine) as s:
         assert G.evaluate(s, [w.e3], _area(s, w.gas), T - 2 * H) == []
-    C.record_exit(w.engine, w.e2, at=T + H)
+    C.record_exit(w.engine, w.e2, at=T + H, actor="system:gate")
 
 
 def test_always_rule_bites_without_alarm(world):

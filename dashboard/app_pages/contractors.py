@@ -63,8 +63,7 @@ with t_comp:
                                                             {"safety": "安全", "legal": "法务"}[c]))
             if a3.button(ctx.tr("Approve", "批准"), type="primary", key="ct.approve", width="stretch"):
                 try:
-                    status = approve_company(core.engine(), int(cid), cap, approver=ctx.scope.username,
-                                             approver_role=ctx.scope.role)
+                    status = approve_company(core.engine(), int(cid), cap, actor=ctx.scope)
                 except ContractorError as exc:
                     st.error(str(exc))
                 else:
@@ -98,9 +97,9 @@ with t_jobs:
         d = core.fetch(cq.job_detail, ctx.scope, int(jid), ttl="live")
         if d is not None:
             j = d["job"]
-            st.caption(ctx.tr(f"Approved by {j['approved_by'] or '-'}; window {ctx.datetime(j['starts_at'])} - "
+            st.caption(ctx.tr(f"Approved by {core.plain(j['approved_by'] or '-')}; window {ctx.datetime(j['starts_at'])} - "
                               f"{ctx.datetime(j['ends_at'])}",
-                              f"审批人 {j['approved_by'] or '-'}；作业时段 {ctx.datetime(j['starts_at'])} - "
+                              f"审批人 {core.plain(j['approved_by'] or '-')}；作业时段 {ctx.datetime(j['starts_at'])} - "
                               f"{ctx.datetime(j['ends_at'])}"))
             w1, w2 = st.columns(2)
             w1.markdown("**" + ctx.tr("Workers", "作业人员") + "**")
@@ -112,7 +111,7 @@ with t_jobs:
             signed = {x["party"]: x for x in d["signoffs"]}
             for p, (en, zh) in PARTY.items():
                 x = signed.get(p)
-                w2.markdown(f"- {ctx.tr(en, zh)}: " + (f"✅ {x['signed_by']} · {ctx.datetime(x['signed_at'])}" if x
+                w2.markdown(f"- {ctx.tr(en, zh)}: " + (f"✅ {core.plain(x['signed_by'])} · {ctx.datetime(x['signed_at'])}" if x
                                                        else ctx.tr("not signed", "未签字")))
             st.markdown("**" + ctx.tr("Supervisor site checks", "监护人现场检查") + "**")
             if not d["checks"]:
@@ -120,8 +119,8 @@ with t_jobs:
             data_dir = get_settings().data_path
             for k in d["checks"]:
                 with st.container(border=True):
-                    st.markdown(f"**#{k['id']}** · {ctx.datetime(k['checked_at'])} · {k['result']} · "
-                                f"{k['supervisor'] or ''}  \n{k['note'] or ''}")
+                    st.markdown(f"**#{k['id']}** · {ctx.datetime(k['checked_at'])} · {core.plain(k['result'])} · "
+                                f"{core.plain(k['supervisor'])}  \n{core.plain(k['note'])}")
                     imgs = [str(data_dir / p) for p in k["photos"] if (data_dir / p).is_file()]
                     if imgs:
                         st.image(imgs, width=160)
@@ -131,8 +130,7 @@ with t_jobs:
             if j["status"] == "requested" and ctx.scope.role in JOB_APPROVER_ROLES:
                 if st.button(ctx.tr("Approve this job", "批准该作业"), type="primary", key="ct.jobapprove"):
                     try:
-                        approve_job(core.engine(), int(jid), approver=ctx.scope.username, approver_role=ctx.scope.role,
-                                    scope=ctx.scope)
+                        approve_job(core.engine(), int(jid), actor=ctx.scope)
                     except ContractorError as exc:
                         st.error(str(exc))
                     else:

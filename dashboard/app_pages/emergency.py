@@ -39,8 +39,8 @@ with st.container(border=True):
     if st.button(ctx.tr("Declare emergency", "发布紧急事件"), type="primary", key="em.declare", disabled=area_id is None,
                  icon=":material/emergency:"):
         try:
-            res = declare(core.engine(), area_id=int(area_id), kind=kind, declared_by=ctx.scope.username,
-                          description=description or None, scope=ctx.scope)
+            res = declare(core.engine(), area_id=int(area_id), kind=kind, actor=ctx.scope,
+                          description=description or None)
         except EmergencyError as exc:
             st.error(str(exc))
         else:
@@ -80,7 +80,7 @@ if detail is None:
 e, plan = detail["emergency"], detail["emergency"]["plan"]
 
 # -- the plan -------------------------------------------------------------------------------
-st.header(f"#{e['id']} · {plan['title']}")
+st.header(f"#{e['id']} · {core.plain(plan['title'])}")
 pc = plan["people_count"]
 c1, c2, c3, c4 = st.columns(4, border=True)
 c1.metric(ctx.tr("People inside", "区域内人员"), ctx.num(pc["employees"] + pc["contractors"]),
@@ -89,10 +89,10 @@ c1.metric(ctx.tr("People inside", "区域内人员"), ctx.num(pc["employees"] + 
 c2.metric(ctx.tr("Hazardous materials", "危险化学品"), ctx.num(len(plan["materials"])))
 c3.metric(ctx.tr("Nearest resources", "最近应急物资"), ctx.num(len(plan["resources"])))
 c4.metric(ctx.tr("Plan generated in", "预案生成耗时"), f"{(e['plan_ms'] or 0):.0f} ms")
-st.error(ctx.tr("Evacuation route", "疏散路线") + f": {plan['evacuation_route']}  \n"
-         + ctx.tr("Assembly point", "集合点") + f": {plan['assembly_point']}", icon=":material/directions_run:")
+st.error(ctx.tr("Evacuation route", "疏散路线") + f": {core.plain(plan['evacuation_route'])}  \n"
+         + ctx.tr("Assembly point", "集合点") + f": {core.plain(plan['assembly_point'])}", icon=":material/directions_run:")
 if plan["missing_resources"]:
-    st.warning(ctx.tr("Not stocked anywhere on site: ", "全厂未配备：") + ", ".join(plan["missing_resources"]))
+    st.warning(ctx.tr("Not stocked anywhere on site: ", "全厂未配备：") + ", ".join(map(core.plain, plan["missing_resources"])))
 
 t_people, t_mat, t_res, t_steps, t_notify, t_time = st.tabs([
     ctx.tr("People inside", "区域内人员"), ctx.tr("Materials stored", "存放物料"), ctx.tr("Nearest resources", "最近物资"),
@@ -125,10 +125,10 @@ with t_res:
         "location": ctx.tr("Location", "位置"), "area_code": ctx.t("area"), "distance_m": ctx.tr("Distance (m)", "距离（米）"),
         "last_checked_on": ctx.tr("Last checked", "最近检查")})
 with t_steps:
-    st.markdown("\n".join(f"{i}. {s}" for i, s in enumerate(plan["steps"], 1)))
+    st.markdown("\n".join(f"{i}. {core.plain(s)}" for i, s in enumerate(plan["steps"], 1)))
     if plan["lessons"]:
         st.markdown("**" + ctx.tr("Lessons from past emergencies", "以往事件经验") + "**")
-        st.markdown("\n".join(f"- {x}" for x in plan["lessons"]))
+        st.markdown("\n".join(f"- {core.plain(x)}" for x in plan["lessons"]))
     if plan["template"]:
         st.caption(ctx.tr(f"Template #{plan['template']['id']} version {plan['template']['version']}",
                           f"预案模板 #{plan['template']['id']} 第 {plan['template']['version']} 版"))
@@ -138,7 +138,7 @@ with t_notify:
                  width="stretch", column_config={"role": ctx.tr("Role", "角色"), "name": ctx.tr("Name", "姓名"),
                                                  "phone": ctx.tr("Phone", "电话"), "email": "E-mail"})
     for c in plan["external_contacts"]:
-        st.markdown(f"- **{c['name']}**: {c['contact']}")
+        st.markdown(f"- **{core.plain(c['name'])}**: {core.plain(c['contact'])}")
 with t_time:
     tl = pd.DataFrame(detail["timeline"], columns=["at", "kind", "actor", "detail"])
     st.dataframe(tl.assign(at=tl["at"].map(ctx.datetime)), hide_index=True, width="stretch",
@@ -146,9 +146,9 @@ with t_time:
                                 "detail": ctx.tr("Detail", "内容")})
     if detail["review"]:
         r = detail["review"]
-        st.success(ctx.tr("Review", "复盘") + f" ({r['reviewed_by']}): {r['summary']}")
+        st.success(ctx.tr("Review", "复盘") + f" ({core.plain(r['reviewed_by'])}): {core.plain(r['summary'])}")
         for x in r["lessons"]:
-            st.markdown(f"- {x}")
+            st.markdown(f"- {core.plain(x)}")
 
 # -- actions (active emergencies) ------------------------------------------------------------
 if e["status"] == "active":
@@ -158,7 +158,7 @@ if e["status"] == "active":
         text = st.text_area(ctx.tr("Action taken", "已采取的行动"), key="em.action")
         if st.button(ctx.tr("Add to timeline", "加入时间线"), key="em.log", disabled=not text.strip()):
             try:
-                log_action(core.engine(), int(e["id"]), actor=ctx.scope.username, text=text, scope=ctx.scope)
+                log_action(core.engine(), int(e["id"]), actor=ctx.scope, text=text)
             except EmergencyError as exc:
                 st.error(str(exc))
             else:
@@ -173,7 +173,7 @@ if e["status"] == "active":
         if st.button(ctx.tr("Record use", "记录使用"), key="em.use", disabled=rid is None):
             try:
                 use_resource(core.engine(), int(e["id"]), resource_id=int(rid), quantity=int(qty),
-                             actor=ctx.scope.username, scope=ctx.scope)
+                             actor=ctx.scope)
             except EmergencyError as exc:
                 st.error(str(exc))
             else:
@@ -185,8 +185,8 @@ if e["status"] == "active":
         steps = st.text_area(ctx.tr("New response steps (one per line)", "新增处置步骤（每行一条）"), key="em.steps")
         if st.button(ctx.tr("Close with review", "复盘并关闭"), type="primary", key="em.close", disabled=not summary.strip()):
             try:
-                tid = close(core.engine(), int(e["id"]), closed_by=ctx.scope.username, summary=summary,
-                            lessons=lessons.splitlines(), new_steps=steps.splitlines(), scope=ctx.scope)
+                tid = close(core.engine(), int(e["id"]), actor=ctx.scope, summary=summary,
+                            lessons=lessons.splitlines(), new_steps=steps.splitlines())
             except EmergencyError as exc:
                 st.error(str(exc))
             else:

@@ -74,7 +74,8 @@ def _mqtt_v5(url: str, s=None) -> bool:
 @click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True,
               help="Most messages per database transaction.")
 @click.option("--batch-ms", type=click.FloatRange(1, 10_000), default=200.0, show_default=True,
-              help="Longest a batch waits for more messages (a thin stream closes batches after 20 ms of quiet).")
+              help="Longest a batch waits for more messages, only while they keep arriving and a batch already waits for "
+                   "the database (a reading on a quiet line is written at once).")
 @click.option("--receive-maximum", type=click.IntRange(100, 65535), default=65_535, show_default=True,
               help="Unacknowledged QoS 1 messages the broker may send ahead (MQTT v5).")
 @click.option("--session-expiry", type=click.IntRange(0, 2**32 - 2), default=None,

@@ -45,6 +45,7 @@ import psycopg
 from db.engine import libpq_dsn
 
 from .alarms import AlarmEngine, AlarmEvent
+from .batching import BatchStats, flush_reason
 from .decode import KEEP_LARGE, DeadLetter, Decoded, Decoder
 from .mqtt import IngestClient, connect_properties, make_client, parse_mqtt_url
 from .registry import SensorRegistry
@@ -75,8 +76,7 @@ class ConsumerConfig:
     session_expiry_s: int = 7 * 86400
     batch_max: int = 20_000  # messages per batch
     batch_bytes: int = 8 << 20  # payload bytes per batch
-    batch_ms: float = 200.0  # a batch waits at most this long for more messages
-    linger_ms: float = 20.0  # ... or this long without a new message while the writer is idle
+    batch_ms: float = 200.0  # a batch waits at most this long for more messages (only while they keep coming)
     daily_every_s: float = 5.0  # daily rollup refresh of the touched sensor-days
     spool_max_bytes: int = 1 << 30
     max_age_s: float = 7 * 86400
@@ -115,6 +115,7 @@ class Consumer:
         self._inbox_in = 0
         self._inbox_out = 0
         self._inbox_full = False
+        self.batching = BatchStats()
         self._room = threading.Event()
         self.spool_error: str | None = None
         self._wake = threading.Event()
@@ -320,6 +321,7 @@ class Consumer:
             "quarantined_segments": c["quarantined_segments"],
             "db": "down" if self._db_down_since is not None else "up", "connected": self._connected.is_set(),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "batching": self.batching.as_dict(),
         }
 
     # -- database -----------------------------------------------------------------------------------
@@ -395,36 +397,40 @@ class Consumer:
             self._idle = False
         if not inbox:
             return []
-        # A batch closes when full, after batch_ms, or once no message came for linger_ms while
-        # the writer is idle: low latency when the stream is thin, big batches when it is thick.
-        now = time.monotonic()
-        deadline = now + self.cfg.batch_ms / 1000.0
-        linger = self.cfg.linger_ms / 1000.0
-        last = now
-        got = False
+        # The rule is ingestion.batching.flush_reason: at once when the inbox is empty and no batch
+        # waits for the writer (or the batch is full); otherwise keep collecting, up to batch_ms.
+        cfg = self.cfg
+        t_first = time.monotonic()
+        window = cfg.batch_ms / 1000.0
         batch: list = []
         nbytes = 0
-        cap, cap_bytes = self.cfg.batch_max, self.cfg.batch_bytes
+        cap, cap_bytes = cfg.batch_max, cfg.batch_bytes
         pop = inbox.popleft
-        while len(batch) < cap and nbytes < cap_bytes:
-            if inbox:
+        append = batch.append
+        q = self._queue
+        while True:
+            before = nbytes
+            while inbox and len(batch) < cap and nbytes < cap_bytes:
                 m = pop()
-                batch.append(m)
+                append(m)
                 nbytes += len(m[1])
-                self._inbox_out += len(m[1])
-                got = True
-                if self._inbox_full:
-                    self._room.set()
-                continue
-            now = time.monotonic()
-            if got:
-                last, got = now, False
-            if self._stop.is_set() or now >= deadline:
-                break
-            if now - last >= linger and self._queue.empty() and not self._writing:
-                break
-            time.sleep(0.002)
-        return batch
+            self._inbox_out += nbytes - before
+            if self._inbox_full:
+                self._room.set()
+            reason = flush_reason(len(batch), nbytes, inbox_empty=not inbox, ahead=q.qsize(),
+                                  elapsed_s=time.monotonic() - t_first, max_messages=cap, max_bytes=cap_bytes,
+                                  window_s=window, stopping=self._stop.is_set())
+            if reason is not None:
+                self.batching.record(len(batch), reason)
+                return batch
+            if not inbox:
+                # A batch waits for the writer: sleep until a message arrives, the writer takes
+                # that batch, or the window closes.
+                self._idle = True
+                if not inbox and q.qsize():
+                    self._wake.wait(max(0.0, min(0.05, t_first + window - time.monotonic())))
+                self._wake.clear()
+                self._idle = False
 
     def _decode(self, msgs: list) -> Decoded | None:
         """Validate a batch of (topic, payload, µs); None while no sensor list could be loaded."""
@@ -489,6 +495,8 @@ class Consumer:
                     item = self._queue.get(timeout=0.5)
                 except queue.Empty:
                     item = ()
+                if self._idle:
+                    self._wake.set()  # the decoder may hold a batch until this one was taken
                 if item is None:
                     self._drain_replay()
                     self._flush_daily(force=True)

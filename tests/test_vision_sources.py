@@ -118,3 +118,31 @@ def test_file_sampled_at_detect_fps(tmp_path):
     frames = list(src.frames())
     assert len(frames) == 6  # 30 frames at 10 fps, every 5th
     assert src.stats.frames_read == 30
+
+
+def test_camera_credentials_never_reach_the_log(caplog):
+    import logging
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = FrameSource(f"rtsp://cam:s3cret-pw@127.0.0.1:{port}/live", detect_fps=2.0, backoff_min=0.05,
+                      backoff_max=0.1, read_timeout_s=1.0)
+    caplog.set_level(logging.DEBUG, logger="vision")
+
+    def consume():
+        for _ in src.frames():
+            break
+
+    t = threading.Thread(target=consume, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 15
+    while src.stats.failed_opens < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    src.stop()
+    t.join(timeout=15)
+    assert src.stats.failed_opens >= 2
+    text = caplog.text
+    assert "open failed" in text and f"rtsp://cam:***@127.0.0.1:{port}/live" in text
+    assert "s3cret-pw" not in text

@@ -81,8 +81,12 @@ class FrameSource:
         if self.detect_fps <= 0:
             raise SourceError("detect_fps must be > 0")
         self.kind = classify(self.url)
+        # A camera URL may carry credentials (rtsp://user:pass@host/...): never log them.
+        from qhse.mqtt_address import redact_url
+
+        self.display_url = redact_url(self.url) if self.kind == "stream" else self.url
         if self.kind == "file" and not Path(_open_target(self.url)).exists():
-            log.warning("video file %s does not exist (yet); will retry", self.url)
+            log.warning("video file %s does not exist (yet); will retry", self.display_url)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -124,14 +128,14 @@ class FrameSource:
             cap = self._open()
             if cap is None:
                 self.stats.connected = False
-                log.warning("camera %s: open failed, retrying in %.1fs", self.url, backoff)
+                log.warning("camera %s: open failed, retrying in %.1fs", self.display_url, backoff)
                 if self._wait(backoff):
                     return
                 backoff = min(self.backoff_max, backoff * 2)
                 continue
             if ever_connected and self.kind != "file":
                 self.stats.reconnects += 1
-                log.info("camera %s: reconnected", self.url)
+                log.info("camera %s: reconnected", self.display_url)
             ever_connected = True
             self.stats.connected = True
             backoff = self.backoff_min
@@ -178,7 +182,7 @@ class FrameSource:
                 continue
             self.stats.connected = False
             self.stats.last_error = f"stream {self.url} stopped delivering frames"
-            log.warning("camera %s: stream lost, reconnecting in %.1fs", self.url, backoff)
+            log.warning("camera %s: stream lost, reconnecting in %.1fs", self.display_url, backoff)
             if self._wait(backoff):
                 return
             backoff = min(self.backoff_max, backoff * 2)

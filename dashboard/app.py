@@ -1,4 +1,4 @@
-"""QHSE dashboard entry point: ``qhse dashboard`` (or ``streamlit run dashboard/app.py``).
+"""QHSE dashboard script, served by ``dashboard/server.py`` (``qhse dashboard``; ``streamlit run dashboard/server.py``).
 
 Runs on every interaction: sign-in, then one ``st.navigation`` call with the pages the
 user's role may open (grouped by section, see ``dashboard/pages.py``), the shared
@@ -68,7 +68,7 @@ def sidebar_user(user, scope) -> None:
     from qhse.auth import set_locale
 
     with st.sidebar:
-        st.caption(core.t("signed_in_as", name=user.display_name, role=core.t(f"role.{user.role}")))
+        st.caption(core.t("signed_in_as", name=core.plain(user.display_name), role=core.t(f"role.{user.role}")))
         loc = st.selectbox(core.t("language"), list(i18n.LOCALES), format_func=i18n.LOCALES.get,
                            index=list(i18n.LOCALES).index(core.locale()), key="w.locale")
         if loc != core.locale():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -117,6 +118,22 @@ def call(fn: Callable, *args, **kwargs):
 def invalidate(*which: str) -> None:
     for w in which or ("live", "standard"):
         _CACHES[w].clear()
+
+
+# -- user text -----------------------------------------------------------------------------
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&\"'])")
+
+
+def plain(value) -> str:
+    """User-entered text (titles, notes, names, steps...) made inert for Markdown-rendering calls
+    (``st.markdown``, ``st.caption``, ``st.info``, headers, labels): every Markdown/HTML punctuation
+    character is backslash-escaped and line breaks become spaces, so ``![x](http://...)``,
+    ``[link](...)``, bare URLs, ``:red[...]`` or ``$...$`` show as the characters typed, never as an
+    image, a link or formatting."""
+    if value is None:
+        return ""
+    text = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 # -- locale ------------------------------------------------------------------------------

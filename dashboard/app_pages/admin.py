@@ -47,7 +47,7 @@ with tab_users:
                 st.error(str(exc))
             else:
                 core.invalidate("live")
-                st.success(ctx.tr(f"User {username} added.", f"已新增用户 {username}。"))
+                st.success(ctx.tr(f"User {core.plain(username)} added.", f"已新增用户 {core.plain(username)}。"))
 
     with c2:
         st.subheader(ctx.tr("Change a user", "修改用户"))

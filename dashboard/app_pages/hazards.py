@@ -74,9 +74,9 @@ with tab[0]:
                              consequence=consequence, photo=photo.getvalue() if photo else None,
                              photo_name=photo.name if photo else "")
             except UploadError as exc:
-                st.error(ctx.tr(f"Photo refused: {exc}. Nothing was saved.", f"照片被拒绝：{exc}。未保存任何内容。"))
+                st.error(ctx.tr(f"Photo refused: {core.plain(exc)}. Nothing was saved.", f"照片被拒绝：{core.plain(exc)}。未保存任何内容。"))
             except (WorkflowError, access.AccessDenied) as exc:
-                st.error(ctx.tr(f"Report refused: {exc}.", f"上报被拒绝：{exc}。"))
+                st.error(ctx.tr(f"Report refused: {core.plain(exc)}.", f"上报被拒绝：{core.plain(exc)}。"))
             else:
                 core.invalidate("live", "standard")
                 st.session_state["hz.flash"] = ctx.tr(f"Hazard #{hid} reported. You can follow it under 'My reports'.",
@@ -139,13 +139,13 @@ if see_board:
                     with lane.container(border=True):
                         due = ctx.duration_h(r.hours_to_due)
                         kind = ctx.tr("response", "响应") if r.item == "response" else ctx.tr("action", "整改")
-                        st.markdown(f"{STATE_ICON[state]} **#{r.hazard_id}** {r.title} · {kind}")
-                        st.caption(f"{r.site} · {r.area} · {ctx.tr(*SEV.get(r.severity, (r.severity, r.severity)))}")
+                        st.markdown(f"{STATE_ICON[state]} **#{r.hazard_id}** {core.plain(r.title)} · {kind}")
+                        st.caption(f"{core.plain(r.site)} · {core.plain(r.area)} · {ctx.tr(*SEV.get(r.severity, (r.severity, r.severity)))}")
                         when = (ctx.tr(f"due in {due}", f"{due} 后到期") if r.hours_to_due >= 0
                                 else ctx.tr(f"{due.lstrip('-')} past due", f"已逾期 {due.lstrip('-')}"))
                         lvl = ctx.tr(*LEVEL[int(r.escalation_level)])
                         who = r.department if isinstance(r.department, str) else (r.owner if isinstance(r.owner, str) else "-")
-                        st.caption(f"{who} · {when}"
+                        st.caption(f"{core.plain(who)} · {when}"
                                    + (f" · {ctx.tr('escalated to', '已升级至')} {lvl}" if r.escalation_level else ""))
             st.subheader(ctx.tr("Everything on an SLA clock, by due time", "全部计时事项（按到期时间）"))
             st.dataframe(board.assign(due_at=board["due_at"].map(ctx.datetime),

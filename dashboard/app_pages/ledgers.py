@@ -39,9 +39,9 @@ def export_tab() -> None:
     except L.LedgerError as exc:
         st.error(str(exc))
         return
-    st.caption(ctx.tr(f"{led.title}, {led.site['name']}, {led.start} to {led.end} ({led.site['timezone']}). "
+    st.caption(ctx.tr(f"{led.title}, {core.plain(led.site['name'])}, {led.start} to {led.end} ({led.site['timezone']}). "
                       "Every line names its source record.",
-                      f"{ctx.tr(*KIND[kind])}，{led.site['name']}，{led.start} 至 {led.end}（{led.site['timezone']}）。"
+                      f"{ctx.tr(*KIND[kind])}，{core.plain(led.site['name'])}，{led.start} 至 {led.end}（{led.site['timezone']}）。"
                       "每一行均注明来源记录编号。"))
     cols = st.columns(min(4, len(led.totals)), border=True)
     for i, (k, v) in enumerate(led.totals):
@@ -54,7 +54,7 @@ def export_tab() -> None:
                        mime="application/pdf", key="lg.pdf", icon=":material/picture_as_pdf:", width="stretch")
     if led.regulations:
         st.markdown("**" + ctx.tr("Applicable regulations and standards", "适用法规与标准") + "**")
-        st.markdown("\n".join(f"- {r['code']} {r['title']}" + (f", {r['clause']}" if r.get("clause") else "")
+        st.markdown("\n".join(f"- {core.plain(r['code'])} {core.plain(r['title'])}" + (f", {core.plain(r['clause'])}" if r.get("clause") else "")
                               for r in led.regulations))
     if led.points:
         st.markdown("**" + ctx.tr("Monitoring points", "监测点") + "**")

@@ -108,7 +108,7 @@ with tab_scores:
             st.error(ctx.tr("This score is outside your sites.", "该得分不在您的权限范围内。"))
             st.stop()
         s = detail["score"]
-        st.subheader(f"{s['unit']} · {s['name']}")
+        st.subheader(f"{core.plain(s['unit'])} · {core.plain(s['name'])}")
         c1, c2, c3 = st.columns(3, border=True)
         c1.metric(ctx.t("value"), value_label(s["value"], s["value_unit"]))
         c2.metric(ctx.tr("Rating", "评级"), rating_label(s["rating"]))
@@ -123,7 +123,7 @@ with tab_scores:
                  "qualified": ctx.tr("qualified", "合格"),
                  **{k: ctx.tr(*v) for k, v in RATING.items()}}), key="sc.history")
         if s["manual_entry_by"]:
-            st.info(ctx.tr("Checked by ", "检查人：") + s["manual_entry_by"] + " — " + (s["manual_evidence"] or ""))
+            st.info(ctx.tr("Checked by ", "检查人：") + core.plain(s["manual_entry_by"]) + " — " + core.plain(s["manual_evidence"]))
         for table, rows in detail["tables"].items():
             st.markdown(f"**{ctx.tr(*TABLES.get(table, (table, table)))}** ({ctx.num(len(rows))})")
             shown = rows.copy()

@@ -74,9 +74,9 @@ else:
                 st.warning(ctx.tr("No snapshot stored for this event.", "该事件没有保存快照。"))
         with right:
             st.subheader(f"#{eid} · {ctx.tr(*LABEL.get(ev['label'], (ev['label'], ev['label'])))}")
-            st.markdown(f"**{ctx.tr('Camera', '摄像头')}:** {ev['camera']}  \n"
-                        f"**{ctx.tr('Zone', '区域')}:** {ev['zone'] or '-'}  \n"
-                        f"**{ctx.t('site')} / {ctx.t('area')}:** {ev['site']} / {ev['area'] or '-'}  \n"
+            st.markdown(f"**{ctx.tr('Camera', '摄像头')}:** {core.plain(ev['camera'])}  \n"
+                        f"**{ctx.tr('Zone', '区域')}:** {core.plain(ev['zone'] or '-')}  \n"
+                        f"**{ctx.t('site')} / {ctx.t('area')}:** {core.plain(ev['site'])} / {core.plain(ev['area'] or '-')}  \n"
                         f"**{ctx.t('time')}:** {ctx.datetime(ev['started_at'])}  \n"
                         f"**{ctx.tr('Score', '置信度')}:** {ev['score']:.2f} (max {ev['max_score']:.2f})  \n"
                         f"**{ctx.tr('Required PPE', '要求的防护用品')}:** "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from streamlit.testing.v1 import AppTest
 
 from .conftest import APP
@@ -29,7 +31,11 @@ def texts(at: AppTest) -> str:
     for kind in ("title", "header", "subheader", "markdown", "caption", "error", "warning", "info", "success", "text"):
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [f"{m.label}: {m.value}" for m in at.metric]
-    return "\n".join(parts)
+    # As displayed: Markdown backslash escapes (user text is escaped, see dashboard.core.plain) removed.
+    return _MD_ESCAPE.sub(r"\1", "\n".join(parts))
+
+
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def assert_ok(at: AppTest) -> None:

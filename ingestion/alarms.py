@@ -344,7 +344,8 @@ class AlarmEngine:
 
 
 # ---------------------------------------------------------------------------------------------
-# Operator actions: list and clear by hand (acknowledging is qhse.alarms.acknowledge).
+# Operator actions: list (acknowledging and clearing by hand are qhse.alarms.act: permission,
+# update, audit with the user id and NOTIFY in one transaction).
 # ---------------------------------------------------------------------------------------------
 
 
@@ -402,32 +403,6 @@ def notify(conn: sa.Connection, event: str, alarm_id: int, status: str, by: str)
     """``NOTIFY qhse_alarms`` about an operator action (sent when the transaction commits)."""
     payload = json.dumps({"event": event, "alarm_id": alarm_id, "status": status, "by": by})
     conn.execute(sa.text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
-
-
-def _audit(conn: sa.Connection, action: str, alarm_id: int, by: str, detail: dict) -> None:
-    conn.execute(sa.text("INSERT INTO audit_log (username, action, entity, entity_id, sensitive, detail) "
-                         "VALUES (:u, :a, 'alarm', :e, false, CAST(:d AS jsonb))"),
-                 {"u": by, "a": action, "e": str(alarm_id), "d": json.dumps(detail)})
-
-
-def clear(conn: sa.Connection, alarm_id: int, by: str, note: str | None = None) -> None:
-    """Close an alarm by hand (e.g. a faulty sensor); an unacknowledged one is acknowledged too."""
-    by = (by or "").strip()
-    if not by:
-        raise AlarmActionError("say who clears (--by NAME)")
-    row = conn.execute(sa.text("SELECT id, status, cleared_at FROM alarm WHERE id = :i FOR UPDATE"),
-                       {"i": alarm_id}).fetchone()
-    if row is None:
-        raise AlarmActionError(f"no alarm #{alarm_id}")
-    if row.status == "cleared":
-        raise AlarmActionError(f"alarm #{alarm_id} is already cleared ({row.cleared_at:%Y-%m-%d %H:%M:%S %Z})")
-    conn.execute(sa.text(
-        "UPDATE alarm SET status = 'cleared', cleared_at = now(), updated_at = GREATEST(updated_at, now()), "
-        "acknowledged_at = coalesce(acknowledged_at, now()), acknowledged_by = coalesce(acknowledged_by, :b), "
-        "message = coalesce(message, '') || :m WHERE id = :i"),
-        {"b": by[:80], "i": alarm_id, "m": f" [cleared by hand by {by}{': ' + note if note else ''}]"})
-    _audit(conn, "clear_alarm", alarm_id, by[:80], {"note": note} if note else {})
-    notify(conn, "cleared", alarm_id, "cleared", by)
 
 
 def _slope_per_min(points) -> float:

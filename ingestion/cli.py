@@ -15,6 +15,7 @@ import click
 
 from qhse.cli_support import UserError as IngestUsageError  # noqa: E402  (one line on stderr, exit 2)
 from qhse.cli_support import _settings  # noqa: E402,F401
+from qhse.cli_support import acting_user, as_user_option  # noqa: E402
 
 
 def _database_url(*, migrate: bool = True, quiet: bool = True) -> str:
@@ -316,45 +317,35 @@ def alarm_list(all_: bool, site: str | None, severity: str | None, limit: int, a
 
 @alarm.command("ack")
 @click.argument("alarm_id", type=int)
-@click.option("--by", required=True, help="Who acknowledges (user name).")
+@as_user_option(help_extra=" (ack_alarms on the alarm's site)")
 @click.option("--note", default=None)
-def alarm_ack(alarm_id: int, by: str, note: str | None) -> None:
+def alarm_ack(alarm_id: int, as_user: str, note: str | None) -> None:
     """Acknowledge an open alarm."""
-    import dataclasses
-
-    from db.engine import get_engine
-    from db.queries.scope import SYSTEM
-    from ingestion.alarms import notify
-    from qhse.alarms import AlarmError, acknowledge
-
-    by = by.strip()
-    if not by:
-        raise IngestUsageError("--by must name who acknowledges")
-    engine = get_engine(_database_url())
-    try:
-        acknowledge(engine, dataclasses.replace(SYSTEM, username=by[:80]), alarm_id, note=note)
-    except AlarmError as exc:
-        raise IngestUsageError(str(exc)) from None
-    with engine.begin() as conn:
-        notify(conn, "acknowledged", alarm_id, "acknowledged", by)
-    click.echo(f"alarm {alarm_id} acknowledged by {by}")
+    _alarm_act(alarm_id, as_user, "acknowledge", note)
 
 
 @alarm.command("clear")
 @click.argument("alarm_id", type=int)
-@click.option("--by", required=True, help="Who clears (user name).")
+@as_user_option(help_extra=" (ack_alarms on the alarm's site)")
 @click.option("--note", default=None, help="Why (e.g. sensor replaced).")
-def alarm_clear(alarm_id: int, by: str, note: str | None) -> None:
+def alarm_clear(alarm_id: int, as_user: str, note: str | None) -> None:
     """Clear an alarm by hand."""
-    from db.engine import get_engine
-    from ingestion.alarms import AlarmActionError, clear
+    _alarm_act(alarm_id, as_user, "clear", note)
 
+
+def _alarm_act(alarm_id: int, as_user: str, action: str, note: str | None) -> None:
+    """Acknowledge or clear as ``--as USERNAME`` (qhse.alarms.act: permission, update, audit, NOTIFY)."""
+    from db.engine import get_engine
+    from qhse.access import ACK_ALARMS, AccessDenied
+    from qhse.alarms import AlarmError, act
+
+    engine = get_engine(_database_url())
+    who = acting_user(engine, as_user, ACK_ALARMS)
     try:
-        with get_engine(_database_url()).begin() as conn:
-            clear(conn, alarm_id, by, note)
-    except AlarmActionError as exc:
+        act(engine, who, alarm_id, action, note=note)
+    except (AlarmError, AccessDenied) as exc:
         raise IngestUsageError(str(exc)) from None
-    click.echo(f"alarm {alarm_id} cleared by {by}")
+    click.echo(f"alarm {alarm_id} {'acknowledged' if action == 'acknowledge' else 'cleared'} by {who.username}")
 
 
 from ingestion.broker_admin import broker  # noqa: E402  (click only at import)

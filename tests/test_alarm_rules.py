@@ -18,6 +18,7 @@ from db.engine import libpq_dsn
 from ingestion.alarms import CHANNEL, AlarmEngine
 from ingestion.registry import SensorRegistry
 
+from .actor_fixtures import act
 from .ingest_fixtures import (
     ROOT,
     Publisher,
@@ -309,6 +310,10 @@ def test_acknowledge_and_clear_from_the_command_line(engine, db_url):
     finally:
         conn.close()
     aid = ev.alarm_id
+    duty = act(engine, "hse.duty", "security")
+    manager = act(engine, "hse.manager", "plant_manager")
+    act(engine, "alarm.inspector", "inspector")
+    act(engine, "alarm.disabled", "security", active=False)
     listener = _Listener(db_url)
     try:
         r = _cli(db_url, "alarm", "list", "--site", plant.site, "--json")
@@ -316,30 +321,98 @@ def test_acknowledge_and_clear_from_the_command_line(engine, db_url):
         rows = [json.loads(ln) for ln in r.stdout.splitlines()]
         assert [(x["id"], x["status"], x["sensor"]) for x in rows] == [(aid, "open", s.code)]
 
-        r = _cli(db_url, "alarm", "ack", str(aid), "--by", "hse.duty", "--note", "evacuated the store")
+        # Free text is not accepted; --as names a platform user holding ack_alarms.
+        r = _cli(db_url, "alarm", "ack", str(aid), "--by", "Mallory (forged name)")
+        assert r.returncode == 2 and "--by" in r.stderr, r.stderr
+        r = _cli(db_url, "alarm", "ack", str(aid), "--as", "mallory")
+        assert r.returncode == 2 and "unknown user 'mallory'" in r.stderr, r.stderr
+        r = _cli(db_url, "alarm", "ack", str(aid), "--as", "alarm.inspector")
+        assert r.returncode == 2 and "may not ack alarms" in r.stderr, r.stderr
+        r = _cli(db_url, "alarm", "clear", str(aid), "--as", "alarm.inspector")
+        assert r.returncode == 2 and "may not ack alarms" in r.stderr, r.stderr
+        r = _cli(db_url, "alarm", "ack", str(aid), "--as", "alarm.disabled")
+        assert r.returncode == 2 and "disabled" in r.stderr, r.stderr
+
+        r = _cli(db_url, "alarm", "ack", str(aid), "--as", "hse.duty", "--note", "evacuated the store")
         assert r.returncode == 0, r.stderr
-        r = _cli(db_url, "alarm", "ack", str(aid), "--by", "someone.else")
+        r = _cli(db_url, "alarm", "ack", str(aid), "--as", "hse.manager")
         assert r.returncode == 2 and r.stderr.strip().startswith("error:") and "already acknowledged" in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
 
-        r = _cli(db_url, "alarm", "clear", str(aid), "--by", "hse.manager", "--note", "detector replaced")
+        r = _cli(db_url, "alarm", "clear", str(aid), "--as", "hse.manager", "--note", "detector replaced")
         assert r.returncode == 0, r.stderr
-        r = _cli(db_url, "alarm", "clear", str(aid), "--by", "hse.manager")
+        r = _cli(db_url, "alarm", "clear", str(aid), "--as", "hse.manager")
         assert r.returncode == 2 and "already cleared" in r.stderr
-        r = _cli(db_url, "alarm", "ack", "987654321", "--by", "x")
+        r = _cli(db_url, "alarm", "ack", "987654321", "--as", "hse.duty")
         assert r.returncode == 2 and "no alarm" in r.stderr
 
         with engine.connect() as c:
             a = c.execute(sa.text("SELECT status, acknowledged_by, cleared_at, message FROM alarm WHERE id = :i"),
                           {"i": aid}).one()
-            audit = c.execute(sa.text("SELECT action, username FROM audit_log WHERE entity = 'alarm' AND entity_id = :i "
-                                      "ORDER BY id"), {"i": str(aid)}).fetchall()
+            audit = c.execute(sa.text("SELECT action, user_id, username FROM audit_log WHERE entity = 'alarm' "
+                                      "AND entity_id = :i ORDER BY id"), {"i": str(aid)}).fetchall()
         assert a.status == "cleared" and a.acknowledged_by == "hse.duty" and a.cleared_at is not None
         assert "cleared by hand by hse.manager" in a.message
-        assert [tuple(x) for x in audit] == [("acknowledge_alarm", "hse.duty"), ("clear_alarm", "hse.manager")]
+        assert [tuple(x) for x in audit] == [("acknowledge_alarm", duty.user_id, "hse.duty"),
+                                             ("clear_alarm", manager.user_id, "hse.manager")]
         assert wait_for(lambda: [x["event"] for x in listener.events if x["alarm_id"] == aid]
                         == ["acknowledged", "cleared"], 5)
         r = _cli(db_url, "alarm", "list", "--site", plant.site)
         assert r.returncode == 0 and "0 alarm(s)" in r.stdout
+    finally:
+        listener.close()
+
+
+def _raise_voc_alarm(engine, db_url) -> tuple:
+    plant = make_plant(engine, rule_overrides=VOC_HIGH)
+    s = plant.sensors["voc"]
+    conn = psycopg.connect(libpq_dsn(db_url), autocommit=True)
+    try:
+        reg = SensorRegistry()
+        reg.load(conn)
+        e = AlarmEngine(reg)
+        e.refresh(conn, force=True)
+        with conn.transaction():
+            (ev,) = e.evaluate(conn, np.array([s.id]), np.array([now_ms() * 1000]), np.array([250.0]))
+    finally:
+        conn.close()
+    return plant, ev.alarm_id
+
+
+def test_acknowledge_and_clear_go_through_one_checked_audited_function(engine, db_url):
+    """The dashboard and the CLI: permission and site checked, audit row with the user id, NOTIFY, one transaction."""
+    from qhse import access
+    from qhse import alarms as A
+
+    plant, aid = _raise_voc_alarm(engine, db_url)
+    other_site = make_plant(engine).site_id
+    local = act(engine, "alarm.local", "security", site_ids=(plant.site_id,))
+    elsewhere = act(engine, "alarm.elsewhere", "security", site_ids=(other_site,))
+    head = act(engine, "alarm.head", "plant_head")
+    listener = _Listener(db_url)
+    try:
+        with pytest.raises(A.AlarmError, match="not free text"):
+            A.clear(engine, "Mallory (forged name)", aid)
+        with pytest.raises(access.AccessDenied, match="may not clear alarms"):
+            A.clear(engine, head, aid)  # plant heads read alarms; clearing needs ack_alarms too
+        with pytest.raises(A.AlarmError, match=f"no alarm #{aid}"):
+            A.clear(engine, elsewhere, aid)  # another plant's alarm looks like no alarm at all
+        with engine.connect() as c:
+            assert c.execute(sa.text("SELECT status FROM alarm WHERE id = :i"), {"i": aid}).scalar() == "open"
+        A.acknowledge(engine, local, aid, note="fans on")
+        A.clear(engine, local, aid, note="sensor replaced")
+        with pytest.raises(A.AlarmError, match="already cleared"):
+            A.clear(engine, local, aid)
+        with engine.connect() as c:
+            a = c.execute(sa.text("SELECT status, acknowledged_by FROM alarm WHERE id = :i"), {"i": aid}).one()
+            audit = c.execute(sa.text("SELECT action, user_id, username, detail->>'note', (detail->>'site_id')::int "
+                                      "FROM audit_log WHERE entity = 'alarm' AND entity_id = :i ORDER BY id"),
+                              {"i": str(aid)}).fetchall()
+        assert tuple(a) == ("cleared", "alarm.local")
+        assert [tuple(x) for x in audit] == [
+            ("acknowledge_alarm", local.user_id, "alarm.local", "fans on", plant.site_id),
+            ("clear_alarm", local.user_id, "alarm.local", "sensor replaced", plant.site_id)]
+        assert wait_for(lambda: [(x["event"], x["by"]) for x in listener.events if x["alarm_id"] == aid]
+                        == [("acknowledged", "alarm.local"), ("cleared", "alarm.local")], 5)
     finally:
         listener.close()

@@ -89,9 +89,9 @@ def test_security_acknowledges_an_alarm_of_their_site(dash_env, dash_users, dash
     assert_ok(at)
     row = _one(dash_engine, "SELECT status, acknowledged_by FROM alarm WHERE id = :i", i=alarm_id)
     assert tuple(row) == ("acknowledged", "security")
-    audit = _one(dash_engine, "SELECT username, detail->>'note' FROM audit_log WHERE action = 'acknowledge_alarm' "
-                              "AND entity_id = :i", i=str(alarm_id))
-    assert tuple(audit) == ("security", "fans on, area cleared")
+    audit = _one(dash_engine, "SELECT user_id, username, detail->>'note' FROM audit_log "
+                              "WHERE action = 'acknowledge_alarm' AND entity_id = :i", i=str(alarm_id))
+    assert tuple(audit) == (dash_users["security"], "security", "fans on, area cleared")
 
 
 def test_alarm_rules_for_acknowledging(dash_engine, dash_users, live_rows):

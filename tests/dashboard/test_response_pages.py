@@ -67,6 +67,14 @@ def test_emergency_page_declares_shows_the_plan_and_closes(dash_env, dash_users,
                                          WHERE kind = 'chemical_spill' AND site_id = :s AND active"""), {"s": sz}).scalar()
     assert status == "closed" and kinds == ["declared", "plan", "notified", "action", "reviewed", "closed"]
     assert lesson == "Inspect drum seams weekly"
+    # Every step is in audit_log with the signed-in user's id.
+    with dash_engine.connect() as conn:
+        audit = conn.execute(sa.text("SELECT action, user_id, username FROM audit_log WHERE entity = 'emergency' "
+                                     "AND entity_id = :e ORDER BY id"), {"e": str(eid)}).fetchall()
+    pm = dash_users["plant.manager"]
+    assert [tuple(r) for r in audit] == [("declare_emergency", pm, "plant.manager"),
+                                         ("emergency_action", pm, "plant.manager"),
+                                         ("close_emergency", pm, "plant.manager")]
 
 
 def test_emergency_page_keeps_to_the_users_sites(dash_env, dash_users):
@@ -100,6 +108,9 @@ def test_contractors_page_approves_and_lists_training(dash_env, dash_users, dash
     with dash_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT approved_safety_by FROM contractor_company WHERE id = :c"),
                             {"c": cid}).scalar_one() == "plant.manager"
+        audit = conn.execute(sa.text("SELECT user_id, username FROM audit_log WHERE action = 'approve_contractor_safety' "
+                                     "AND entity_id = :c ORDER BY id DESC LIMIT 1"), {"c": str(cid)}).one()
+    assert tuple(audit) == (dash_users["plant.manager"], "plant.manager")
     # Training due soon per department, for the user's site only.
     shown = texts(at)
     assert "Training due soon, per department" in shown

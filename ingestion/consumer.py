@@ -219,7 +219,7 @@ class Consumer:
             t = repr(topic)
         self._inbox_in += len(payload)
         self._inbox.append((t, payload, time.time_ns() // 1000, mid if qos else 0, self._gen))
-        if self._idle:
+        if self._idle and not self._wake.is_set():
             self._wake.set()
 
     def _on_message(self, client, userdata, msg) -> None:
@@ -234,7 +234,7 @@ class Consumer:
             topic = repr(msg._topic)
         self._inbox_in += len(msg.payload)
         self._inbox.append((topic, msg.payload, time.time_ns() // 1000, msg.mid if msg.qos else 0, self._gen))
-        if self._idle:
+        if self._idle and not self._wake.is_set():
             self._wake.set()
 
     # -- life cycle -------------------------------------------------------------------------------

@@ -122,6 +122,8 @@ def invalidate(*which: str) -> None:
 
 # -- user text -----------------------------------------------------------------------------
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&\"'])")
+WJ = "\u2060"  # WORD JOINER: invisible, no line break
+_AUTOLINK = re.compile(r"\b(https?|ftps?|mailto|xmpp)(:)|\b(www)(\.)|(\w)(@)", re.IGNORECASE)
 
 
 def plain(value) -> str:
@@ -132,7 +134,10 @@ def plain(value) -> str:
     image, a link or formatting."""
     if value is None:
         return ""
-    text = " ".join(str(value).split())
+    text = " ".join(str(value).split()).replace(WJ, "")
+    # The renderer turns bare URLs and e-mail addresses into links whatever the escaping (GFM autolink
+    # literals are found in the text after parsing), so an invisible word joiner breaks those patterns.
+    text = _AUTOLINK.sub(lambda m: WJ.join(g for g in m.groups() if g is not None), text)
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 

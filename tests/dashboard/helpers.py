@@ -32,7 +32,7 @@ def texts(at: AppTest) -> str:
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [f"{m.label}: {m.value}" for m in at.metric]
     # As displayed: Markdown backslash escapes (user text is escaped, see dashboard.core.plain) removed.
-    return _MD_ESCAPE.sub(r"\1", "\n".join(parts))
+    return _MD_ESCAPE.sub(r"\1", "\n".join(parts)).replace("\u2060", "")
 
 
 _MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")

@@ -15,10 +15,12 @@ from qhse.hazard_intake import report
 from .conftest import site_id
 from .helpers import assert_ok, open_page
 
-EVIL = "![x](http://evil.example/p.png) [click](http://evil.example) www.evil.example <b>bold</b> :red[alarm]"
+EVIL = ("![x](http://evil.example/p.png) [click](http://evil.example) www.evil.example <b>bold</b> :red[alarm] "
+        "boss@evil.example")
 _md = MarkdownIt("commonmark")
 # GFM turns bare http:// and www. text into links; an escaped one ("http\://", "www\.") is left alone.
-_BARE_URL = re.compile(r"(?<!\\)(https?:(?!\\)//|\bwww\.(?=\w))", re.IGNORECASE)
+# Streamlit's renderer links those even when escaped, so plain() breaks them with an invisible word joiner.
+_BARE_URL = re.compile(r"https?\\?:|\bwww\\?\.|\w@", re.IGNORECASE)
 
 
 def rendered_sources(at) -> list[str]:
@@ -43,7 +45,7 @@ def assert_inert(sources: list[str]) -> None:
 def test_plain_escapes_every_markdown_construct():
     html = _md.render(plain(EVIL + "\n# heading\n- item\n1. step"))
     assert "<img" not in html and "<a " not in html and "<h1>" not in html and "<li>" not in html
-    assert "![x](http://evil.example/p.png)" in html.replace("&lt;", "<").replace("&gt;", ">")
+    assert "![x](http://evil.example/p.png)" in html.replace("&lt;", "<").replace("&gt;", ">").replace("\u2060", "")
     assert not _BARE_URL.search(plain(EVIL))
     assert plain(None) == "" and plain("Drum 3 leaking") == "Drum 3 leaking"
 
@@ -63,7 +65,8 @@ def test_hazard_title_with_markdown_renders_as_text(dash_env, dash_users, dash_e
     assert any("evil" in s for s in board)
     assert_inert(sources)
     # The text itself is still all there, character for character.
-    assert EVIL in _md.render(board[0]).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+    shown = _md.render(board[0]).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+    assert EVIL in shown.replace("\u2060", "")
 
 
 def test_emergency_review_lessons_render_as_text(dash_env, dash_users, dash_engine):

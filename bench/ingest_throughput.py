@@ -280,8 +280,32 @@ def run_case(server: str, mqtt_url: str, mode: str, consumers: int, k: int, batc
         drop_database(server, url)
 
 
+# Authentication and TLS of the product configuration; the bench broker listens on loopback only,
+# in plain MQTT, and lets anonymous clients in (the queueing and in-flight settings stay).
+_AUTH_TLS_KEYS = {"allow_anonymous", "password_file", "acl_file", "cafile", "capath", "certfile", "keyfile",
+                  "tls_version", "require_certificate", "use_identity_as_username", "crlfile", "ciphers"}
+
+
+def bench_broker_conf(text: str, port: int, data: Path) -> str:
+    """The product's Mosquitto configuration for a bench broker on 127.0.0.1:``port``."""
+    lines = []
+    for ln in text.splitlines():
+        key = ln.split(None, 1)[0] if ln.strip() and not ln.lstrip().startswith("#") else ""
+        if key == "listener":
+            lines += [f"listener {port} 127.0.0.1", "allow_anonymous true"]
+            continue
+        if key == "persistence_location":
+            ln = f"persistence_location {data}/"
+        elif key in _AUTH_TLS_KEYS or key in ("log_dest", "log_type", "connection_messages"):
+            continue
+        lines.append(ln)
+    lines += ["log_dest stderr", "log_type error", "log_type warning"]
+    return "\n".join(lines) + "\n"
+
+
 def start_broker(conf: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
-    """Mosquitto with the product configuration (deploy/mosquitto.conf) on a free local port."""
+    """Mosquitto with the product configuration (deploy/mosquitto.conf) on a free local port:
+    the same queueing, persistence and in-flight settings, anonymous on loopback (see bench_broker_conf)."""
     import random
     import socket
     import stat
@@ -299,19 +323,8 @@ def start_broker(conf: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
     data = workdir / "mosquitto-data"
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO)  # the broker drops to its own user
-    lines = []
-    for ln in conf.read_text().splitlines():
-        key = ln.split(None, 1)[0] if ln.strip() and not ln.lstrip().startswith("#") else ""
-        if key == "listener":
-            ln = f"listener {port} 127.0.0.1"
-        elif key == "persistence_location":
-            ln = f"persistence_location {data}/"
-        elif key in ("log_dest", "log_type", "connection_messages"):
-            continue
-        lines.append(ln)
-    lines += ["log_dest stderr", "log_type error", "log_type warning"]
     path = workdir / "mosquitto.conf"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(bench_broker_conf(conf.read_text(), port, data))
     proc = subprocess.Popen([exe, "-c", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -477,8 +477,8 @@ class Consumer:
                 batch = self._collect()
                 if batch:
                     self.counts["received"] += len(batch)
-                    msgs = [(m[0], m[1], m[2]) for m in batch]
-                    self._queue.put((batch, msgs, self._decode(msgs)))
+                    # The inbox items (topic, payload, recv_us, mid, session) serve as messages as they are.
+                    self._queue.put((batch, batch, self._decode(batch)))
                 elif self._stop.is_set() and not self._inbox:
                     self._queue.put(None)
                     return

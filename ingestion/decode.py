@@ -112,9 +112,11 @@ class Decoder:
 
     # -- messages --------------------------------------------------------------------------
     def decode(self, messages) -> Decoded:
-        """``messages``: iterable of (topic, payload bytes, receipt time in epoch µs)."""
+        """``messages``: iterable of (topic, payload bytes, receipt time in epoch µs, ...): items after
+        the third (the consumer's packet id and session) are ignored."""
         out = Decoded()
-        for topic, payload, recv_us in messages:
+        for m in messages:
+            topic, payload, recv_us = m[0], m[1], m[2]
             n, nd, nu = len(out.ts_us), len(out.dead), out.unknown
             try:
                 self._message(topic, payload, recv_us, out)

@@ -80,7 +80,8 @@ class Spool:
     @staticmethod
     def encode(messages) -> bytes:
         parts = [MAGIC]
-        for topic, payload, recv_us in messages:
+        for m in messages:  # (topic, payload, recv_us, ...): items after the third are not spooled
+            topic, payload, recv_us = m[0], m[1], m[2]
             t = topic.encode("utf-8", "surrogateescape")
             parts.append(_HDR.pack(len(t), len(payload), recv_us))
             parts.append(t)

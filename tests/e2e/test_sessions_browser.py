@@ -102,3 +102,19 @@ def test_a_sign_in_code_works_once_and_not_from_another_site(dashboard_server, d
             if expect_cookie:
                 sc = err.headers["Set-Cookie"]
                 assert "HttpOnly" in sc and "SameSite=strict" in sc.replace("Strict", "strict")
+
+
+def test_deep_link_keeps_the_language_through_sign_in(browser, dashboard_server):
+    ctx, page = _new_page(browser)
+    try:
+        page.goto(dashboard_server + "/vision?lang=zh", timeout=90_000)
+        page.get_by_role("textbox", name="用户名").fill("security", timeout=60_000)
+        page.get_by_role("textbox", name="密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.get_by_role("heading", level=1, name="PPE 违规审核").wait_for(timeout=60_000)
+        settle(page)
+        assert page.url.startswith(dashboard_server + "/vision") and "lang=zh" in page.url
+        page.reload()
+        page.get_by_role("heading", level=1, name="PPE 违规审核").wait_for(timeout=60_000)
+    finally:
+        ctx.close()

@@ -139,6 +139,9 @@ def insert_session(engine: sa.Engine, *, user_id: int, code_hash: str, code_ttl_
     t = UserSession.__table__
     now = sa.func.now()
     with engine.begin() as conn:
+        # Ended sessions are kept a day for the record, then dropped.
+        day_ago = now - dt.timedelta(days=1)
+        conn.execute(sa.delete(t).where(sa.or_(t.c.expires_at < day_ago, t.c.revoked_at < day_ago)))
         return conn.execute(sa.insert(t).values(
             user_id=user_id, code_hash=code_hash, code_expires_at=now + dt.timedelta(seconds=code_ttl_s),
             expires_at=now + dt.timedelta(seconds=absolute_s), idle_timeout_s=idle_s,

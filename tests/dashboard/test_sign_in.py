@@ -206,3 +206,13 @@ def test_a_revoked_session_signs_the_dashboard_out(dash_env, dash_engine, fresh_
     end_session(dash_engine, session_id=sid)
     at.run()
     assert "Signed in as" not in texts(at) and "auth.user_id" not in at.session_state
+
+
+def test_ended_sessions_are_dropped_after_a_day(dash_engine, fresh_user):
+    user = users.get_by_username(dash_engine, fresh_user)
+    old, _ = start_session(dash_engine, user)
+    with dash_engine.begin() as c:
+        c.execute(sa.text("UPDATE user_session SET revoked_at = now() - interval '2 days' WHERE id = :i"), {"i": old})
+    start_session(dash_engine, user)
+    with dash_engine.connect() as c:
+        assert c.execute(sa.text("SELECT count(*) FROM user_session WHERE id = :i"), {"i": old}).scalar() == 0

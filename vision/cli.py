@@ -77,12 +77,15 @@ def prepare_data_cmd(source_root: Path, out: Path) -> None:
 @click.option("--project", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
 @click.option("--name", default="ppe", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the run in PROJECT/NAME from its last checkpoint.")
-def train_cmd(data, model, imgsz, epochs, hours, batch, threads, project, name, resume) -> None:
+@click.option("--pretrained", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="Start weights: an Ultralytics .pt, or the COCO YOLO11n .onnx in ../shared/weights.")
+@click.option("--workers", type=int, default=0, show_default=True, help="Data-loader worker processes.")
+def train_cmd(data, model, imgsz, epochs, hours, batch, threads, project, name, resume, pretrained, workers) -> None:
     """Train the PPE detector with Ultralytics (needs the [train] extra)."""
     from vision.training import TrainConfig, TrainingUnavailable, train
 
     cfg = TrainConfig(data=data, model=model, imgsz=imgsz, epochs=epochs, hours=hours, batch=batch,
-                      threads=threads, project=project, name=name)
+                      threads=threads, project=project, name=name, pretrained=pretrained, workers=workers)
     try:
         run_dir = train(cfg, resume=resume)
     except (TrainingUnavailable, FileNotFoundError, ValueError) as exc:

@@ -22,8 +22,13 @@ CLASSES: list[str] = ["head", "helmet", "person", "vest", "no_vest"]
 #: In the vest set ``no_helmet`` marks a bare head and ``helmet`` a hard hat.
 SOURCE_CLASS_MAP: dict[str, dict[str, str]] = {
     "ppe-hardhat": {"head": "head", "helmet": "helmet", "person": "person"},
+    "ppe-hardhat-extra": {"head": "head", "helmet": "helmet", "person": "person"},
     "ppe-vest": {"helmet": "helmet", "vest": "vest", "no_helmet": "head", "no_vest": "no_vest"},
 }
+
+#: Class names of sources that ship no ``data.yaml`` (the rest of the hard-hat train split
+#: uses the ids of ../ppe-hardhat/data.yaml, see its SOURCE.txt).
+SOURCE_NAMES: dict[str, list[str]] = {"ppe-hardhat-extra": ["head", "helmet", "person"]}
 
 SPLITS = ("train", "valid", "test")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -73,11 +78,13 @@ def prepare(
     out_dir: Path,
     class_map: dict[str, dict[str, str]] | None = None,
     classes: list[str] | None = None,
+    eval_sources: set[str] | None = None,
 ) -> PrepReport:
     """Merge YOLO datasets ``sources`` (name -> folder) into ``out_dir``.
 
     ``class_map[name]`` maps each source class name to a merged class name; a source
-    class mapped to nothing is dropped (with its boxes).
+    class mapped to nothing is dropped (with its boxes).  ``eval_sources``: when given, only
+    these sources contribute to the valid and test splits (the others give train only).
     """
     class_map = class_map or SOURCE_CLASS_MAP
     classes = classes or CLASSES
@@ -94,7 +101,10 @@ def prepare(
         src_dir = Path(src_dir)
         if src_name not in class_map:
             raise DataPrepError(f"no class mapping for source {src_name!r}")
-        names = read_class_names(src_dir)
+        if src_name in SOURCE_NAMES and not (src_dir / "data.yaml").is_file():
+            names = SOURCE_NAMES[src_name]
+        else:
+            names = read_class_names(src_dir)
         id_map: dict[int, int] = {}
         for i, n in enumerate(names):
             target = class_map[src_name].get(n)
@@ -107,6 +117,8 @@ def prepare(
             img_dir = src_dir / split / "images"
             lbl_dir = src_dir / split / "labels"
             if not img_dir.is_dir():
+                continue
+            if split != "train" and eval_sources is not None and src_name not in eval_sources:
                 continue
             for img in sorted(img_dir.iterdir()):
                 if img.suffix.lower() not in IMAGE_SUFFIXES:
@@ -150,7 +162,66 @@ def prepare(
 
 
 def default_sources(data_root: Path) -> dict[str, Path]:
-    return {name: Path(data_root) / name for name in ("ppe-hardhat", "ppe-vest")}
+    """The hard-hat set (plus the rest of its train split when present) and the vest set."""
+    names = ["ppe-hardhat", "ppe-hardhat-extra", "ppe-vest"]
+    return {n: Path(data_root) / n for n in names if n != "ppe-hardhat-extra" or (Path(data_root) / n).is_dir()}
+
+
+def add_pseudo_labels(
+    split_dir: Path,
+    detector,
+    source_class: str = "person",
+    target_id: int = 2,
+    conf: float = 0.5,
+    iou_known: float = 0.45,
+) -> int:
+    """Add ``source_class`` boxes found by ``detector`` (e.g. the COCO model) as labels.
+
+    The hard-hat set labels persons sparsely; a COCO detector's confident persons fill the
+    gaps of the *train* split so that training does not learn real persons as background.
+    A box overlapping a labelled one of the same class (IoU > ``iou_known``) is not added.
+    Returns the number of boxes added.  Never use this on valid or test splits.
+    """
+    import cv2
+    import numpy as np
+
+    from vision.detector import box_iou
+
+    split_dir = Path(split_dir)
+    added = 0
+    for img_path in sorted((split_dir / "images").iterdir()):
+        if img_path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        frame = cv2.imread(str(img_path))
+        if frame is None:
+            continue
+        h, w = frame.shape[:2]
+        found = [d for d in detector.detect(frame, conf) if d.label == source_class]
+        if not found:
+            continue
+        lbl = split_dir / "labels" / f"{img_path.stem}.txt"
+        lines = lbl.read_text().splitlines() if lbl.is_file() else []
+        known = []
+        for line in lines:
+            parts = line.split()
+            if len(parts) >= 5 and int(parts[0]) == target_id:
+                cx, cy, bw, bh = (float(v) for v in parts[1:5])
+                known.append([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h])
+        new_lines = []
+        for d in found:
+            x1, y1, x2, y2 = max(0.0, d.xyxy[0]), max(0.0, d.xyxy[1]), min(w, d.xyxy[2]), min(h, d.xyxy[3])
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            if known and box_iou(np.array([[x1, y1, x2, y2]]), np.array(known)).max() > iou_known:
+                continue
+            known.append([x1, y1, x2, y2])
+            new_lines.append(
+                f"{target_id} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
+            )
+        if new_lines:
+            lbl.write_text("\n".join(lines + new_lines) + "\n")
+            added += len(new_lines)
+    return added
 
 
 if __name__ == "__main__":  # pragma: no cover - convenience entry for the training venv
@@ -158,5 +229,10 @@ if __name__ == "__main__":  # pragma: no cover - convenience entry for the train
 
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "data"
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(".qhse/train-data")
-    rep = prepare(default_sources(root), out)
+    rep = prepare(default_sources(root), out, eval_sources={"ppe-hardhat"})
     print(rep.data_yaml, rep.images, rep.boxes, "skipped", rep.skipped_lines)
+    if len(sys.argv) > 3:  # third argument: COCO ONNX model for person pseudo-labels on train
+        from vision.detector import OnnxDetector
+
+        coco = OnnxDetector(Path(sys.argv[3]), conf_threshold=0.5, threads=1)
+        print("person pseudo-labels added:", add_pseudo_labels(out / "train", coco))

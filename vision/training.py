@@ -1,13 +1,17 @@
 """Training and ONNX export of the PPE detector (needs the ``[train]`` extra: ultralytics).
 
-Training always starts from a model *definition* (``yolo11n.yaml``), never from
-downloaded weights, so it works offline.  Checkpoints are written every epoch
+Nothing is downloaded: training starts either from a model *definition*
+(``yolo11n.yaml``, random weights) or, with ``pretrained``, from local weights -- an
+Ultralytics checkpoint (``.pt``, e.g. the champion when retraining) or the COCO YOLO11n
+ONNX file in ``../shared/weights`` (turned into a start checkpoint by
+``vision.pretrained``; AGPL-3.0).  Checkpoints are written every epoch
 (``<project>/<name>/weights/{last,best,epochN}.pt``) and an interrupted run continues
 with ``resume=True``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -62,7 +66,7 @@ def _ensure_torchvision() -> None:
     import sys
 
     try:
-        import torchvision  # noqa: F401
+        import torchvision
 
         return
     except ImportError:
@@ -80,10 +84,31 @@ def _ensure_torchvision() -> None:
     lib.impl("nms", _nms_reference, "CPU")
     lib.impl("qnms", _nms_reference, "CPU")
     _ensure_torchvision._lib = lib  # keep the registration alive
-    import torchvision  # noqa: F401,F811
+    import torchvision
     import torchvision.extension
 
     torchvision.extension._has_ops = lambda: True  # nms/qnms now exist (the other ops stay unavailable)
+
+
+def _trainer():
+    """Ultralytics' detection trainer building the class branch as wide as the start weights."""
+    from ultralytics.models.yolo.detect import DetectionTrainer
+    from ultralytics.utils import RANK
+
+    from vision.pretrained import cls_width, ppe_detection_model
+
+    class PPETrainer(DetectionTrainer):
+        def get_model(self, cfg=None, weights=None, verbose=True):
+            model = ppe_detection_model(
+                cfg, self.data["nc"], width=cls_width(weights) if weights else None,
+                ch=self.data["channels"], verbose=verbose and RANK == -1,
+            )
+            model = self.set_model_names_for_load(model)
+            if weights:
+                model.load(weights)
+            return model
+
+    return PPETrainer
 
 
 def _ultralytics():
@@ -98,8 +123,13 @@ def _ultralytics():
     try:  # keep runs offline: no hub sync, no analytics
         from ultralytics import settings
 
-        settings.update({"sync": False, "hub": False})
-    except Exception:  # noqa: BLE001 - settings keys differ between releases
+        # no hub sync, and no experiment-tracker callbacks (Ultralytics' MLflow callback
+        # would create its own mlflow.db in the working directory; the project registers
+        # models itself, see vision.registry)
+        for key in ("sync", "hub", "mlflow", "clearml", "comet", "dvc", "neptune", "raytune", "tensorboard", "wandb"):
+            with contextlib.suppress(Exception):  # keys differ between releases
+                settings.update({key: False})
+    except ImportError:
         pass
     return YOLO
 
@@ -119,6 +149,36 @@ class TrainConfig:
     patience: int = 100
     cache: bool | str = "ram"
     seed: int = 0
+    pretrained: Path | None = None
+    warmup_epochs: float | None = None
+    close_mosaic: int | None = None
+    val: bool = True
+
+
+def start_checkpoint(cfg: TrainConfig, run_dir: Path) -> Path:
+    """The ``.pt`` a pretrained run starts from (built once from an ONNX file)."""
+    src = Path(cfg.pretrained)
+    if not src.is_file():
+        raise FileNotFoundError(f"pretrained weights {src} not found")
+    if src.suffix == ".pt":
+        return src
+    if src.suffix != ".onnx":
+        raise ValueError(f"pretrained weights must be .pt or .onnx, not {src.name}")
+    import yaml
+
+    from vision.pretrained import build
+
+    data = yaml.safe_load(Path(cfg.data).read_text()) or {}
+    names = data.get("names")
+    if isinstance(names, dict):
+        names = [names[k] for k in sorted(names)]
+    root = Path(data.get("path") or Path(cfg.data).parent)
+    if not root.is_absolute():
+        root = Path(cfg.data).parent / root
+    train_images = root / str(data.get("train", "train/images"))
+    out = run_dir / "start.pt"
+    return build(out, list(names), onnx_path=src, calib_images=train_images if train_images.is_dir() else None,
+                 imgsz=cfg.imgsz)
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
@@ -133,12 +193,24 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if resume:
         if not last.is_file():
             raise FileNotFoundError(f"nothing to resume: {last} does not exist")
-        YOLO(str(last)).train(resume=True)
+        YOLO(str(last)).train(resume=True, trainer=_trainer())
         return run_dir
-    if cfg.model.endswith(".pt"):
-        raise ValueError("training starts from a model definition (.yaml), not from weights")
-    model = YOLO(cfg.model)
+    extra: dict = {}
+    if cfg.pretrained is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        model = YOLO(str(start_checkpoint(cfg, run_dir)))
+        extra["warmup_epochs"] = 0.3 if cfg.warmup_epochs is None else cfg.warmup_epochs
+        extra["close_mosaic"] = 1 if cfg.close_mosaic is None else cfg.close_mosaic
+    else:
+        if cfg.model.endswith(".pt"):
+            raise ValueError("without --pretrained, training starts from a model definition (.yaml)")
+        model = YOLO(cfg.model)
+        if cfg.warmup_epochs is not None:
+            extra["warmup_epochs"] = cfg.warmup_epochs
+        if cfg.close_mosaic is not None:
+            extra["close_mosaic"] = cfg.close_mosaic
     model.train(
+        trainer=_trainer(),
         data=str(Path(cfg.data).resolve()),
         imgsz=cfg.imgsz,
         epochs=cfg.epochs,
@@ -149,14 +221,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         project=str(Path(cfg.project).resolve()),
         name=cfg.name,
         exist_ok=True,
-        pretrained=False,
+        pretrained=cfg.pretrained is not None,
         save_period=1,
         patience=cfg.patience,
         cache=cfg.cache,
         plots=False,
         amp=False,
         seed=cfg.seed,
+        val=cfg.val,
         verbose=True,
+        **extra,
     )
     return run_dir
 
@@ -190,6 +264,8 @@ def _main() -> None:  # pragma: no cover - thin wrapper for the training venv
     t.add_argument("--project", type=Path, default=Path(".qhse/runs"))
     t.add_argument("--name", default="ppe")
     t.add_argument("--resume", action="store_true")
+    t.add_argument("--pretrained", type=Path, default=None)
+    t.add_argument("--workers", type=int, default=0)
     e = sub.add_parser("export")
     e.add_argument("--weights", required=True, type=Path)
     e.add_argument("--out", required=True, type=Path)
@@ -199,6 +275,7 @@ def _main() -> None:  # pragma: no cover - thin wrapper for the training venv
         cfg = TrainConfig(
             data=a.data, model=a.model, imgsz=a.imgsz, epochs=a.epochs, hours=a.hours,
             batch=a.batch, threads=a.threads, project=a.project, name=a.name,
+            pretrained=a.pretrained, workers=a.workers,
         )
         print(train(cfg, resume=a.resume))
     else:

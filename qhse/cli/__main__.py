@@ -1,0 +1,3 @@
+from qhse.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Demo data generation and `qhse demo`."""

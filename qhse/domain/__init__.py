@@ -1,0 +1,1 @@
+"""Pure rules: no database, web framework, CLI, files or network."""

@@ -1,0 +1,1 @@
+"""Periodic jobs: the runner (advisory locks, job_run) and the schedule."""

@@ -1,0 +1,1 @@
+"""The front door: use cases that check permission, write, audit and notify."""

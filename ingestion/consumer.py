@@ -119,7 +119,8 @@ class Consumer:
         self._room = threading.Event()
         self.spool_error: str | None = None
         self._wake = threading.Event()
-        self._idle = False
+        self._idle = False  # the decoder waits for a message (the network thread wakes it)
+        self._holding = False  # the decoder holds a batch until the writer takes the one ahead
         self._accepting = True
         self._gen = 0
         self._stop = threading.Event()
@@ -424,13 +425,13 @@ class Consumer:
                 self.batching.record(len(batch), reason)
                 return batch
             if not inbox:
-                # A batch waits for the writer: sleep until a message arrives, the writer takes
-                # that batch, or the window closes.
-                self._idle = True
-                if not inbox and q.qsize():
+                # A batch waits for the writer: sleep until the writer takes it or the window
+                # closes (what arrives meanwhile stays in the inbox: no wake-up per message).
+                self._holding = True
+                if q.qsize():
                     self._wake.wait(max(0.0, min(0.05, t_first + window - time.monotonic())))
                 self._wake.clear()
-                self._idle = False
+                self._holding = False
 
     def _decode(self, msgs: list) -> Decoded | None:
         """Validate a batch of (topic, payload, µs); None while no sensor list could be loaded."""
@@ -495,7 +496,7 @@ class Consumer:
                     item = self._queue.get(timeout=0.5)
                 except queue.Empty:
                     item = ()
-                if self._idle:
+                if self._holding or self._idle:
                     self._wake.set()  # the decoder may hold a batch until this one was taken
                 if item is None:
                     self._drain_replay()

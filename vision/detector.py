@@ -109,16 +109,68 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
     return np.asarray(keep, dtype=np.int64)
 
 
+#: Classes that cannot both be true of one object (a head is bare or wears a hard hat; a
+#: torso wears a vest or not).  Boxes of these classes are suppressed against each other.
+EXCLUSIVE_CLASSES: tuple[tuple[str, ...], ...] = (("head", "helmet"), ("vest", "no_vest"))
+#: Same-class NMS IoU: two workers' hard hats side by side overlap, so this is higher than
+#: the usual 0.45 (which merged them); Ultralytics' own default is 0.7.
+DEFAULT_IOU = 0.6
+#: Cross-class IoU above which two boxes of one exclusive group are the same object.
+DEFAULT_EXCLUSIVE_IOU = 0.5
+
+
+def exclusive_groups(names: list[str], groups=EXCLUSIVE_CLASSES) -> list[list[int]]:
+    """Class-id groups of ``names`` that are mutually exclusive (only groups of 2+ present)."""
+    index = {n: i for i, n in enumerate(names)}
+    out = []
+    for g in groups:
+        ids = [index[n] for n in g if n in index]
+        if len(ids) > 1:
+            out.append(ids)
+    return out
+
+
+def suppress_exclusive(
+    boxes: np.ndarray, scores: np.ndarray, cls_ids: np.ndarray, groups: list[list[int]], iou_threshold: float
+) -> np.ndarray:
+    """Indices kept after cross-class NMS inside each exclusive group (other classes untouched).
+
+    A blue hard hat scored head 0.65 and helmet 0.36 on the same box keeps only the head
+    box; a bare head next to a hard hat (low overlap) keeps both.
+    """
+    keep = np.ones(len(scores), bool)
+    for g in groups:
+        idx = np.where(np.isin(cls_ids, g))[0]
+        if len(idx) < 2:
+            continue
+        idx = idx[np.argsort(-scores[idx], kind="stable")]
+        ious = box_iou(boxes[idx], boxes[idx])
+        kept: list[int] = []
+        for a in range(len(idx)):
+            # only boxes of *another* class of the group count: same-class pairs were
+            # already decided by the per-class NMS
+            if any(cls_ids[idx[k]] != cls_ids[idx[a]] and ious[a, k] > iou_threshold for k in kept):
+                keep[idx[a]] = False
+            else:
+                kept.append(a)
+    out = np.where(keep)[0]
+    return out[np.argsort(-scores[out], kind="stable")]
+
+
 def decode_yolo(
     output: np.ndarray,
     conf_threshold: float = 0.25,
     iou_threshold: float = 0.45,
     max_det: int = 300,
     agnostic: bool = False,
+    exclusive: list[list[int]] | None = None,
+    exclusive_iou: float = DEFAULT_EXCLUSIVE_IOU,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode a YOLOv8/11 head output into (boxes xyxy, scores, class ids), input pixels.
 
     ``output`` is ``(1, 4 + nc, N)`` or ``(4 + nc, N)``; rows 0-3 are cx, cy, w, h.
+    NMS is per class at ``iou_threshold``; then, for each group of ``exclusive`` class ids,
+    class-agnostic NMS at ``exclusive_iou`` among the group's survivors.
     """
     out = np.asarray(output, dtype=np.float32)
     if out.ndim == 3:
@@ -140,8 +192,12 @@ def decode_yolo(
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     # class-aware NMS: shift each class into its own coordinate range
     offset = 0.0 if agnostic else (cls_ids.astype(np.float32) * MAX_WH)[:, None]
-    keep = nms(boxes + offset, scores, iou_threshold)[:max_det]
-    return boxes[keep], scores[keep], cls_ids[keep].astype(np.int64)
+    keep = nms(boxes + offset, scores, iou_threshold)
+    boxes, scores, cls_ids = boxes[keep], scores[keep], cls_ids[keep]
+    if exclusive and not agnostic:
+        keep = suppress_exclusive(boxes, scores, cls_ids, exclusive, exclusive_iou)
+        boxes, scores, cls_ids = boxes[keep], scores[keep], cls_ids[keep]
+    return boxes[:max_det], scores[:max_det], cls_ids[:max_det].astype(np.int64)
 
 
 class Detector(Protocol):
@@ -175,10 +231,11 @@ class OnnxDetector:
 
     model_path: Path = DEFAULT_MODEL
     conf_threshold: float = 0.25
-    iou_threshold: float = 0.45
+    iou_threshold: float = DEFAULT_IOU
     threads: int | None = None
     names: list[str] = field(default_factory=list)
     imgsz: int = 0
+    exclusive_iou: float | None = DEFAULT_EXCLUSIVE_IOU  # None: no cross-class suppression
 
     def __post_init__(self) -> None:
         import onnxruntime as ort
@@ -217,6 +274,7 @@ class OnnxDetector:
             self.names = [f"class{i}" for i in range(nc)]
         if nc is not None and nc != len(self.names):
             raise DetectorError(f"{self.model_path}: {nc} outputs but {len(self.names)} class names")
+        self.exclusive = exclusive_groups(self.names) if self.exclusive_iou is not None else []
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         img, lb = letterbox(frame, self.imgsz)
@@ -228,7 +286,8 @@ class OnnxDetector:
         blob, lb = self.preprocess(frame)
         (out,) = self.session.run(None, {self.input_name: blob})[:1]
         conf = self.conf_threshold if conf_threshold is None else conf_threshold
-        boxes, scores, cls = decode_yolo(out, conf, self.iou_threshold)
+        boxes, scores, cls = decode_yolo(out, conf, self.iou_threshold, exclusive=self.exclusive,
+                                         exclusive_iou=self.exclusive_iou or DEFAULT_EXCLUSIVE_IOU)
         h, w = frame.shape[:2]
         return lb.to_frame(boxes, w, h), scores, cls
 
@@ -279,15 +338,19 @@ def load_detector(
     model_path: Path | str | None = None,
     backend: str = "auto",
     conf_threshold: float = 0.25,
-    iou_threshold: float = 0.45,
+    iou_threshold: float = DEFAULT_IOU,
     threads: int | None = None,
+    exclusive_iou: float | None = DEFAULT_EXCLUSIVE_IOU,
 ) -> Detector:
-    """``backend``: ``onnx``, ``ultralytics``, or ``auto`` (by file suffix: .pt -> ultralytics)."""
+    """``backend``: ``onnx``, ``ultralytics``, or ``auto`` (by file suffix: .pt -> ultralytics).
+
+    ``exclusive_iou``: cross-class suppression of mutually exclusive classes (ONNX backend;
+    ``None`` turns it off)."""
     path = Path(model_path) if model_path else DEFAULT_MODEL
     if backend == "auto":
         backend = "ultralytics" if path.suffix == ".pt" else "onnx"
     if backend == "onnx":
-        return OnnxDetector(path, conf_threshold, iou_threshold, threads)
+        return OnnxDetector(path, conf_threshold, iou_threshold, threads, exclusive_iou=exclusive_iou)
     if backend == "ultralytics":
         return UltralyticsDetector(path, conf_threshold, iou_threshold)
     raise DetectorError(f"unknown detector backend {backend!r} (use onnx or ultralytics)")

@@ -61,8 +61,8 @@ def main() -> None:
     from dashboard.pages import PAGES
     from db.engine import describe_url, get_engine
     from db.queries.users import get_by_username
-    from qhse import access
-    from qhse.auth import DEMO_USERS, ensure_demo_users
+    from qhse.services import access
+    from qhse.services.auth import DEMO_USERS, ensure_demo_users
 
     console = Console()
     engine = get_engine(args.database_url)

@@ -35,8 +35,8 @@ from tqdm import tqdm  # noqa: E402
 from db.engine import libpq_dsn  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models.response import EMERGENCY_KINDS  # noqa: E402
-from db.seed import seed  # noqa: E402
-from qhse import emergency as E  # noqa: E402
+from qhse.demo.seed import seed  # noqa: E402
+from qhse.services import emergency as E  # noqa: E402
 
 END = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 TARGET_MS = 1000.0

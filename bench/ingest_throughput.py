@@ -62,7 +62,7 @@ def drop_database(server: str, url: str) -> None:
 def make_sensors(url: str, n: int) -> tuple[str, list[dict]]:
     """One plant with n sensors (gas, climate, machine kinds in turn) and the default alarm rules."""
     from db import models as m
-    from db.seed import DEFAULT_ALARM_RULES, ENV_SENSORS, MACHINE_SENSORS
+    from qhse.domain.sensor_catalog import DEFAULT_ALARM_RULES, ENV_SENSORS, MACHINE_SENSORS
 
     kinds = [(k, u, lo, hi) for k, u, lo, hi, *_ in ENV_SENSORS["chemical_store"]] + \
             [(k, u, lo, hi) for k, u, lo, hi, *_ in MACHINE_SENSORS]

@@ -53,7 +53,7 @@ def admin(url: str):
 
 def demo_database(server: str, scale: str) -> str:
     from db.migrate import upgrade
-    from db.seed import database_is_empty, seed
+    from qhse.demo.seed import database_is_empty, seed
 
     name = f"qhse_ml_bench_{scale}"
     with admin(server) as conn:

@@ -23,7 +23,7 @@ from tqdm import tqdm  # noqa: E402
 
 from db.engine import libpq_dsn  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
-from db.seed import seed  # noqa: E402
+from qhse.demo.seed import seed  # noqa: E402
 
 
 def server_url() -> str:

@@ -42,7 +42,7 @@ def child(case: str, url: str) -> None:
 
     import sqlalchemy as sa
 
-    from qhse.auth import LoginFailed, LoginThrottled, authenticate
+    from qhse.services.auth import LoginFailed, LoginThrottled, authenticate
 
     eng = sa.create_engine(url, pool_size=40, max_overflow=0)
     out: dict = {}
@@ -74,7 +74,7 @@ def child(case: str, url: str) -> None:
             out["right_password"] = f"refused, retry in {exc.retry_after_s} s"
         out.update(checked=checked, throttled=throttled)
     elif case == "bomb":
-        from qhse.uploads import UploadError, validate_photo
+        from qhse.services.uploads import UploadError, validate_photo
         from tests.test_uploads import png_bomb
 
         data = png_bomb()
@@ -109,7 +109,7 @@ def main() -> None:
 
     from db.engine import libpq_dsn
     from db.migrate import upgrade
-    from qhse.auth import add_user
+    from qhse.services.auth import add_user
 
     server = server_url()
     name = f"qhse_bench_signin_{uuid.uuid4().hex[:8]}"

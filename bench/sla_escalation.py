@@ -36,8 +36,8 @@ from db import models as m  # noqa: E402
 from db.engine import libpq_dsn  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.queries.hazards import sla_board  # noqa: E402
-from qhse.notify import SpoolMailer, deliver_pending  # noqa: E402
-from qhse.sla import escalate_overdue  # noqa: E402
+from qhse.services.notify import SpoolMailer, deliver_pending  # noqa: E402
+from qhse.services.sla import escalate_overdue  # noqa: E402
 
 UTC = dt.UTC
 
@@ -46,7 +46,7 @@ def server_url() -> str:
     url = os.environ.get("QHSE_DATABASE_URL") or os.environ.get("QHSE_TEST_DATABASE_URL")
     if url:
         return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
     from db.engine import resolve_database_url
 
     return resolve_database_url(get_settings())

@@ -20,7 +20,7 @@ import streamlit as st  # noqa: E402
 
 from dashboard import core, i18n  # noqa: E402
 from dashboard.pages import PAGES, SECTIONS  # noqa: E402
-from qhse import access  # noqa: E402
+from qhse.services import access  # noqa: E402
 
 # A local icon: a Material icon name would make every browser fetch it from a font CDN.
 st.set_page_config(page_title="QHSE Platform", page_icon=str(ROOT / "dashboard" / "assets" / "icon.png"), layout="wide")
@@ -29,7 +29,7 @@ st.set_page_config(page_title="QHSE Platform", page_icon=str(ROOT / "dashboard" 
 def login_page() -> None:
     from urllib.parse import quote
 
-    from qhse.auth import LoginFailed, LoginThrottled, authenticate, start_session
+    from qhse.services.auth import LoginFailed, LoginThrottled, authenticate, start_session
 
     if core.K_LOCALE not in st.session_state and core.query_locale():
         st.session_state[core.K_LOCALE] = core.query_locale()
@@ -65,7 +65,7 @@ def login_page() -> None:
 
 
 def sidebar_user(user, scope) -> None:
-    from qhse.auth import set_locale
+    from qhse.services.auth import set_locale
 
     with st.sidebar:
         st.caption(core.t("signed_in_as", name=core.plain(user.display_name), role=core.t(f"role.{user.role}")))

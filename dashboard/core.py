@@ -45,7 +45,7 @@ _embedded_urls: dict[str, str] = {}
 
 def _database_url() -> str:
     """QHSE_DATABASE_URL, or the embedded server's URL (started once per process)."""
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     s = get_settings()
     if s.database_url:
@@ -195,7 +195,7 @@ def query_locale() -> str | None:
 
 def _restore_from_cookie():
     """Sign in from the session cookie (a browser refresh, a new tab, a deep link)."""
-    from qhse.auth import SESSION_COOKIE, session_from_token
+    from qhse.services.auth import SESSION_COOKIE, session_from_token
 
     try:
         token = st.context.cookies.get(SESSION_COOKIE)
@@ -219,7 +219,7 @@ def current_user():
         return _restore_from_cookie()
     sid = st.session_state.get(K_SESSION)
     if sid is not None:
-        from qhse.auth import session_alive
+        from qhse.services.auth import session_alive
 
         if not session_alive(engine(), int(sid)):  # revoked (sign-out elsewhere, password change), idle, expired
             sign_out(reason="expired")
@@ -232,7 +232,7 @@ def current_user():
 
 
 def current_scope() -> Scope | None:
-    from qhse.access import scope_for_user
+    from qhse.services.access import scope_for_user
 
     user = current_user()
     return scope_for_user(user) if user else None
@@ -250,7 +250,7 @@ def sign_out(reason: str = "sign_out") -> None:
     """Forget the user in this browser session and revoke its server-side session."""
     sid = st.session_state.get(K_SESSION)
     if sid is not None:
-        from qhse.auth import end_session
+        from qhse.services.auth import end_session
 
         end_session(engine(), session_id=int(sid), reason=reason)
     for k in list(st.session_state.keys()):
@@ -331,7 +331,7 @@ def _persist(widget_key: str, perm_key: str) -> None:
 
 
 def report_tz() -> ZoneInfo:
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     return get_settings().tz
 

@@ -85,22 +85,22 @@ def _db():
     global _engine
     if _engine is None:
         from db.engine import create_engine_for, resolve_database_url
-        from qhse.config import get_settings
+        from qhse.settings import get_settings
 
         _engine = create_engine_for(resolve_database_url(get_settings()), pool_size=4, max_overflow=4)
     return _engine
 
 
 def _secure(request: Request) -> bool:
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https" or \
         get_settings().session_cookie_secure
 
 
 async def session_route(request: Request):
-    from qhse.auth import SESSION_COOKIE, redeem_code
-    from qhse.config import get_settings
+    from qhse.services.auth import SESSION_COOKIE, redeem_code
+    from qhse.settings import get_settings
 
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         # Only the dashboard itself sends the browser here; a link from another site could
@@ -120,7 +120,7 @@ async def session_route(request: Request):
 
 
 async def signout_route(request: Request):
-    from qhse.auth import SESSION_COOKIE, end_session
+    from qhse.services.auth import SESSION_COOKIE, end_session
 
     token = request.cookies.get(SESSION_COOKIE)
     if token:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from qhse.config import Settings, SettingsError, get_settings
+from qhse.settings import Settings, SettingsError, get_settings
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}

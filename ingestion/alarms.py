@@ -344,7 +344,7 @@ class AlarmEngine:
 
 
 # ---------------------------------------------------------------------------------------------
-# Operator actions: list (acknowledging and clearing by hand are qhse.alarms.act: permission,
+# Operator actions: list (acknowledging and clearing by hand are qhse.services.alarms.act: permission,
 # update, audit with the user id and NOTIFY in one transaction).
 # ---------------------------------------------------------------------------------------------
 

@@ -221,7 +221,7 @@ def stop_embedded_broker(port: int) -> None:
 def resolve_mqtt_url(settings=None, *, start: bool = True) -> tuple[str, bool]:
     """(broker URL, embedded?): ``QHSE_MQTT_URL``, or the embedded broker (started if ``start``)."""
     if settings is None:
-        from qhse.config import get_settings
+        from qhse.settings import get_settings
 
         settings = get_settings()
     if settings.mqtt_url:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import click
 
-from qhse.cli_support import UserError
+from qhse.cli.support import UserError
 
 ITERATIONS = 101  # what mosquitto_passwd uses
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

@@ -13,13 +13,13 @@ from pathlib import Path
 import click
 
 
-from qhse.cli_support import UserError as IngestUsageError  # noqa: E402  (one line on stderr, exit 2)
-from qhse.cli_support import _settings  # noqa: E402,F401
-from qhse.cli_support import acting_user, as_user_option  # noqa: E402
+from qhse.cli.support import UserError as IngestUsageError  # noqa: E402  (one line on stderr, exit 2)
+from qhse.cli.support import _settings  # noqa: E402,F401
+from qhse.cli.support import acting_user, as_user_option  # noqa: E402
 
 
 def _database_url(*, migrate: bool = True, quiet: bool = True) -> str:
-    from qhse.cli_support import database_url
+    from qhse.cli.support import database_url
 
     return database_url(migrate=migrate, quiet=quiet)
 
@@ -171,7 +171,7 @@ def _resolve_db_for_ingest(s) -> str:
     """The database URL; with QHSE_DATABASE_URL set, an unreachable server is not fatal (spool)."""
     if s.database_url:
         from db.engine import check_connection
-        from qhse.config import SettingsError
+        from qhse.settings import SettingsError
 
         try:
             check_connection(s.database_url)
@@ -334,10 +334,10 @@ def alarm_clear(alarm_id: int, as_user: str, note: str | None) -> None:
 
 
 def _alarm_act(alarm_id: int, as_user: str, action: str, note: str | None) -> None:
-    """Acknowledge or clear as ``--as USERNAME`` (qhse.alarms.act: permission, update, audit, NOTIFY)."""
+    """Acknowledge or clear as ``--as USERNAME`` (qhse.services.alarms.act: permission, update, audit, NOTIFY)."""
     from db.engine import get_engine
-    from qhse.access import ACK_ALARMS, AccessDenied
-    from qhse.alarms import AlarmError, act
+    from qhse.services.access import ACK_ALARMS, AccessDenied
+    from qhse.services.alarms import AlarmError, act
 
     engine = get_engine(_database_url())
     who = acting_user(engine, as_user, ACK_ALARMS)

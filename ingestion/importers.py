@@ -40,7 +40,7 @@ from pydantic_core import PydanticUseDefault
 from db import models as m
 from db.models.org import PERSON_KINDS
 from db.models.safety import INCIDENT_KINDS
-from db.seed import MACHINE_SENSORS
+from qhse.domain.sensor_catalog import MACHINE_SENSORS
 
 MAX_KEPT_ERRORS = 1000
 CHUNK_ROWS = 5000

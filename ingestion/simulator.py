@@ -1,6 +1,6 @@
 """``qhse simulate``: realistic live readings for the sensors in the database.
 
-The signal models are those of the demo data (``db.seed``): solvent vapour (VOC) as a
+The signal models are those of the demo data (``qhse.demo.seed``): solvent vapour (VOC) as a
 log-normal background with decaying spikes, oxygen near 20.9 %vol with dips, H2S near zero
 with bursts, chemical-store temperature with a daily cycle, humidity, and machines whose
 air/process temperature, speed, torque, tool wear and vibration move together.  Excursions

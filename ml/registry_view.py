@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from db.queries import audit
 from db.queries.scope import Scope
 from ml import tracking
-from qhse import access
+from qhse.services import access
 
 METRICS = ("holdout_pr_auc", "holdout_roc_auc", "holdout_f1", "holdout_precision", "holdout_recall", "val_pr_auc",
            "val_f1", "threshold")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from qhse.config import Settings, SettingsError, get_settings
+from qhse.settings import Settings, SettingsError, get_settings
 
 MLFLOW_DATABASE = "qhse_mlflow"
 CHAMPION = "champion"

@@ -1,7 +1,7 @@
 """MQTT broker addresses: URL parsing, credentials from the settings, redaction for logs.
 
 Used by every MQTT client of the platform (ingestion, notifications, vision); imports
-nothing from the project but ``qhse.config`` (lazily), and nothing from paho: ``apply``
+nothing from the project but ``qhse.settings`` (lazily), and nothing from paho: ``apply``
 works on any paho client it is given.
 """
 
@@ -70,7 +70,7 @@ def redact_url(url: str) -> str:
 def settings_address(url: str, settings=None) -> BrokerAddress:
     """The broker of ``url`` with QHSE_MQTT_USERNAME / _PASSWORD / _CA_FILE applied."""
     if settings is None:
-        from qhse.config import get_settings
+        from qhse.settings import get_settings
 
         settings = get_settings()
     pw = settings.mqtt_password.get_secret_value() if settings.mqtt_password is not None else None

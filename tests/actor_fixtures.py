@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from db.queries.scope import Scope
-from qhse import access
+from qhse.services import access
 
 
 def act(bind, username: str, role: str = "admin", *, active: bool = True, site_ids: tuple[int, ...] = ()) -> Scope:

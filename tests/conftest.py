@@ -171,7 +171,7 @@ def fresh_db_url(db_factory) -> str:
 @pytest.fixture(scope="session")
 def seeded_url(db_factory) -> str:
     """A database with the 'small' demo data (seed 7, history ending 2026-11-01)."""
-    from db.seed import seed
+    from qhse.demo.seed import seed
 
     url = db_factory.create(prefix="qhse_seeded")
     eng = sa.create_engine(url)
@@ -201,7 +201,7 @@ def mqtt_url() -> str:
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch, tmp_path):
     """Each test sees settings built from its own environment (no cached leftovers)."""
-    from qhse.config import reset_settings_cache
+    from qhse.settings import reset_settings_cache
 
     reset_settings_cache()
     yield

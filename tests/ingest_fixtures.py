@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from db import models as m
-from db.seed import DEFAULT_ALARM_RULES, ENV_SENSORS, MACHINE_SENSORS
+from qhse.domain.sensor_catalog import DEFAULT_ALARM_RULES, ENV_SENSORS, MACHINE_SENSORS
 
 ROOT = Path(__file__).resolve().parents[1]
 

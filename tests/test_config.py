@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from qhse.config import SettingsError, load_settings
+from qhse.settings import SettingsError, load_settings
 
 ENV_BASE = {k: v for k, v in os.environ.items() if not k.upper().startswith("QHSE_")}
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import models as m
-from qhse import contractors as C
+from qhse.services import contractors as C
 
 from .actor_fixtures import act
 from .response_world import T, build_world

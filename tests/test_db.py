@@ -115,7 +115,7 @@ def _fingerprint(url: str) -> dict:
 
 
 def test_seed_deterministic_and_plausible(seeded_url, db_factory):
-    from db.seed import seed
+    from qhse.demo.seed import seed
 
     from .conftest import SEED_END
 
@@ -148,7 +148,7 @@ def test_seed_deterministic_and_plausible(seeded_url, db_factory):
 
 
 def test_seed_refuses_non_empty(seeded_engine):
-    from db.seed import SeedError, seed
+    from qhse.demo.seed import SeedError, seed
 
     with pytest.raises(SeedError, match="already holds data"):
         seed(seeded_engine, scale="small", seed=1)

@@ -77,7 +77,7 @@ def test_application_role_has_normal_dml_elsewhere(engine):
 
 
 def test_seed_reset_keeps_the_audit_log_and_users(fresh_db_url):
-    from db.seed import reset_data, restore_user_sites
+    from qhse.demo.seed import reset_data, restore_user_sites
 
     eng = sa.create_engine(fresh_db_url)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from click import Group
 
-from qhse.cli import cli
+from qhse.cli.root import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_SERVICES = {"dashboard", "ingestion", "vision", "worker"}
@@ -58,7 +58,7 @@ def test_every_service_is_complete_and_consistent():
         assert name == "migrate" or "mqtt_ca_crt" in svc.get("secrets", []), name
         assert env["QHSE_MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
         # Every QHSE_* variable is a known setting (the app refuses unknown ones).
-        from qhse.config import Settings
+        from qhse.settings import Settings
 
         known = {"QHSE_" + f.upper() for f in Settings.model_fields}
         assert set(env) <= known, set(env) - known

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.queries.emergency import emergencies, emergency_detail
 from db.queries.scope import SYSTEM, Scope
-from db.response_seed import DEFAULT_GATING_RULES, DEFAULT_PLAN_TEMPLATES, ensure_reference_data
-from qhse import contractors as C
-from qhse import emergency as E
+from qhse.demo.response_seed import DEFAULT_GATING_RULES, DEFAULT_PLAN_TEMPLATES, ensure_reference_data
+from qhse.services import contractors as C
+from qhse.services import emergency as E
 
 from .actor_fixtures import act
 from .conftest import SEED_END

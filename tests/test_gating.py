@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.queries.scope import SYSTEM, Scope
 from db.queries.training import due_soon, due_soon_by_department, entry_warnings
-from qhse import contractors as C
-from qhse import gating as G
+from qhse.services import contractors as C
+from qhse.services import gating as G
 
 from .response_world import T, build_world
 
@@ -126,7 +126,7 @@ def test_due_soon_per_department(world):
 
 
 def test_worker_runs_the_gating_scan(world):
-    from qhse import worker as W
+    from qhse.jobs import runner as W
 
     out = W.run_job(world.engine, W.JOBS_BY_NAME["training_gating"], now=T + 8 * H)
     assert out.status == "ok", out.detail

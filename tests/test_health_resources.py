@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from qhse import resources as res
-from qhse.health_index import HealthInputs, combine, dimension_scores, health_index, health_ranking, rank
-from qhse.performance import (HealthIndexCfg, PerformanceConfig, PerformanceConfigError, ResourceKindCfg, ResourcesCfg,
+from qhse.services import resources as res
+from qhse.services.health_index import HealthInputs, combine, dimension_scores, health_index, health_ranking, rank
+from qhse.domain.performance import (HealthIndexCfg, PerformanceConfig, PerformanceConfigError, ResourceKindCfg, ResourcesCfg,
                               load_performance_config)
-from qhse.site_comparison import comparison
+from qhse.services.site_comparison import comparison
 
 OCT = dt.date(2026, 10, 1)
 TZ = "Asia/Shanghai"

@@ -112,7 +112,7 @@ def _on_call_rows(engine) -> list[tuple]:
 
 
 def test_stale_heartbeat_notifies_on_call_once_per_stall(hb_engine, monkeypatch):
-    from qhse import worker as w
+    from qhse.jobs import runner as w
 
     monkeypatch.setenv("QHSE_HEARTBEAT_STALE_S", "30")
     monkeypatch.setenv("QHSE_ONCALL_NOTIFY", "email:oncall@example.com, mqtt:ops/oncall")
@@ -141,7 +141,7 @@ def test_on_call_defaults_to_admins_then_the_platform_topic(hb_engine, monkeypat
     from sqlalchemy.orm import Session
 
     from db import models as m
-    from qhse.notify import ON_CALL_TOPIC, NotifyError, on_call_targets
+    from qhse.services.notify import ON_CALL_TOPIC, NotifyError, on_call_targets
 
     with Session(hb_engine) as s:
         assert [(t.channel, t.recipient) for t in on_call_targets(s, None)] == [("mqtt", ON_CALL_TOPIC)]

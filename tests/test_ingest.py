@@ -350,7 +350,7 @@ def test_live_stream_runs_in_background_and_stops_cleanly(engine, db_url, plant,
     import threading
 
     from ingestion.live import start_live_stream
-    from qhse.config import load_settings
+    from qhse.settings import load_settings
 
     from .ingest_fixtures import free_port
 

@@ -201,8 +201,8 @@ def test_inbox_is_bounded_while_the_writer_is_blocked(engine, db_url, mqtt_url, 
 
 
 def test_dead_letter_retention_job_deletes_only_old_rows(engine, monkeypatch):
-    from qhse import worker as w
-    from qhse.config import reset_settings_cache
+    from qhse.jobs import runner as w
+    from qhse.settings import reset_settings_cache
 
     topic = f"retention-{time.time_ns()}"
     with engine.begin() as conn:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .actor_fixtures import act
 from db import models as m
 from db.queries import hazards as q
-from qhse.inspections import InspectionError, perform, schedule, slot_times
+from qhse.services.inspections import InspectionError, perform, schedule, slot_times
 
 from .loop_org import make_org
 

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries.kpi import kpi_counts
-from qhse import kpi
-from qhse.kpi import KpiCounts, SeverityConvention
-from qhse.kpi_report import kpi_report
-from qhse.performance import KpiCfg, PerformanceConfig
+from qhse.domain import kpi
+from qhse.domain.kpi import KpiCounts, SeverityConvention
+from qhse.services.kpi_report import kpi_report
+from qhse.domain.performance import KpiCfg, PerformanceConfig
 from tests import kpi_fixtures as fx
 
 TZ = "Asia/Shanghai"

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from qhse.cli import cli
+from qhse.cli.root import cli
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries.scope import Scope
-from qhse import ledgers as L
+from qhse.services import ledgers as L
 
 SITE = "SZ-ELEC"
 START, END = dt.date(2026, 8, 1), dt.date(2026, 10, 31)

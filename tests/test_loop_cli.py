@@ -126,7 +126,7 @@ def test_writes_run_as_a_checked_platform_user(setup):
     r = qhse(setup, *base, "--as", "line.worker")
     assert r.returncode == 0, r.stderr
     hid = int(re.search(r"hazard #(\d+) reported", r.stdout).group(1))
-    # A worker may report but not move a report through the workflow (qhse.access).
+    # A worker may report but not move a report through the workflow (qhse.services.access).
     r = qhse(setup, "hazard", "transition", str(hid), "rejected", "--reason", "dup", "--as", "line.worker")
     assert r.returncode == 2 and "may not view actions" in r.stderr, r.stderr
     r = qhse(setup, "hazard", "transition", str(hid), "rejected", "--reason", "dup", "--as", "hse.officer")

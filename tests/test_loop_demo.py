@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db.queries import hazards as q
-from qhse.sla import DEFAULT_RECTIFY_HOURS, escalate_overdue
-from qhse.workflow import TRANSITIONS
+from qhse.services.sla import DEFAULT_RECTIFY_HOURS, escalate_overdue
+from qhse.services.workflow import TRANSITIONS
 
 from .conftest import SEED_END
 

@@ -91,7 +91,7 @@ def test_time_ordered_threshold_ignores_test_labels():
 @needs_data
 @pytest.mark.slow
 def test_cli_prints_table_and_json():
-    from qhse.cli import cli
+    from qhse.cli.root import cli
 
     runner = CliRunner()
     res = runner.invoke(cli, ["ml", "evaluate-ai4i", str(AI4I)])
@@ -114,7 +114,7 @@ def test_cli_prints_table_and_json():
 
 
 def test_cli_reports_a_bad_file_in_one_line(tmp_path):
-    from qhse.cli import cli
+    from qhse.cli.root import cli
 
     p = tmp_path / "bad.csv"
     p.write_text("hello\n")

@@ -145,7 +145,7 @@ def test_score_writes_predictions_with_champion_version(first, store, seeded_eng
 
 
 def test_cli_train_promote_models_score(first, store, seeded_url, monkeypatch):
-    from qhse.cli import cli
+    from qhse.cli.root import cli
 
     monkeypatch.setenv("QHSE_DATABASE_URL", seeded_url)
     monkeypatch.setenv("QHSE_MLFLOW_TRACKING_URI", store.tracking_uri)

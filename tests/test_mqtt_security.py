@@ -280,7 +280,7 @@ def test_shared_subscription_needs_a_stable_client_id(db_url, tmp_path):
 
 
 def test_client_id_setting_is_checked():
-    from qhse.config import SettingsError, load_settings
+    from qhse.settings import SettingsError, load_settings
 
     assert load_settings(mqtt_client_id="qhse-ingest-1").mqtt_client_id == "qhse-ingest-1"
     with pytest.raises(SettingsError, match="QHSE_MQTT_CLIENT_ID"):
@@ -300,8 +300,8 @@ def test_redact_url_and_address_repr():
 
 
 def test_notifications_and_vision_events_publish_with_the_platform_credentials(secure, monkeypatch):
-    from qhse.config import reset_settings_cache
-    from qhse.notify import default_notifiers
+    from qhse.settings import reset_settings_cache
+    from qhse.services.notify import default_notifiers
     from vision.events import MqttPublisher
 
     for k, v in {"QHSE_MQTT_URL": secure.url, "QHSE_MQTT_USERNAME": PLATFORM_USER,

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from .actor_fixtures import act
 from db import models as m
-from qhse import notify, workflow as wf
-from qhse.notify import MqttNotifier, NotifyError, SmtpNotifier, WebhookNotifier, deliver_pending, enqueue
-from qhse.sla import escalate_overdue
+from qhse.services import notify, workflow as wf
+from qhse.services.notify import MqttNotifier, NotifyError, SmtpNotifier, WebhookNotifier, deliver_pending, enqueue
+from qhse.services.sla import escalate_overdue
 
 from .loop_org import make_org
 
@@ -161,7 +161,7 @@ def test_gives_up_after_max_attempts_but_keeps_the_row(eng, smtp_sink, caplog):
     nid = _queue(eng, "email", "pm@plant.example")
     tx = {"email": SmtpNotifier(url, "qhse@plant.example")}
     t = T0
-    with caplog.at_level(logging.WARNING, logger="qhse.notify"):
+    with caplog.at_level(logging.WARNING, logger="qhse.services.notify"):
         for _ in range(3):
             deliver_pending(eng, now=t, notifiers=tx, max_attempts=3)
             t += dt.timedelta(hours=2)
@@ -233,7 +233,7 @@ def test_mqtt_notifier_against_real_broker(eng, mqtt_url):
 
 
 def test_mail_spool_is_the_embedded_default(eng, tmp_path, monkeypatch):
-    from qhse.config import reset_settings_cache
+    from qhse.settings import reset_settings_cache
 
     for k in ("QHSE_SMTP_URL",):
         monkeypatch.delenv(k, raising=False)

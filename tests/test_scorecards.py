@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries.scorecards import EvidenceNotVisible, score_evidence, scores
-from qhse import scorecards as sc
-from qhse.scorecards import ScorecardError, compute_month, load_indicators, rating, record_manual_entry
+from qhse.services import scorecards as sc
+from qhse.services.scorecards import ScorecardError, compute_month, load_indicators, rating, record_manual_entry
 from tests import kpi_fixtures as fx
 
 OCT, SEP, AUG = dt.date(2026, 10, 1), dt.date(2026, 9, 1), dt.date(2026, 8, 1)

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from .actor_fixtures import act
 from db import models as m
-from qhse import workflow as wf
-from qhse.sla import SlaError, WorkingCalendar, escalate_overdue, escalation_level, resolve_policy
+from qhse.services import workflow as wf
+from qhse.services.sla import SlaError, WorkingCalendar, escalate_overdue, escalation_level, resolve_policy
 
 from .loop_org import add_policy, make_org
 
@@ -249,7 +249,7 @@ _RACE = r"""
 import datetime as dt, sys, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from qhse.sla import escalate_overdue
+from qhse.services.sla import escalate_overdue
 url, start_at, now = sys.argv[1], float(sys.argv[2]), dt.datetime.fromisoformat(sys.argv[3])
 e = sa.create_engine(url)
 with e.connect() as c:

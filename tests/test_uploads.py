@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qhse import uploads
-from qhse.uploads import (
+from qhse.services import uploads
+from qhse.services.uploads import (
     UploadError,
     header_size,
     store_photo,
@@ -76,7 +76,7 @@ def test_jpeg_bomb_is_refused_from_its_sof_header(no_decode):
 
 
 def test_pixel_limit_is_a_setting(monkeypatch):
-    from qhse.config import reset_settings_cache
+    from qhse.settings import reset_settings_cache
 
     _ok, buf = cv2.imencode(".png", np.zeros((100, 100, 3), np.uint8))
     monkeypatch.setenv("QHSE_UPLOAD_MAX_PIXELS", "5000")

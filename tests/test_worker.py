@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from .actor_fixtures import act
 from db import models as m
-from qhse import worker as w
-from qhse import workflow as wf
+from qhse.jobs import runner as w
+from qhse.services import workflow as wf
 
 from .loop_org import make_org
 
@@ -24,7 +24,7 @@ CORE = ["sla_escalation", "inspection_schedule", "notifications", "rollup_refres
 @pytest.fixture()
 def env(fresh_db_url, tmp_path, monkeypatch, mqtt_url):
     """A fresh database the worker's settings point at, with one plant and an overdue action."""
-    from qhse.config import reset_settings_cache
+    from qhse.settings import reset_settings_cache
 
     monkeypatch.setenv("QHSE_DATABASE_URL", fresh_db_url)
     monkeypatch.setenv("QHSE_DATA_DIR", str(tmp_path))

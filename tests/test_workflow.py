@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from .actor_fixtures import act
 from db import models as m
 from db.queries import hazards as q
-from qhse import workflow as wf
-from qhse.workflow import TRANSITIONS, TransitionError, WorkflowError
+from qhse.services import workflow as wf
+from qhse.services.workflow import TRANSITIONS, TransitionError, WorkflowError
 
 from .loop_org import make_org
 
@@ -209,7 +209,7 @@ def test_cross_department_each_team_tracked(eng, org):
 
 
 def test_dispatch_most_specific_rule_wins(eng, org):
-    from qhse.dispatch import dispatch
+    from qhse.services.dispatch import dispatch
 
     with Session(eng) as s, s.begin():
         s.add_all([
@@ -268,7 +268,7 @@ def test_recurrence_linking(eng, org):
         r1 = _report(s, org, category="lockout", area="A", at=t)
         wf.transition(s, r1.id, "rejected", actor=act(s, "hse"), at=t + _hours(1), reason="duplicate")
         assert not _report(s, org, category="lockout", area="A", at=t + dt.timedelta(days=2)).is_repeat
-        from qhse.recurrence import predecessors
+        from qhse.services.recurrence import predecessors
 
         assert [p.id for p in predecessors(s, third.id)] == [second.id, first.id]
         hid, chain = third.id, [second.id, first.id]
@@ -338,7 +338,7 @@ def test_bad_points_config_refused(eng):
 
 def test_free_text_actor_refused_and_every_step_audited_with_the_user_id(eng, org):
     """A forged name is refused (nothing stored); each step writes audit_log with the user's id."""
-    from qhse.actors import system
+    from qhse.services.actors import system
 
     with Session(eng) as s:
         with s.begin():

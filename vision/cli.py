@@ -210,7 +210,7 @@ def run_cmd(camera_ids, duration, model, threads) -> None:
     """Run the vision worker on the enabled cameras of the database."""
     import logging
 
-    from qhse.cli_support import database_url
+    from qhse.cli.support import database_url
 
     from db.engine import get_engine
     from vision.detector import DetectorError
@@ -246,7 +246,7 @@ def run_cmd(camera_ids, duration, model, threads) -> None:
 @click.option("--site", "site_ids", type=int, multiple=True, help="Only these site ids.")
 def export_reviews_cmd(out_dir: Path, site_ids) -> None:
     """Write confirmed and false-positive events as a YOLO dataset."""
-    from qhse.cli_support import database_url
+    from qhse.cli.support import database_url
 
     from db.engine import get_engine
     from vision.review_export import export_reviews

@@ -5,6 +5,9 @@
 * a JPEG snapshot (the frame with the violation box drawn) under
   ``<data dir>/snapshots/vision/<camera id>/<date>/``; it is replaced while the event
   lasts whenever a higher score is seen (the best view is kept);
+* with ``clips`` (a :class:`vision.clips.ClipBuffer` fed every frame through
+  :meth:`EventWriter.observe`), a short H.264 clip of the seconds before and after the
+  start, written next to the snapshot (``<snapshot>.mp4``);
 * one ``vision_event`` row per event, inserted on start, updated (at most once per
   ``update_interval_s``) while it lasts, closed with ``ended_at`` when it ends;
 * a JSON message on ``qhse/<site code>/vision/events`` for every change written.
@@ -26,6 +29,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from .clips import ClipBuffer, clip_path_for
 from .detector import Detection
 from .tracking import EventChange
 
@@ -147,6 +151,7 @@ class EventWriter:
     update_interval_s: float = 2.0
     jpeg_quality: int = 85
     open_events: dict[str, _Open] = field(default_factory=dict)
+    clips: ClipBuffer | None = None
     errors: int = 0
     written: dict[str, int] = field(default_factory=lambda: {"start": 0, "update": 0, "end": 0})
 
@@ -199,6 +204,7 @@ class EventWriter:
             "updated_at": t.last_seen.isoformat(),
             "ended_at": ended_at.isoformat() if ended_at else None,
             "snapshot_path": str(snap) if snap else None,
+            "clip_path": str(clip_path_for(snap)) if snap and self.clips is not None else None,
         }
 
     def _publish(self, payload: dict) -> None:
@@ -210,6 +216,25 @@ class EventWriter:
         except Exception as exc:  # noqa: BLE001 - the camera keeps running
             self.errors += 1
             log.error("camera %s: MQTT publish failed: %s", self.camera.name, exc)
+
+    def observe(self, ts: float, frame: np.ndarray) -> None:
+        """Every analysed frame of the camera (feeds the clip ring); never raises."""
+        if self.clips is None:
+            return
+        try:
+            self.clips.observe(ts, frame)
+        except Exception as exc:  # noqa: BLE001 - clips must not stop the camera
+            self.errors += 1
+            log.error("camera %s: clip buffer failed: %s", self.camera.name, exc)
+
+    def close(self) -> None:
+        """Write the clips still collecting and wait for them."""
+        if self.clips is not None:
+            try:
+                self.clips.close()
+            except Exception as exc:  # noqa: BLE001
+                self.errors += 1
+                log.error("camera %s: clips not finished: %s", self.camera.name, exc)
 
     def handle(self, changes: list[EventChange], frame: np.ndarray, detections: list[Detection]) -> None:
         for ch in changes:
@@ -230,6 +255,8 @@ class EventWriter:
 
         t = ch.track
         snap = self._snapshot(ch, frame, detections)
+        if self.clips is not None:
+            self.clips.start(clip_path_for(snap), t.first_seen.timestamp())
         values = dict(
             camera_id=self.camera.id, zone_id=t.zone.id, site_id=self.camera.site_id,
             area_id=t.zone.area_id if t.zone.area_id is not None else self.camera.area_id,

@@ -223,7 +223,7 @@ class CameraRunner:
 
 
 def default_mqtt_url() -> str:
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     s = get_settings()
     return s.mqtt_url or f"mqtt://127.0.0.1:{s.embedded_mqtt_port}"
@@ -245,7 +245,7 @@ def run(
     """Run the worker on the enabled cameras for ``duration_s`` seconds (None: until
     ``stop_event`` is set).  Returns per-camera statistics."""
     from db.engine import get_engine
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     from .detector import load_detector
 

@@ -6,8 +6,8 @@ import streamlit as st
 
 from dashboard import core
 from db.queries import audit, org, users
-from qhse import access
-from qhse.auth import AuthError, add_user, set_active, set_password, set_role_and_sites
+from qhse.services import access
+from qhse.services.auth import AuthError, add_user, set_active, set_password, set_role_and_sites
 
 ctx = core.page_context()
 st.title(ctx.tr("Users and audit", "用户与审计"))

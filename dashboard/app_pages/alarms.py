@@ -9,8 +9,8 @@ import streamlit as st
 
 from dashboard import charts, core
 from db.queries import alarms as aq
-from qhse import access
-from qhse.alarms import AlarmError, acknowledge
+from qhse.services import access
+from qhse.services.alarms import AlarmError, acknowledge
 
 ctx = core.page_context()
 f = ctx.filters
@@ -94,7 +94,7 @@ live()
 def consumers() -> None:
     """Ingestion consumers' heartbeats: alarms are raised only while a consumer stores readings."""
     from db.queries import ingest as iq
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     stale_s = get_settings().heartbeat_stale_s
     hb = core.fetch(iq.consumer_heartbeats, ctx.scope, stale_s=stale_s, ttl="live")

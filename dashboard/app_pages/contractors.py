@@ -11,8 +11,8 @@ import streamlit as st
 from dashboard import core
 from db.queries import contractors as cq
 from db.queries import training as tq
-from qhse.config import get_settings
-from qhse.contractors import APPROVER_ROLES, JOB_APPROVER_ROLES, ContractorError, approve_company, approve_job
+from qhse.settings import get_settings
+from qhse.services.contractors import APPROVER_ROLES, JOB_APPROVER_ROLES, ContractorError, approve_company, approve_job
 
 ctx = core.page_context()
 f = ctx.filters

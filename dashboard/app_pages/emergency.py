@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import core
 from db.queries import emergency as eq
 from db.queries import org
-from qhse.emergency import KIND_LABELS, EmergencyError, close, declare, log_action, use_resource
+from qhse.services.emergency import KIND_LABELS, EmergencyError, close, declare, log_action, use_resource
 
 ctx = core.page_context()
 KIND_ZH = {"fire": "火灾", "gas_leak": "气体泄漏", "chemical_spill": "化学品泄漏", "injury": "人身伤害"}

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, core
 from db.queries import equipment as eq
-from qhse.explain import waterfall_steps
+from qhse.domain.explain import waterfall_steps
 
 ctx = core.page_context()
 f = ctx.filters

@@ -8,10 +8,10 @@ import streamlit as st
 
 from dashboard import core
 from db.queries import org, safety
-from qhse import access
-from qhse.hazard_intake import CATEGORIES, SEVERITIES, report
-from qhse.uploads import MAX_PHOTO_BYTES, UploadError
-from qhse.workflow import WorkflowError
+from qhse.services import access
+from qhse.services.hazard_intake import CATEGORIES, SEVERITIES, report
+from qhse.services.uploads import MAX_PHOTO_BYTES, UploadError
+from qhse.services.workflow import WorkflowError
 
 ctx = core.page_context()
 f = ctx.filters

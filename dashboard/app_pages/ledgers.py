@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import core
 from db.queries import ledgers as lq
 from db.queries import org
-from qhse import ledgers as L
+from qhse.services import ledgers as L
 
 ctx = core.page_context()
 f = ctx.filters

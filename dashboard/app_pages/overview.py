@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, core
-from qhse.overview import overview
+from qhse.services.overview import overview
 
 ctx = core.page_context()
 f = ctx.filters

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import core, kpi_charts
-from qhse import kpi_views as kv
+from qhse.services import kpi_views as kv
 
 ctx = core.page_context()
 f = ctx.filters
@@ -24,10 +24,10 @@ st.title(ctx.tr("Emergency resources", "应急资源配置"))
 data = core.fetch(kv.resources_view, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids)
 areas, rows, summary = data["areas"], data["rows"], data["summary"]
 st.caption(ctx.tr(f"Risk over the {data['window_days']} days to {ctx.date(data['as_of'])}. Each plant's stock of a "
-                  "kind is shared out by risk: every area that needs it first gets its minimum (qhse/performance.yaml), "
+                  "kind is shared out by risk: every area that needs it first gets its minimum (qhse/domain/performance.yaml), "
                   "the rest goes where the risk index is higher.",
                   f"风险按截至 {ctx.date(data['as_of'])} 的 {data['window_days']} 天计算。各工厂每类资源按风险重新分配："
-                  "需要该资源的区域先获得最低配置（qhse/performance.yaml），其余按风险指数从高到低分配。"))
+                  "需要该资源的区域先获得最低配置（qhse/domain/performance.yaml），其余按风险指数从高到低分配。"))
 if areas.empty:
     st.info(ctx.t("no_data"))
     st.stop()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import charts, core
 from db.queries import risk as riskq
-from qhse import risk
+from qhse.services import risk
 
 ctx = core.page_context()
 f = ctx.filters

@@ -8,9 +8,9 @@ import streamlit as st
 
 from dashboard import core, kpi_charts
 from db.queries.scorecards import EvidenceNotVisible
-from qhse import access
-from qhse import kpi_views as kv
-from qhse.scorecards import ScorecardError
+from qhse.services import access
+from qhse.services import kpi_views as kv
+from qhse.services.scorecards import ScorecardError
 
 ctx = core.page_context()
 f = ctx.filters
@@ -169,8 +169,8 @@ with tab_scores:
 with tab_health:
     hdf = core.fetch(kv.department_health, ctx.scope, month=month, site_ids=f.site_ids)
     st.caption(ctx.tr("Index 0–100 from hazard density, rectification rate, repeat rate and severity mix "
-                      "(weights in qhse/performance.yaml); rank 1 is the healthiest department.",
-                      "指数 0–100，由隐患密度、整改率、重复率和严重程度构成（权重见 qhse/performance.yaml）；"
+                      "(weights in qhse/domain/performance.yaml); rank 1 is the healthiest department.",
+                      "指数 0–100，由隐患密度、整改率、重复率和严重程度构成（权重见 qhse/domain/performance.yaml）；"
                       "第 1 名为最健康的部门。"))
     if hdf.empty:
         st.info(ctx.t("no_data"))

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import core, kpi_charts
-from qhse import kpi_views as kv
+from qhse.services import kpi_views as kv
 
 ctx = core.page_context()
 f = ctx.filters

@@ -8,8 +8,8 @@ import streamlit as st
 
 from dashboard import charts, core
 from db.queries import vision as vq
-from qhse import access
-from qhse.vision_review import ReviewError, review
+from qhse.services import access
+from qhse.services.vision_review import ReviewError, review
 
 ctx = core.page_context()
 f = ctx.filters

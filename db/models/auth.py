@@ -1,4 +1,4 @@
-"""Dashboard sign-in state: server-side sessions and sign-in attempts (``qhse.auth`` uses them)."""
+"""Dashboard sign-in state: server-side sessions and sign-in attempts (``qhse.services.auth`` uses them)."""
 
 from __future__ import annotations
 

@@ -56,6 +56,6 @@ def local_midnight(d: dt.date, tz: str) -> dt.datetime:
 
 
 def default_tz() -> str:
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     return get_settings().timezone

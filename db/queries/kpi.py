@@ -3,7 +3,7 @@
 Every measure is an additive count (hours, cases, hazards, actions, inspections, training
 records), so any grouping is the sum of its parts: the group's TRIR comes from the group's
 summed cases and hours, never from an average of site rates.  The formulas themselves live
-in ``qhse.kpi``; this module only counts.
+in ``qhse.domain.kpi``; this module only counts.
 
 Periods are whole months in the reporting time zone: ``[start, end)`` with both dates the
 first of a month.  Items that fall due after ``as_of`` (default: now) are not counted yet.

@@ -1,7 +1,7 @@
 """The caller's data scope, passed into every read query.
 
 A ``Scope`` says which sites a caller may see and whether sensitive person fields may be
-read.  The access policy (``qhse.access``) decides what goes into it; the query layer
+read.  The access policy (``qhse.services.access``) decides what goes into it; the query layer
 only applies it, so a page cannot widen it: ``scope.site_filter(column, requested)``
 returns the intersection of what was asked for and what is allowed, and a query with an
 empty intersection returns no row.

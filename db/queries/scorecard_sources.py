@@ -6,7 +6,7 @@ score's numerator and denominator.  For a share (on-time actions, inspections do
 an item counts 1 in the denominator and 1 in the numerator when it passes; for a
 frequency rate (TRIR...) the counted incidents add to the numerator and the hours records
 add their hours to the denominator.  The formula applied to the sums lives in
-``qhse.scorecards``; which rows count lives here.
+``qhse.services.scorecards``; which rows count lives here.
 
 ``w`` holds the window: ``t0``/``t1`` (the month, as aware datetimes), ``as_of`` (what
 was known when computing; items not yet due at ``as_of`` are left out) and ``tz``.

@@ -1,4 +1,4 @@
-"""User accounts and their site scope (reads and plain writes; hashing lives in qhse.auth)."""
+"""User accounts and their site scope (reads and plain writes; hashing lives in qhse.services.auth)."""
 
 from __future__ import annotations
 

@@ -1,3 +1,3 @@
-from qhse.cli import main
+from qhse.cli.root import main
 
 main()

@@ -22,7 +22,7 @@ class KpiUsageError(click.ClickException):
 
 def _engine():
     from db.engine import get_engine
-    from qhse.cli_support import database_url
+    from qhse.cli.support import database_url
 
     return get_engine(database_url(migrate=True, quiet=True))
 
@@ -52,7 +52,7 @@ def _sites(engine, codes: tuple[str, ...]) -> list[int] | None:
 
 
 def _num(v, digits: int = 2) -> str:
-    from qhse.kpi import fmt
+    from qhse.domain.kpi import fmt
 
     return fmt(v, digits)
 
@@ -65,7 +65,7 @@ def _console(width: int = 170):
 
 
 def _config(path):
-    from qhse.performance import PerformanceConfigError, load_performance_config
+    from qhse.domain.performance import PerformanceConfigError, load_performance_config
 
     if path is None:
         return None
@@ -86,13 +86,13 @@ def _config(path):
 @click.option("--site", "sites", multiple=True, help="Site code (repeat for several; default: every site).")
 @click.option("--format", "fmt_", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--config", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Performance settings YAML (default: qhse/performance.yaml).")
+              help="Performance settings YAML (default: qhse/domain/performance.yaml).")
 def kpi_cmd(month, months, by, sites, fmt_, config) -> None:
     """Safety KPIs (TRIR, DART, LTIFR, severity, near-miss ratio, hazard closure, on-time
     rectification, training coverage, inspection completion) with the change versus the
     previous period; the total line is computed from summed hours and cases."""
-    from qhse.kpi import KPIS
-    from qhse.kpi_report import default_month, kpi_report
+    from qhse.domain.kpi import KPIS
+    from qhse.services.kpi_report import default_month, kpi_report
 
     eng = _engine()
     site_ids = _sites(eng, sites)
@@ -146,10 +146,10 @@ def scorecard() -> None:
 
 @scorecard.command("sync")
 @click.option("--file", "path", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Indicator YAML (default: qhse/indicators.yaml).")
+              help="Indicator YAML (default: qhse/domain/indicators.yaml).")
 def scorecard_sync(path) -> None:
     """Load the indicator definitions into the database (new versions are added)."""
-    from qhse.scorecards import ScorecardError, load_indicators, sync_indicators
+    from qhse.services.scorecards import ScorecardError, load_indicators, sync_indicators
 
     eng = _engine()
     try:
@@ -173,8 +173,8 @@ def scorecard_compute(month, from_, to) -> None:
     """Compute every active indicator for a month (or a range of months) from the data."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from qhse.kpi_report import default_month
-    from qhse.scorecards import ScorecardError, compute_range
+    from qhse.services.kpi_report import default_month
+    from qhse.services.scorecards import ScorecardError, compute_range
 
     eng = _engine()
     last = _month(to) or _month(month) or default_month(eng)
@@ -271,7 +271,7 @@ def scorecard_evidence(score_id: int) -> None:
 @click.option("--evidence", required=True, help="What was checked: documents, manifest numbers, photos.")
 def scorecard_enter(code, unit, month, value, entered_by, evidence) -> None:
     """Record the result of a manual-check indicator, with its evidence."""
-    from qhse.scorecards import ScorecardError, record_manual_entry
+    from qhse.services.scorecards import ScorecardError, record_manual_entry
 
     try:
         res = record_manual_entry(_engine(), code=code, unit=unit, month=_month(month), value=value,
@@ -291,8 +291,8 @@ def health_index_cmd(month, by, sites) -> None:
     """Safety health index and ranking with the change versus last month."""
     from rich.table import Table
 
-    from qhse.health_index import health_ranking
-    from qhse.kpi_report import default_month
+    from qhse.services.health_index import health_ranking
+    from qhse.services.kpi_report import default_month
 
     eng = _engine()
     site_ids = _sites(eng, sites)
@@ -320,7 +320,7 @@ def resources_cmd(sites, gaps_only) -> None:
     """Area risk index and the recommended distribution of emergency resources vs stock."""
     from rich.table import Table
 
-    from qhse.resources import recommend
+    from qhse.services.resources import recommend
 
     eng = _engine()
     rec = recommend(eng, scope=_sites(eng, sites))
@@ -352,7 +352,7 @@ def demo_scorecards(engine, *, force: bool = False) -> None:
     """``qhse demo`` step: compute the scorecards of the whole seeded history (with progress)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from qhse.scorecards import compute_range, has_scores, history_months
+    from qhse.services.scorecards import compute_range, has_scores, history_months
 
     if not force and has_scores(engine):
         click.echo("scorecards already computed (the job runner keeps them current)")

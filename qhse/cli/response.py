@@ -13,14 +13,14 @@ from pathlib import Path
 import click
 
 
-from qhse.cli_support import UserError as UsageError  # noqa: E402  (one line on stderr, exit status 2)
-from qhse.cli_support import acting_user, as_user_option  # noqa: E402
+from qhse.cli.support import UserError as UsageError  # noqa: E402  (one line on stderr, exit status 2)
+from qhse.cli.support import acting_user, as_user_option  # noqa: E402
 
 
 def _ctx():
     """(engine, UsageError) for the configured database, its schema brought up to date."""
     from db.engine import get_engine
-    from qhse.cli_support import database_url
+    from qhse.cli.support import database_url
 
     return get_engine(database_url(migrate=True, quiet=True)), UsageError
 
@@ -32,7 +32,7 @@ def _user_error(msg: str) -> UsageError:
 def _time(value: str | None, what: str = "time") -> dt.datetime | None:
     if value is None:
         return None
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     v = value.strip().replace("T", " ")
     for fmt in ("%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
@@ -90,7 +90,7 @@ def contractor() -> None:
 
 
 def _contractor_call(fn, *args, **kwargs):
-    from qhse.contractors import ContractorError
+    from qhse.services.contractors import ContractorError
 
     try:
         return fn(*args, **kwargs)
@@ -114,7 +114,7 @@ def contractor_list(on_: str | None) -> None:
 
 def _manager(engine, as_user: str):
     """``--as USERNAME`` holding manage_contractors."""
-    from qhse.access import MANAGE_CONTRACTORS
+    from qhse.services.access import MANAGE_CONTRACTORS
 
     return acting_user(engine, as_user, MANAGE_CONTRACTORS)
 
@@ -126,8 +126,8 @@ def _manager(engine, as_user: str):
 def contractor_approve(company: str, capacity: str, as_user: str) -> None:
     """Give the safety or legal approval of COMPANY (id or exact name)."""
     from db.queries import refs
-    from qhse.access import VIEW_CONTRACTORS
-    from qhse.contractors import approve_company
+    from qhse.services.access import VIEW_CONTRACTORS
+    from qhse.services.contractors import approve_company
 
     engine, _ = _ctx()
     who = acting_user(engine, as_user, VIEW_CONTRACTORS)
@@ -143,7 +143,7 @@ def contractor_approve(company: str, capacity: str, as_user: str) -> None:
 def contractor_suspend(company: str, as_user: str, reason: str) -> None:
     """Suspend COMPANY (both approvals are withdrawn)."""
     from db.queries import refs
-    from qhse.contractors import suspend_company
+    from qhse.services.contractors import suspend_company
 
     engine, _ = _ctx()
     who = _manager(engine, as_user)
@@ -164,7 +164,7 @@ def contractor_qualify(company: str | None, person: str | None, kind: str, numbe
                        expires: str | None, as_user: str) -> None:
     """File a company licence or a worker's special-work certificate."""
     from db.queries import refs
-    from qhse.contractors import add_qualification
+    from qhse.services.contractors import add_qualification
 
     engine, _ = _ctx()
     who = _manager(engine, as_user)
@@ -182,7 +182,7 @@ def contractor_qualify(company: str | None, person: str | None, kind: str, numbe
 def contractor_induction(employee_no: str, score: float, as_user: str) -> None:
     """Record a worker's induction test; below the pass mark the worker is refused (exit 2)."""
     from db.queries import refs
-    from qhse.contractors import record_induction
+    from qhse.services.contractors import record_induction
 
     engine, _ = _ctx()
     who = _manager(engine, as_user)
@@ -207,7 +207,7 @@ def contractor_induction(employee_no: str, score: float, as_user: str) -> None:
 def contractor_job_create(company, area, scope_text, work_types, workers, from_, to_, supervisor, as_user) -> None:
     """Declare a job: scope, area, work types, workers and time window."""
     from db.queries import refs
-    from qhse.contractors import create_job
+    from qhse.services.contractors import create_job
 
     engine, _ = _ctx()
     who = _manager(engine, as_user)
@@ -224,7 +224,7 @@ def contractor_job_create(company, area, scope_text, work_types, workers, from_,
 @as_user_option(help_extra=" (admin or plant_manager of the job's site)")
 def contractor_job_approve(job_id: int, as_user: str) -> None:
     """Approve a requested job (workers and company are checked again)."""
-    from qhse.contractors import approve_job
+    from qhse.services.contractors import approve_job
 
     engine, _ = _ctx()
     who = _manager(engine, as_user)
@@ -279,8 +279,8 @@ def contractor_show(job_id: int) -> None:
 def contractor_enter(employee_no: str, area: str, at_: str | None, as_user: str) -> None:
     """Record an entry; refused (exit 2) outside an approved window or when a rule bars it."""
     from db.queries import refs
-    from qhse.access import RECORD_ACCESS
-    from qhse.contractors import record_entry
+    from qhse.services.access import RECORD_ACCESS
+    from qhse.services.contractors import record_entry
 
     engine, _ = _ctx()
     who = acting_user(engine, as_user, RECORD_ACCESS)
@@ -297,8 +297,8 @@ def contractor_enter(employee_no: str, area: str, at_: str | None, as_user: str)
 def contractor_exit(employee_no: str, area: str | None, at_: str | None, as_user: str) -> None:
     """Record an exit."""
     from db.queries import refs
-    from qhse.access import RECORD_ACCESS
-    from qhse.contractors import record_exit
+    from qhse.services.access import RECORD_ACCESS
+    from qhse.services.contractors import record_exit
 
     engine, _ = _ctx()
     who = acting_user(engine, as_user, RECORD_ACCESS)
@@ -319,7 +319,7 @@ def contractor_exit(employee_no: str, area: str | None, at_: str | None, as_user
 def contractor_check(job_id: int, result: str, photos, note, supervisor, at_, as_user) -> None:
     """Record a supervisor's site check with photos; 'stop_work' bars further entry."""
     from db.queries import refs
-    from qhse.contractors import record_check
+    from qhse.services.contractors import record_check
 
     engine, _ = _ctx()
     who = _manager(engine, as_user)
@@ -336,7 +336,7 @@ def contractor_check(job_id: int, result: str, photos, note, supervisor, at_, as
 @click.option("--note", default=None)
 def contractor_sign_off(job_id: int, party: str, as_user: str, note: str | None) -> None:
     """Sign the job's completion for one party; the job completes when all have signed."""
-    from qhse.contractors import sign_off
+    from qhse.services.contractors import sign_off
 
     engine, _ = _ctx()
     who = _manager(engine, as_user)
@@ -351,7 +351,7 @@ def emergency() -> None:
 
 
 def _em_call(fn, *args, **kwargs):
-    from qhse.emergency import EmergencyError
+    from qhse.services.emergency import EmergencyError
 
     try:
         return fn(*args, **kwargs)
@@ -370,8 +370,8 @@ def emergency_declare(area: str, kind: str, as_user: str, description: str | Non
                       as_json: bool) -> None:
     """Declare an emergency, print the response plan and notify."""
     from db.queries import refs
-    from qhse.access import MANAGE_EMERGENCY
-    from qhse.emergency import declare, plan_text
+    from qhse.services.access import MANAGE_EMERGENCY
+    from qhse.services.emergency import declare, plan_text
 
     engine, _ = _ctx()
     who = acting_user(engine, as_user, MANAGE_EMERGENCY)
@@ -396,8 +396,8 @@ def emergency_declare(area: str, kind: str, as_user: str, description: str | Non
 @click.option("--at", "at_", default=None)
 def emergency_log(emergency_id: int, as_user: str, action, note, resource_id, quantity, at_) -> None:
     """Add an action, a note or a resource used to the timeline."""
-    from qhse.access import MANAGE_EMERGENCY
-    from qhse.emergency import log_action, use_resource
+    from qhse.services.access import MANAGE_EMERGENCY
+    from qhse.services.emergency import log_action, use_resource
 
     if sum(x is not None for x in (action, note, resource_id)) != 1:
         raise _user_error("give exactly one of --action, --note, --resource")
@@ -421,8 +421,8 @@ def emergency_log(emergency_id: int, as_user: str, action, note, resource_id, qu
 @click.option("--at", "at_", default=None)
 def emergency_close(emergency_id: int, as_user: str, summary: str, lessons, new_steps, at_) -> None:
     """Close with a review; lessons and new steps become a new version of the site's plan template."""
-    from qhse.access import MANAGE_EMERGENCY
-    from qhse.emergency import close
+    from qhse.services.access import MANAGE_EMERGENCY
+    from qhse.services.emergency import close
 
     engine, _ = _ctx()
     who = acting_user(engine, as_user, MANAGE_EMERGENCY)
@@ -437,7 +437,7 @@ def emergency_show(emergency_id: int) -> None:
     """The stored plan, the timeline and the review."""
     from db.queries.emergency import emergency_detail
     from db.queries.scope import SYSTEM
-    from qhse.emergency import plan_text
+    from qhse.services.emergency import plan_text
 
     engine, _ = _ctx()
     d = emergency_detail(engine, SYSTEM, emergency_id)
@@ -486,7 +486,7 @@ def ledger_export(kind: str, site: str, from_: str, to_: str, fmt: str, output: 
     """Export a ledger for a period."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from qhse.ledgers import LedgerError, build, export
+    from qhse.services.ledgers import LedgerError, build, export
 
     engine, _ = _ctx()
     try:
@@ -555,7 +555,7 @@ def training_gate_scan(sites, at_: str | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from db.queries import refs
-    from qhse.gating import scan
+    from qhse.services.gating import scan
 
     engine, _ = _ctx()
     ids = [_refs(refs.site_id, engine, s) for s in sites] or None

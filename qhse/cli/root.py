@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
-from qhse.config import SettingsError
+from qhse.settings import SettingsError
 
 
-from qhse.cli_support import (  # noqa: F401  (re-exported)
+from qhse.cli.support import (  # noqa: F401  (re-exported)
     UserError,
     _settings,
     acting_user,
@@ -86,7 +86,7 @@ def run_seed(*, scale: str, seed: int, end_date=None, reset: bool = False, url: 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from db.engine import get_engine
-    from db.seed import SeedError, seed as do_seed
+    from qhse.demo.seed import SeedError, seed as do_seed
 
     url = url or database_url(migrate=True)
     end = dt.datetime(end_date.year, end_date.month, end_date.day, tzinfo=dt.UTC) if end_date else None
@@ -205,7 +205,7 @@ def user_add(username: str, role: str, sites: tuple[str, ...], all_sites: bool, 
              locale: str, password: str | None) -> None:
     """Create a user with an argon2-hashed password."""
     from db.engine import get_engine
-    from qhse.auth import AuthError, add_user
+    from qhse.services.auth import AuthError, add_user
 
     url = database_url(migrate=True)
     if password is None:
@@ -244,7 +244,7 @@ def user_list() -> None:
 def user_passwd(username: str, password: str | None) -> None:
     """Set a user's password."""
     from db.engine import get_engine
-    from qhse.auth import AuthError, set_password
+    from qhse.services.auth import AuthError, set_password
 
     url = database_url(migrate=True)
     if password is None:
@@ -278,13 +278,13 @@ def _loop_engine():
 
 def _loop_errors():
     """Rule violations that a user can fix: shown as one line, exit 2."""
-    from qhse.dispatch import DispatchError
-    from qhse.incentives import IncentiveError
-    from qhse.inspections import InspectionError
-    from qhse.notify import NotifyError
-    from qhse.recurrence import RecurrenceError
-    from qhse.sla import SlaError
-    from qhse.workflow import WorkflowError
+    from qhse.services.dispatch import DispatchError
+    from qhse.services.incentives import IncentiveError
+    from qhse.services.inspections import InspectionError
+    from qhse.services.notify import NotifyError
+    from qhse.services.recurrence import RecurrenceError
+    from qhse.services.sla import SlaError
+    from qhse.services.workflow import WorkflowError
 
     return (WorkflowError, SlaError, DispatchError, InspectionError, NotifyError, IncentiveError, RecurrenceError)
 
@@ -366,8 +366,8 @@ def hazard_report(site_code, area_code, category, title, severity, description, 
     """Report a hazard (response due time, recurrence link and area manager notice follow)."""
     from db.engine import session_scope
     from db.models import Area, Asset, Site
-    from qhse.access import REPORT_HAZARD
-    from qhse.workflow import report_hazard
+    from qhse.services.access import REPORT_HAZARD
+    from qhse.services.workflow import report_hazard
 
     eng = _loop_engine()
     who = acting_user(eng, as_user, REPORT_HAZARD)
@@ -401,7 +401,7 @@ def hazard_list(site_code, status, open_only, limit) -> None:
     from rich.table import Table
 
     from db.queries.hazards import hazard_list as query
-    from qhse.workflow import STATUSES
+    from qhse.services.workflow import STATUSES
 
     if status and status not in STATUSES:
         raise UserError(f"unknown status {status!r} (statuses: {', '.join(STATUSES)})")
@@ -461,8 +461,8 @@ def hazard_transition(hazard_id, status, as_user, reason, note, departments, due
 
     from db.engine import session_scope
     from db.models import Department, HazardReport
-    from qhse.access import VIEW_ACTIONS
-    from qhse.workflow import transition
+    from qhse.services.access import VIEW_ACTIONS
+    from qhse.services.workflow import transition
 
     eng = _loop_engine()
     actor = acting_user(eng, as_user, VIEW_ACTIONS)
@@ -493,8 +493,8 @@ def hazard_transition(hazard_id, status, as_user, reason, note, departments, due
 def hazard_start_action(action_id: int, as_user: str) -> None:
     """A team starts work on its corrective action."""
     from db.engine import session_scope
-    from qhse.access import VIEW_ACTIONS
-    from qhse.workflow import start_action
+    from qhse.services.access import VIEW_ACTIONS
+    from qhse.services.workflow import start_action
 
     actor = acting_user(_loop_engine(), as_user, VIEW_ACTIONS)
     try:
@@ -515,8 +515,8 @@ def hazard_complete_action(action_id: int, as_user: str, note: str | None, cost:
     """A team finishes its corrective action (the last one rectifies the hazard)."""
     from db.engine import session_scope
     from db.models import HazardReport
-    from qhse.access import VIEW_ACTIONS
-    from qhse.workflow import complete_action
+    from qhse.services.access import VIEW_ACTIONS
+    from qhse.services.workflow import complete_action
 
     actor = acting_user(_loop_engine(), as_user, VIEW_ACTIONS)
     try:
@@ -586,7 +586,7 @@ def inspection() -> None:
 def inspection_schedule(days: float) -> None:
     """Create due inspections for every route and flag missed ones."""
     from db.engine import session_scope
-    from qhse.inspections import schedule
+    from qhse.services.inspections import schedule
 
     with session_scope(_loop_engine()) as s:
         res = schedule(s, horizon=dt.timedelta(days=days))
@@ -622,8 +622,8 @@ def inspection_perform(inspection_id, inspector, answers, findings, as_user) -> 
     """Record an inspection's results; failed items and findings become hazard reports."""
     from db.engine import session_scope
     from db.queries.hazards import inspection_form
-    from qhse.access import REPORT_HAZARD
-    from qhse.inspections import perform
+    from qhse.services.access import REPORT_HAZARD
+    from qhse.services.inspections import perform
 
     eng = _loop_engine()
     actor = acting_user(eng, as_user, REPORT_HAZARD)
@@ -695,7 +695,7 @@ def notify_list(status, limit) -> None:
 def notify_retry(ids) -> None:
     """Queue given-up notifications again (after fixing the transport settings)."""
     from db.engine import session_scope
-    from qhse.notify import retry_failed
+    from qhse.services.notify import retry_failed
 
     with session_scope(_loop_engine()) as s:
         n = retry_failed(s, ids or None)
@@ -717,7 +717,7 @@ def worker(once: bool, jobs: tuple[str, ...], force: bool, tick: float, list_job
     """
     import logging
 
-    from qhse.worker import JOBS, run_forever, run_once, select_jobs, worker_id
+    from qhse.jobs.runner import JOBS, run_forever, run_once, select_jobs, worker_id
 
     if list_jobs:
         for j in JOBS:
@@ -757,7 +757,7 @@ def worker(once: bool, jobs: tuple[str, ...], force: bool, tick: float, list_job
 @click.option("--reset", is_flag=True, help="Re-seed even if the database already holds data.")
 def demo(scale: str, seed_: int, no_ui: bool, port: int, reset: bool) -> None:
     """Set everything up on embedded defaults and run the whole platform on demo data."""
-    from qhse.demo import run_demo
+    from qhse.demo.run import run_demo
 
     run_demo(scale=scale, seed=seed_, ui=not no_ui, port=port, reset=reset)
 
@@ -927,16 +927,16 @@ from vision.cli import vision as _vision_group  # noqa: E402
 cli.add_command(_vision_group)
 
 # ----------------------------------------------------- contractors, emergency, ledgers, training
-# qhse.response_cli imports only click at module level; each command imports its own packages.
-from qhse.response_cli import COMMANDS as _response_commands  # noqa: E402
+# qhse.cli.response imports only click at module level; each command imports its own packages.
+from qhse.cli.response import COMMANDS as _response_commands  # noqa: E402
 
 for _group in _response_commands:
     cli.add_command(_group)
 
 
 # ------------------------------------------------------------- KPIs, scorecards, resources
-# qhse.kpi_cli imports only click at module level; each command imports its own packages.
-from qhse.kpi_cli import COMMANDS as _kpi_commands  # noqa: E402
+# qhse.cli.kpi imports only click at module level; each command imports its own packages.
+from qhse.cli.kpi import COMMANDS as _kpi_commands  # noqa: E402
 
 for _c in _kpi_commands:
     cli.add_command(_c)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from qhse.config import SettingsError, get_settings
+from qhse.settings import SettingsError, get_settings
 
 
 class UserError(click.ClickException):
@@ -69,7 +69,7 @@ def as_user_option(*aliases: str, help_extra: str = ""):
 
 def acting_user(engine, username: str, permission: str | None = None):
     """The Scope of ``--as USERNAME``; a one-line error (exit 2) for an unknown, disabled or unauthorised user."""
-    from qhse.actors import ActorError, resolve_user
+    from qhse.services.actors import ActorError, resolve_user
 
     try:
         return resolve_user(engine, username, permission)

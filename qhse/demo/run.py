@@ -15,14 +15,14 @@ def _step(title: str) -> None:
 
 
 def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int = 8501, reset: bool = False) -> None:
-    from qhse.cli import print_seed_summary, run_seed
-    from qhse.cli_support import database_url
+    from qhse.cli.root import print_seed_summary, run_seed
+    from qhse.cli.support import database_url
 
     from db.engine import get_engine
-    from db.seed import database_is_empty
+    from qhse.demo.seed import database_is_empty
 
     _step("Settings and data directory")
-    from qhse.cli_support import _settings
+    from qhse.cli.support import _settings
 
     s = _settings()
     s.ensure_data_dir()
@@ -40,7 +40,7 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
         click.echo("demo data already present (use --reset to re-seed)")
 
     _step("Assessment scorecards")
-    from qhse.kpi_cli import demo_scorecards
+    from qhse.cli.kpi import demo_scorecards
 
     demo_scorecards(get_engine(url), force=empty or reset)
 
@@ -56,7 +56,7 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
         click.echo(f"  failure model skipped: {exc}")
 
     _step("Job runner: every periodic job once (qhse worker --once)")
-    from qhse.worker import run_once
+    from qhse.jobs.runner import run_once
 
     for o in run_once(get_engine(url)):
         click.echo(f"  {o.job:<20} {o.status:<8} {o.duration_s:6.2f} s  {o.detail}")
@@ -95,7 +95,7 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
 
     # Keep these two steps last: the dashboard runs in the foreground until Ctrl+C.
     _step("Dashboard users (one per role)")
-    from qhse.auth import ensure_demo_users
+    from qhse.services.auth import ensure_demo_users
 
     for d, password in ensure_demo_users(get_engine(url)):
         where = ", ".join(d.sites) if d.sites else "all sites"

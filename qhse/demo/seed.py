@@ -29,7 +29,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from db import models as m
-from db.response_seed import seed_response
+from qhse.domain.sensor_catalog import DEFAULT_ALARM_RULES, ENV_SENSORS, MACHINE_SENSORS
+from qhse.demo.response_seed import seed_response
 from db.readings import COPY_HEADER, COPY_READINGS_SQL, COPY_TRAILER, binary_rows, ensure_partitions, refresh_rollups
 
 UTC = dt.UTC
@@ -93,39 +94,6 @@ REGIONS = [("SOUTH", "South China"), ("EAST", "East China")]
 
 MACHINE_AREA_KINDS = {"machining": "cnc_mill", "press": "press", "smt_line": "reflow_oven",
                       "soldering": "wave_solder", "welding": "welding_robot", "cleaning": "ultrasonic_cleaner"}
-
-MACHINE_SENSORS = [
-    # kind, unit, min_valid, max_valid, warn_high, alarm_high
-    ("air_temp", "K", 250.0, 350.0, None, None),
-    ("process_temp", "K", 250.0, 400.0, 314.0, 316.0),
-    ("rpm", "rpm", 0.0, 4000.0, None, None),
-    ("torque", "Nm", 0.0, 120.0, 60.0, 70.0),
-    ("tool_wear", "min", 0.0, 400.0, 200.0, 230.0),
-    ("vibration", "mm/s", 0.0, 50.0, 4.5, 7.1),  # ISO 10816 class II zone boundaries
-]
-
-ENV_SENSORS = {
-    # area kind -> [(kind, unit, min_valid, max_valid, warn_low, warn_high, alarm_low, alarm_high)]
-    "chemical_store": [("voc", "ppm", 0, 2000, None, 50, None, 100), ("temperature", "degC", -20, 80, None, 30, None, 35),
-                       ("humidity", "%RH", 0, 100, None, 70, None, 80), ("o2", "%vol", 0, 30, 19.5, None, 19.5, None)],
-    "soldering": [("voc", "ppm", 0, 2000, None, 50, None, 100)],
-    "cleaning": [("voc", "ppm", 0, 2000, None, 50, None, 100), ("o2", "%vol", 0, 30, 19.5, None, 19.5, None)],
-    "waste": [("h2s", "ppm", 0, 200, None, 5, None, 10), ("o2", "%vol", 0, 30, 19.5, None, 19.5, None)],
-    "welding": [("o2", "%vol", 0, 30, 19.5, None, 19.5, None), ("voc", "ppm", 0, 2000, None, 50, None, 100)],
-}
-
-DEFAULT_ALARM_RULES = [
-    # name, sensor_kind, kind, op, threshold, clear_threshold, duration_s, severity
-    ("Solvent vapour high", "voc", "threshold", ">", 100.0, 80.0, 0, "critical"),
-    ("Solvent vapour elevated", "voc", "threshold", ">", 50.0, 40.0, 60, "warning"),
-    ("Oxygen deficiency", "o2", "threshold", "<", 19.5, 20.0, 0, "critical"),
-    ("Hydrogen sulphide high", "h2s", "threshold", ">", 10.0, 5.0, 0, "critical"),
-    ("Chemical store over-temperature", "temperature", "threshold", ">", 35.0, 33.0, 300, "warning"),
-    ("Chemical store humidity high", "humidity", "threshold", ">", 80.0, 75.0, 600, "warning"),
-    ("Machine vibration high (ISO 10816 zone D)", "vibration", "threshold", ">", 7.1, 6.0, 120, "critical"),
-    ("Machine vibration rising fast", "vibration", "rate", ">", 1.0, None, 0, "warning"),
-    ("Process temperature high", "process_temp", "threshold", ">", 316.0, 314.0, 300, "warning"),
-]
 
 HAZARD_CATEGORIES = {
     "chemical_store": ["chemical", "fire", "housekeeping", "ppe", "electrical"],
@@ -809,7 +777,7 @@ class _Generator:
                                    escalation_level=0, last_escalated_at=None,
                                    cost=round(float(rng.lognormal(6, 1)), 2), currency="CNY")
                         # One level per full SLA period past due (owner -> area -> plant -> group),
-                        # as qhse.sla escalates them.
+                        # as qhse.services.sla escalates them.
                         ref = done or horizon_end
                         lvl = min(3, int((ref - due).total_seconds() // (sla_h * 3600))) if ref > due else 0
                         for L in range(1, lvl + 1):

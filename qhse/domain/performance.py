@@ -1,6 +1,6 @@
 """Settings of the KPI, safety-health-index and resource-allocation computations.
 
-Read from ``qhse/performance.yaml`` (or a file given by the caller); unknown keys are
+Read from ``qhse/domain/performance.yaml`` (or a file given by the caller); unknown keys are
 refused so a typo fails loudly.
 """
 
@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from qhse.kpi import SeverityConvention
+from qhse.domain.kpi import SeverityConvention
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "performance.yaml"
 SEVERITIES = ("low", "normal", "high", "severe")

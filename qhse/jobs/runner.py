@@ -13,7 +13,7 @@ Jobs (interval): SLA escalation (5 min), inspection scheduling and misses (15 mi
 notification delivery (30 s), sensor rollup refresh (10 min), stalled ingestion consumers
 (30 s: the on-call role is notified once per stall), failure-model scoring
 (1 h, when the ml package provides a scoring function) and scorecards (6 h, when
-``qhse.scorecards`` provides one).
+``qhse.services.scorecards`` provides one).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 
-log = logging.getLogger("qhse.worker")
+log = logging.getLogger("qhse.jobs.runner")
 
 UTC = dt.UTC
 LOCK_NAMESPACE = 0x51485345  # "QHSE"
@@ -68,27 +68,27 @@ class Job:
 
 # ------------------------------------------------------------------------------------ jobs
 def _sla_escalation(ctx: JobContext) -> str:
-    from qhse.sla import escalate_overdue
+    from qhse.services.sla import escalate_overdue
 
     with Session(ctx.engine) as s, s.begin():
         return escalate_overdue(s, ctx.now).describe()
 
 
 def _inspections(ctx: JobContext) -> str:
-    from qhse.inspections import schedule
+    from qhse.services.inspections import schedule
 
     with Session(ctx.engine) as s, s.begin():
         return schedule(s, ctx.now).describe()
 
 
 def _training_gating(ctx: JobContext) -> str:
-    from qhse.gating import scan
+    from qhse.services.gating import scan
 
     return scan(ctx.engine, at=ctx.now).describe()
 
 
 def _notifications(ctx: JobContext) -> str:
-    from qhse.notify import deliver_pending
+    from qhse.services.notify import deliver_pending
 
     return deliver_pending(ctx.engine).describe()
 
@@ -106,8 +106,8 @@ def _rollups(ctx: JobContext) -> str:
 def _ingest_heartbeat(ctx: JobContext) -> str:
     """Notify the on-call role of every consumer whose heartbeat went stale (once per stall)."""
     from db.heartbeats import claim_stale
-    from qhse.config import get_settings
-    from qhse.notify import notify_on_call
+    from qhse.settings import get_settings
+    from qhse.services.notify import notify_on_call
 
     s = get_settings()
     with Session(ctx.engine) as session, session.begin():
@@ -125,7 +125,7 @@ def _ingest_heartbeat(ctx: JobContext) -> str:
 
 def _dead_letter_purge(ctx: JobContext) -> str:
     from ingestion.store import purge_dead_letters
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     days = get_settings().dead_letter_retention_days
     if days <= 0:
@@ -162,11 +162,11 @@ def _ml_scoring(ctx: JobContext) -> str:
 
 
 def _scorecards(ctx: JobContext) -> str:
-    mod = _optional_module("qhse.scorecards")
+    mod = _optional_module("qhse.services.scorecards")
     fn = getattr(mod, "compute_month", None) if mod else None
     if fn is None:
-        raise JobSkipped("scorecards are not installed (qhse.scorecards.compute_month)")
-    from qhse.config import get_settings
+        raise JobSkipped("scorecards are not installed (qhse.services.scorecards.compute_month)")
+    from qhse.settings import get_settings
 
     local = ctx.now.astimezone(get_settings().tz).date()
     months = [local.replace(day=1)]

@@ -50,9 +50,9 @@ def require(actor: object) -> Scope:
 
 def resolve_user(engine: sa.Engine, username: str, permission: str | None = None) -> Scope:
     """The Scope of the active platform user ``username``; ActorError when unknown, disabled or
-    when their role lacks ``permission`` (see :mod:`qhse.access`)."""
+    when their role lacks ``permission`` (see :mod:`qhse.services.access`)."""
     from db.queries.users import get_by_username
-    from qhse import access
+    from qhse.services import access
 
     name = (username or "").strip().lower()
     if not name:

@@ -3,7 +3,7 @@
 An alarm is raised, updated and cleared by the ingestion rules; people acknowledge it and
 may clear it by hand (a faulty sensor, say).  Both go through :func:`act`: the actor is a
 platform user holding ``ack_alarms`` on the alarm's site (or a ``system:`` actor, see
-:mod:`qhse.actors`; free text is refused); in one transaction the alarm row is locked and
+:mod:`qhse.services.actors`; free text is refused); in one transaction the alarm row is locked and
 updated, an ``audit_log`` row with the user id is written and ``NOTIFY qhse_alarms`` is
 sent (delivered when the transaction commits).  An alarm is acknowledged once and only
 while not cleared; a cleared alarm cannot be cleared again.  The dashboard and the CLI
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from db.queries import alarms as aq
 from db.queries import audit
 from db.queries.scope import Scope
-from qhse import access, actors
+from qhse.services import access, actors
 
 CHANNEL = "qhse_alarms"  # the same channel as ingestion.alarms.CHANNEL
 ACTIONS = {"acknowledge": ("acknowledge_alarm", "acknowledged"), "clear": ("clear_alarm", "cleared")}
@@ -34,7 +34,7 @@ def act(engine: sa.Engine, actor: Scope | str, alarm_id: int, action: str, *, no
         at: dt.datetime | None = None) -> dict:
     """Acknowledge or clear one alarm as ``actor``; returns its new state.
 
-    Raises :class:`~qhse.access.AccessDenied` when the actor's role lacks ``ack_alarms`` and
+    Raises :class:`~qhse.services.access.AccessDenied` when the actor's role lacks ``ack_alarms`` and
     :class:`AlarmError` otherwise (free-text actor, unknown alarm or one of another site,
     wrong state)."""
     if action not in ACTIONS:

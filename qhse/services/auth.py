@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from db.queries import users as uq
 from db.queries.scope import SYSTEM, Scope
-from qhse.access import GROUP_ROLES, ROLE_PERMISSIONS, scope_for_user
+from qhse.services.access import GROUP_ROLES, ROLE_PERMISSIONS, scope_for_user
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 
@@ -93,7 +93,7 @@ HASH_QUEUE_TIMEOUT_S = 20.0
 
 def _slots() -> threading.BoundedSemaphore:
     global _hash_slots, _hash_slots_n
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     n = get_settings().password_hash_concurrency
     with _hash_slots_lock:
@@ -212,7 +212,7 @@ def authenticate(engine: sa.Engine, username: str, password: str, *, client: str
     :class:`LoginThrottled` without checking the password.  The counts live in PostgreSQL, so
     they hold across dashboard processes.  Password checks run under a bounded semaphore.
     """
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     settings = get_settings()
     name = (username or "").strip().lower()[:80]
@@ -269,7 +269,7 @@ def start_session(engine: sa.Engine, user: uq.UserRow, *, client: str | None = N
 
     The code (valid ``CODE_TTL_S`` seconds, once, from the same client) is exchanged by the
     browser at ``/auth/session`` for the session cookie; only digests are stored."""
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     s = get_settings()
     code = secrets.token_urlsafe(32)

@@ -11,7 +11,7 @@ Rules (one place each):
   special work type for the whole window;
 * access is granted only to a worker of an approved job for that area, inside the job's
   window, while the company, the induction and the certificates are valid, no supervisor
-  has stopped the work, and no training-gating rule bars entry (``qhse.gating``);
+  has stopped the work, and no training-gating rule bars entry (``qhse.services.gating``);
 * a supervisor's site check is recorded with at least one photo;
 * a job is completed when every party (contractor, supervisor, area owner, safety) has
   signed off, and nobody of the job is still inside.
@@ -19,7 +19,7 @@ Rules (one place each):
 Every write names its actor as a :class:`~db.queries.scope.Scope`: a platform user (whose
 role must hold ``manage_contractors``, ``record_access`` for the gate, or the approver
 roles below, on the site concerned) or a ``system:`` actor such as ``system:gate`` (see
-:mod:`qhse.actors`); free text is refused.  Each write appends an ``audit_log`` row with
+:mod:`qhse.services.actors`); free text is refused.  Each write appends an ``audit_log`` row with
 the user id in the same transaction as the change.
 """
 
@@ -43,7 +43,7 @@ from db.queries.scope import Scope
 UTC = dt.UTC
 DEFAULT_PASS_MARK = 80.0
 CAPACITIES = ("safety", "legal")
-# Who may give each approval (roles of qhse.access).
+# Who may give each approval (roles of qhse.services.access).
 APPROVER_ROLES: dict[str, frozenset[str]] = {
     "safety": frozenset({"admin", "plant_manager"}),
     "legal": frozenset({"admin", "group_manager", "plant_head"}),
@@ -91,7 +91,7 @@ class AccessDecision:
     allowed: bool
     reasons: list[str] = field(default_factory=list)
     job_id: int | None = None
-    gating: list = field(default_factory=list)  # qhse.gating.Violation
+    gating: list = field(default_factory=list)  # qhse.services.gating.Violation
 
 
 def _now(at: dt.datetime | None) -> dt.datetime:
@@ -104,7 +104,7 @@ def _now(at: dt.datetime | None) -> dt.datetime:
 
 def _who(actor: object) -> Scope:
     """The actor as a Scope (platform user or ``system:`` actor); free text is refused."""
-    from qhse import actors
+    from qhse.services import actors
 
     try:
         return actors.require(actor)
@@ -114,7 +114,7 @@ def _who(actor: object) -> Scope:
 
 def _allow(actor: Scope, permission: str | None, site_id: int | None = None) -> None:
     """A platform user needs ``permission`` (and ``site_id`` in scope); system actors act everywhere."""
-    from qhse import access, actors
+    from qhse.services import access, actors
 
     if actors.is_system(actor):
         return
@@ -210,7 +210,7 @@ def approve_company(engine: sa.Engine, company_id: int, capacity: str, *, actor:
 
 
 def suspend_company(engine: sa.Engine, company_id: int, *, actor: Scope | str, reason: str) -> None:
-    from qhse import access
+    from qhse.services import access
 
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
@@ -226,7 +226,7 @@ def suspend_company(engine: sa.Engine, company_id: int, *, actor: Scope | str, r
 def add_qualification(engine: sa.Engine, *, actor: Scope | str, kind: str, expires_on: dt.date | None,
                       number: str | None = None, company_id: int | None = None, person_id: int | None = None) -> int:
     """File a company licence or a worker's certificate."""
-    from qhse import access
+    from qhse.services import access
 
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
@@ -252,7 +252,7 @@ def add_qualification(engine: sa.Engine, *, actor: Scope | str, kind: str, expir
 def record_induction(engine: sa.Engine, person_id: int, score: float, *, actor: Scope | str,
                      at: dt.datetime | None = None) -> InductionResult:
     """Record an induction test; below the site's pass mark the worker stays refused."""
-    from qhse import access
+    from qhse.services import access
 
     at = _now(at)
     who = _who(actor)
@@ -321,7 +321,7 @@ def create_job(engine: sa.Engine, *, actor: Scope | str, company_id: int, area_i
                work_types: Sequence[str], starts_at: dt.datetime, ends_at: dt.datetime, worker_ids: Sequence[int],
                supervisor_person_id: int | None = None) -> int:
     """Declare a job (status 'requested'); every worker is checked against the job."""
-    from qhse import access
+    from qhse.services import access
 
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
@@ -392,7 +392,7 @@ def approve_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, at: dt.da
 
 
 def cancel_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, reason: str) -> None:
-    from qhse import access
+    from qhse.services import access
 
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
@@ -421,7 +421,7 @@ def _stopped(s: Session, job_id: int, at: dt.datetime) -> m.SupervisorCheck | No
 # ---------------------------------------------------------------------------------- access
 def check_access(s: Session, person_id: int, area_id: int, at: dt.datetime) -> AccessDecision:
     """May this person enter this area at ``at``?  Contractors need an approved job window."""
-    from qhse import gating
+    from qhse.services import gating
 
     at = _now(at)
     p = _get(s, m.Person, person_id, "person")
@@ -463,7 +463,7 @@ def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, actor: Scop
     A refusal is written to the audit log; a refusal by a training-gating rule also raises
     the no-entry warning and notifies the area owner.
     """
-    from qhse import access, gating
+    from qhse.services import access, gating
 
     at = _now(at)
     who = _who(actor)
@@ -501,7 +501,7 @@ def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, actor: Scop
 def record_exit(engine: sa.Engine, person_id: int, *, actor: Scope | str, area_id: int | None = None,
                 at: dt.datetime | None = None) -> int:
     """Close the person's open access records (in one area or all, of the actor's sites); returns how many."""
-    from qhse import access
+    from qhse.services import access
 
     at = _now(at)
     who = _who(actor)
@@ -549,7 +549,7 @@ def record_check(engine: sa.Engine, job_id: int, *, actor: Scope | str, result: 
                  supervisor_person_id: int | None = None, note: str | None = None, at: dt.datetime | None = None,
                  data_dir: Path | None = None) -> int:
     """Record a supervisor's site check with its photos (copied under the data directory)."""
-    from qhse import access
+    from qhse.services import access
 
     at = _now(at)
     who = _who(actor)
@@ -561,7 +561,7 @@ def record_check(engine: sa.Engine, job_id: int, *, actor: Scope | str, result: 
     if result != "ok" and not (note and note.strip()):
         raise ContractorError(f"a check with result {result!r} needs a note saying what was found")
     if data_dir is None:
-        from qhse.config import get_settings
+        from qhse.settings import get_settings
 
         data_dir = get_settings().ensure_data_dir()
     with Session(engine) as s, s.begin():
@@ -580,7 +580,7 @@ def record_check(engine: sa.Engine, job_id: int, *, actor: Scope | str, result: 
         _audit(s, who, "contractor_site_check", "contractor_job", job.id, site_id=job.site_id, check_id=chk.id,
                result=result, supervisor_person_id=sup, photos=len(stored), note=note)
         if result == "stop_work":
-            from qhse import notify
+            from qhse.services import notify
 
             area = s.get(m.Area, job.area_id)
             notify.notify_role(s, site_id=job.site_id, role="area_manager", area_id=job.area_id, now=at,
@@ -594,7 +594,7 @@ def sign_off(engine: sa.Engine, job_id: int, *, party: str, actor: Scope | str, 
              at: dt.datetime | None = None) -> tuple[list[str], bool]:
     """One party's completion sign-off, recorded by ``actor`` (stored as the signer);
     returns (parties still to sign, completed)."""
-    from qhse import access
+    from qhse.services import access
 
     at = _now(at)
     who = _who(actor)

@@ -12,7 +12,7 @@ of the site's plan template, so the next plan carries them.
 
 Every write names its actor as a :class:`~db.queries.scope.Scope`: a platform user holding
 ``manage_emergency`` on the emergency's site, or a ``system:`` actor (see
-:mod:`qhse.actors`); free text is refused.  Each write appends an ``audit_log`` row with
+:mod:`qhse.services.actors`); free text is refused.  Each write appends an ``audit_log`` row with
 the user id in the same transaction as the change.
 """
 
@@ -35,7 +35,7 @@ from db.queries.scope import Scope
 UTC = dt.UTC
 RESOURCES_PER_KIND = 3
 KIND_LABELS = {"fire": "Fire", "gas_leak": "Gas leak", "chemical_spill": "Chemical spill", "injury": "Injury"}
-# Template notify roles -> routing roles of qhse.notify.
+# Template notify roles -> routing roles of qhse.services.notify.
 _NOTIFY_ROUTES = {"area_owner": "area_manager", "plant_manager": "plant_manager", "group": "group"}
 
 
@@ -45,7 +45,7 @@ class EmergencyError(ValueError):
 
 def _who(actor: object) -> Scope:
     """The actor as a Scope (platform user or ``system:`` actor); free text is refused."""
-    from qhse import actors
+    from qhse.services import actors
 
     try:
         return actors.require(actor)
@@ -55,7 +55,7 @@ def _who(actor: object) -> Scope:
 
 def _require(actor: Scope, site_id: int) -> None:
     """A platform user must manage emergencies at this site; system actors act everywhere."""
-    from qhse import access, actors
+    from qhse.services import access, actors
 
     if actors.is_system(actor):
         return
@@ -176,7 +176,7 @@ def plan_text(plan: dict) -> str:
 
 def _notify(s: Session, emergency: m.Emergency, plan: dict, at: dt.datetime) -> list[str]:
     """Queue the notifications; returns a line per target for the timeline."""
-    from qhse import notify
+    from qhse.services import notify
 
     site = s.get(m.Site, emergency.site_id)
     tpl = s.get(m.PlanTemplate, plan["template"]["id"]) if plan.get("template") else None

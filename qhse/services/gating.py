@@ -139,7 +139,7 @@ def evaluate(s: Session, person_ids: Sequence[int], area: m.Area, at: dt.datetim
 
 def raise_warnings(s: Session, violations: Sequence[Violation], at: dt.datetime) -> list[m.EntryWarning]:
     """Open a no-entry warning per new violation and notify each area's owner once."""
-    from qhse import notify
+    from qhse.services import notify
 
     new: list[m.EntryWarning] = []
     for v in violations:

@@ -1,6 +1,6 @@
 """Hazard reports from the dashboard: access check, photo check and storage, the workflow, audit.
 
-The state machine itself is :mod:`qhse.workflow`; this module is the front door for a
+The state machine itself is :mod:`qhse.services.workflow`; this module is the front door for a
 signed-in user (their role must hold ``report_hazard`` and the site must be theirs).
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from db.engine import session_scope
 from db.queries.scope import Scope
-from qhse import access, workflow
-from qhse.uploads import UploadError, store_photo, validate_photo
+from qhse.services import access, workflow
+from qhse.services.uploads import UploadError, store_photo, validate_photo
 
 CATEGORIES = ("chemical", "electrical", "fire", "machine_guarding", "lockout", "ppe", "housekeeping", "ventilation",
               "environmental", "ergonomics", "esd", "other")
@@ -21,7 +21,7 @@ SEVERITIES = ("low", "normal", "high", "severe")
 
 
 def photo_folder() -> Path:
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     return get_settings().ensure_data_dir() / "uploads" / "hazards"
 

@@ -9,7 +9,7 @@ Four dimensions, each scored 0..100 (100 = healthiest):
 * severity mix: 100 x (1 - mean severity weight) of the month's hazards.
 
 The index is the weighted mean of the dimensions that have data (weights configurable in
-``qhse/performance.yaml``); a month without hazards is scored on density alone.
+``qhse/domain/performance.yaml``); a month without hazards is scored on density alone.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from db.queries._sites import add_months, month_start
 from db.queries.health import health_counts
-from qhse.performance import HealthIndexCfg, PerformanceConfig, default_config
+from qhse.domain.performance import HealthIndexCfg, PerformanceConfig, default_config
 
 DIMENSIONS = ("hazard_density", "rectification_rate", "repeat_rate", "severity_mix")
 

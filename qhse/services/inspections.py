@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 from db.queries.scope import Scope
-from qhse import notify
-from qhse.sla import SEVERITIES
+from qhse.services import notify
+from qhse.services.sla import SEVERITIES
 
 UTC = dt.UTC
 DEFAULT_FREQUENCY_DAYS = {"A": 1.0, "B": 2.0, "C": 3.5}
@@ -274,10 +274,10 @@ def perform(session: Session, inspection_id: int, *, inspector_person_id: int, r
             actor: Scope | str | None = None) -> InspectionOutcome:
     """Record a performed inspection; every finding becomes a hazard report.
 
-    ``actor`` is the platform user recording it (or a ``system:`` actor, see qhse.actors);
+    ``actor`` is the platform user recording it (or a ``system:`` actor, see qhse.services.actors);
     the inspection and each finding are audited with their user id."""
     from db.queries import audit
-    from qhse import actors, workflow
+    from qhse.services import actors, workflow
 
     try:
         who = actors.require(actor)

@@ -1,4 +1,4 @@
-"""KPI tables from the database: counts from ``db.queries.kpi``, formulas from ``qhse.kpi``.
+"""KPI tables from the database: counts from ``db.queries.kpi``, formulas from ``qhse.domain.kpi``.
 
 A report covers ``months`` whole months ending with ``month`` (inclusive), groups units by
 site, region, department, area or month, and compares each unit with the previous period
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from db.queries._sites import add_months, month_start
 from db.queries.kpi import kpi_counts, latest_month_with_data
-from qhse.kpi import KPI_BY_CODE, KPIS, Change, KpiCounts, change, compute
-from qhse.performance import PerformanceConfig, default_config
+from qhse.domain.kpi import KPI_BY_CODE, KPIS, Change, KpiCounts, change, compute
+from qhse.domain.performance import PerformanceConfig, default_config
 
 
 @dataclass

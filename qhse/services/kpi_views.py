@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from db.queries import scorecards as sq
 from db.queries._sites import month_start
-from qhse.health_index import health_ranking
-from qhse.kpi import KPIS
-from qhse.resources import COMPONENTS, recommend
-from qhse.site_comparison import comparison, hierarchy
+from qhse.services.health_index import health_ranking
+from qhse.domain.kpi import KPIS
+from qhse.services.resources import COMPONENTS, recommend
+from qhse.services.site_comparison import comparison, hierarchy
 
 
 def _sites(scope, site_ids) -> list[int] | None:
@@ -78,7 +78,7 @@ def manual_entry_targets(engine: sa.Engine, scope, *, month: dt.date, site_ids=N
 def enter_manual_score(engine: sa.Engine, scope, *, score_id: int, value: float, checked_by: str,
                        evidence: str) -> dict:
     """Record a manual-check result for the unit and month of an existing placeholder score."""
-    from qhse.scorecards import Unit, record_manual_entry
+    from qhse.services.scorecards import Unit, record_manual_entry
 
     ev = sq.score_evidence(engine, int(score_id), _sites(scope, None))
     unit = Unit(ev["unit_type"], int(ev["unit_id"]), ev["site_id"])

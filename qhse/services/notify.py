@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 
-log = logging.getLogger("qhse.notify")
+log = logging.getLogger("qhse.services.notify")
 
 UTC = dt.UTC
 CHANNELS = ("email", "webhook", "mqtt")
@@ -236,7 +236,7 @@ def _one_line(exc: object) -> str:
 
 def default_notifiers(settings=None) -> dict[str, Notifier]:
     """Transports built from settings (SMTP or the mail spool, webhook, MQTT)."""
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     s = settings or get_settings()
     email: Notifier = SmtpNotifier(s.smtp_url, s.smtp_from) if s.smtp_url else SpoolMailer(s.data_path / "mail", s.smtp_from)

@@ -1,6 +1,6 @@
 """The overview page's figures: the safety KPIs of a period next to the previous period.
 
-KPI formulas come from :mod:`qhse.kpi` and their counts from :mod:`db.queries.kpi`; the
+KPI formulas come from :mod:`qhse.domain.kpi` and their counts from :mod:`db.queries.kpi`; the
 operational counts (overdue actions, open alarms, PPE violations) from
 :mod:`db.queries.overview`.  Rates need hours worked, which are recorded per site and
 department, not per area: when areas are selected, rates are not available and only
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from db.queries import kpi as kq
 from db.queries import overview as oq
 from db.queries.scope import Scope
-from qhse import kpi
+from qhse.domain import kpi
 
 TILE_KPIS = ("trir", "ltifr", "dart", "near_miss_ratio", "hazard_closure_rate", "on_time_rectification_rate")
 

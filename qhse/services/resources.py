@@ -5,7 +5,7 @@ extinguishers, spill kits...).
    its hazards weighted by severity, its alarms weighted by severity, the failure
    probability predicted for its machines and its confirmed PPE violations.  Each count
    component is scaled by the largest value among the plant's areas; weights are set in
-   ``qhse/performance.yaml``.
+   ``qhse/domain/performance.yaml``.
 2. For each plant and kind of resource, the units the plant holds (never fewer than the
    sum of the areas' minimums) are shared out: every area that needs the kind first gets
    its configured minimum, the rest goes in proportion to risk (largest remainders).
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from db.queries.resources import area_risk_inputs, latest_activity
-from qhse.performance import PerformanceConfig, ResourceKindCfg, ResourcesCfg, default_config
+from qhse.domain.performance import PerformanceConfig, ResourceKindCfg, ResourcesCfg, default_config
 
 COMPONENTS = ("risk_class", "hazards", "alarms", "predicted_failures", "ppe_violations")
 

@@ -5,7 +5,7 @@ Matrix classes (score = likelihood x consequence, both 1..5), the common 5x5 ban
 * 1-4 low, 5-9 medium, 10-16 high, 20-25 extreme.
 
 The combined area risk index (0..100: risk class, hazards by severity, alarms by severity,
-predicted failures, confirmed PPE violations) is the one defined in :mod:`qhse.resources`;
+predicted failures, confirmed PPE violations) is the one defined in :mod:`qhse.services.resources`;
 here it is computed for the period chosen on the page.
 """
 
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from db.queries import resources as rq
 from db.queries import risk as riskq
 from db.queries.scope import Scope
-from qhse.performance import default_config
-from qhse.resources import risk_indices
+from qhse.domain.performance import default_config
+from qhse.services.resources import risk_indices
 
 CLASSES = ("low", "medium", "high", "extreme")
 CLASS_COLORS = {"low": "#b7e4c7", "medium": "#ffe066", "high": "#ffa94d", "extreme": "#ff6b6b"}

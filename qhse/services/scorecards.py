@@ -1,6 +1,6 @@
 """Assessment scorecards: indicators from versioned YAML, monthly scores computed from the data.
 
-* Indicators are defined in ``qhse/indicators.yaml`` (code + version, level, process stage,
+* Indicators are defined in ``qhse/domain/indicators.yaml`` (code + version, level, process stage,
   data source, formula, target and thresholds) and loaded into ``assessment_indicator`` by
   :func:`sync_indicators`; a changed definition needs a new version.
 * :func:`compute_month` (called by the job runner, the CLI and the demo) computes every
@@ -28,10 +28,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from db import models as m
 from db.queries._sites import add_months, default_tz, local_midnight, month_start
 from db.queries.scorecard_sources import SOURCES, units as load_units
-from qhse import kpi
-from qhse.performance import PerformanceConfig, default_config
+from qhse.domain import kpi
+from qhse.domain.performance import PerformanceConfig, default_config
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "indicators.yaml"
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "domain" / "indicators.yaml"
 LEVELS = ("enterprise", "department", "post")
 STAGES = ("general", "storage", "machining", "welding", "electronics_assembly", "waste_disposal")
 RATINGS = ("excellent", "qualified", "needs_improvement", "not_available")
@@ -361,7 +361,7 @@ def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | Non
     it = m.AssessmentIndicator.__table__
     with engine.begin() as conn:
         # One computation per month at a time (several workers, or the CLI beside the worker).
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('qhse.scorecards'), :k)"),
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('qhse.services.scorecards'), :k)"),
                      {"k": month.year * 100 + month.month})
         res.sync = sync_indicators(conn, indicators)
         active = conn.execute(sa.select(it).where(it.c.active, it.c.site_id.is_(None)).order_by(it.c.id)
@@ -539,7 +539,7 @@ def record_manual_entry(engine: sa.Engine, *, code: str, unit: Unit | str, month
             from db.queries._sites import site_list
 
             if hasattr(scope, "role"):  # a signed-in user's Scope: the role must allow entries
-                from qhse.access import ENTER_SCORES, can
+                from qhse.services.access import ENTER_SCORES, can
 
                 if not can(scope, ENTER_SCORES):
                     raise ScorecardError(f"role {scope.role} may not record assessment results")

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from db.queries.kpi import scoped_sites
 from db.queries.scorecards import local_indicator_scores
-from qhse.health_index import health_ranking
-from qhse.kpi import KPIS, median_and_best
-from qhse.kpi_report import KpiReport, kpi_report
-from qhse.performance import PerformanceConfig
+from qhse.services.health_index import health_ranking
+from qhse.domain.kpi import KPIS, median_and_best
+from qhse.services.kpi_report import KpiReport, kpi_report
+from qhse.domain.performance import PerformanceConfig
 
 LEVELS = ("region", "site", "area")
 

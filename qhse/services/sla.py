@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 
-log = logging.getLogger("qhse.sla")
+log = logging.getLogger("qhse.services.sla")
 
 UTC = dt.UTC
 SEVERITIES = ("low", "normal", "high", "severe")
@@ -272,7 +272,7 @@ def escalate_overdue(session: Session, now: dt.datetime | None = None) -> Escala
     skipped (``SKIP LOCKED``), each (action, level) is inserted once, and notifications
     are queued only for rows this call inserted.  The caller commits.
     """
-    from qhse import notify
+    from qhse.services import notify
 
     now = now or dt.datetime.now(UTC)
     A, H = m.CorrectiveAction, m.HazardReport

@@ -177,7 +177,7 @@ def strip_metadata(data: bytes, kind: str) -> bytes:
 
 # -- validation and storage ---------------------------------------------------------------------
 def _limits() -> tuple[int, bool]:
-    from qhse.config import get_settings
+    from qhse.settings import get_settings
 
     s = get_settings()
     return s.upload_max_pixels, s.upload_keep_exif

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from db.queries import audit
 from db.queries import vision as vq
 from db.queries.scope import Scope
-from qhse import access
+from qhse.services import access
 
 DECISIONS = ("confirmed", "dismissed", "false_positive")
 

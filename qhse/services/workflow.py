@@ -22,7 +22,7 @@ Hazard report::
 Every transition is stored in ``hazard_transition`` with who, when and why, and in
 ``audit_log`` with the actor's user id, in the same transaction.  The actor is a
 :class:`~db.queries.scope.Scope` (a platform user, or a ``system:`` actor, see
-:mod:`qhse.actors`); free text is refused.  Functions take a SQLAlchemy session and lock
+:mod:`qhse.services.actors`); free text is refused.  Functions take a SQLAlchemy session and lock
 the rows they change; the caller commits.
 """
 
@@ -37,10 +37,10 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.queries import audit
 from db.queries.scope import Scope
-from qhse import actors
-from qhse import dispatch as dispatch_mod
-from qhse import incentives, notify, recurrence
-from qhse.sla import SEVERITIES, SlaError, resolve_policy
+from qhse.services import actors
+from qhse.services import dispatch as dispatch_mod
+from qhse.services import incentives, notify, recurrence
+from qhse.services.sla import SEVERITIES, SlaError, resolve_policy
 
 UTC = dt.UTC
 

@@ -35,7 +35,7 @@ def dash_url(db_factory, seeded_url) -> str:
             copied = False
     if not copied:
         from db.migrate import upgrade
-        from db.seed import seed
+        from qhse.demo.seed import seed
 
         from tests.conftest import SEED_END
 
@@ -57,7 +57,7 @@ def dash_engine(dash_url):
 def dash_users(dash_engine) -> dict[str, int]:
     """One account per role (demo names), all with PASSWORD; returns username -> id."""
     from db.queries.users import get_by_username
-    from qhse.auth import DEMO_USERS, add_user
+    from qhse.services.auth import DEMO_USERS, add_user
 
     out = {}
     for d in DEMO_USERS:
@@ -108,7 +108,7 @@ def dash_env(dash_url, dash_users, dash_mlflow, dash_data_dir, monkeypatch):
     """Point the app at the test database; start each test with empty Streamlit caches."""
     import streamlit as st
 
-    from qhse.config import reset_settings_cache
+    from qhse.settings import reset_settings_cache
 
     monkeypatch.setenv("QHSE_DATABASE_URL", dash_url)
     monkeypatch.setenv("QHSE_MLFLOW_TRACKING_URI", dash_mlflow.tracking_uri)

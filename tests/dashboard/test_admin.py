@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries import audit, users
-from qhse import access
-from qhse.auth import AuthError, add_user, set_active, set_password, set_role_and_sites
+from qhse.services import access
+from qhse.services.auth import AuthError, add_user, set_active, set_password, set_role_and_sites
 
 from .conftest import PASSWORD, site_id
 from .helpers import assert_ok, open_page

@@ -17,7 +17,7 @@ OCT, SEP = dt.date(2026, 10, 1), dt.date(2026, 9, 1)
 @pytest.fixture(scope="module")
 def scored(dash_engine):
     """Scorecards of September and October computed in the dashboard's database."""
-    from qhse.scorecards import compute_month
+    from qhse.services.scorecards import compute_month
 
     compute_month(dash_engine, SEP, tz="Asia/Shanghai")
     compute_month(dash_engine, OCT, tz="Asia/Shanghai")

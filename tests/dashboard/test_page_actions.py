@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from db.queries import users
 from db.queries.scope import SYSTEM
-from qhse import access
-from qhse.alarms import AlarmError, acknowledge
-from qhse.vision_review import ReviewError, review
+from qhse.services import access
+from qhse.services.alarms import AlarmError, acknowledge
+from qhse.services.vision_review import ReviewError, review
 
 from .conftest import site_id
 from .helpers import assert_ok, open_page, texts

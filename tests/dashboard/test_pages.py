@@ -6,8 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.pages import PAGES
-from qhse import access
-from qhse.auth import DEMO_USERS
+from qhse.services import access
+from qhse.services.auth import DEMO_USERS
 
 from .conftest import APP, PASSWORD
 from .helpers import assert_ok, open_page, texts

@@ -1,4 +1,4 @@
-"""Hazard photos through the front door (qhse.hazard_intake): GPS EXIF removed, bombs refused, nothing kept."""
+"""Hazard photos through the front door (qhse.services.hazard_intake): GPS EXIF removed, bombs refused, nothing kept."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from PIL import Image
 
 from db.queries import users
-from qhse import access
-from qhse.hazard_intake import report
-from qhse.uploads import UploadError
+from qhse.services import access
+from qhse.services.hazard_intake import report
+from qhse.services.uploads import UploadError
 
 from ..test_uploads import jpeg_with_gps, png_bomb
 from .conftest import site_id

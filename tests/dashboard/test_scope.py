@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from db.queries import alarms, equipment, org, overview, people, risk, safety, users, vision
 from db.queries.scope import SYSTEM
-from qhse import access
-from qhse import overview as qoverview
-from qhse import risk as qrisk
+from qhse.services import access
+from qhse.services import overview as qoverview
+from qhse.services import risk as qrisk
 
 from .conftest import site_id
 

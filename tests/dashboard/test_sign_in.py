@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries import users
-from qhse import auth
-from qhse.auth import (
+from qhse.services import auth
+from qhse.services.auth import (
     LoginFailed,
     LoginThrottled,
     add_user,
@@ -71,7 +71,7 @@ def test_account_is_throttled_after_repeated_failures_even_with_the_right_passwo
 
 def test_throttling_holds_across_processes(dash_engine, dash_url, fresh_user):
     """Failures made by another process (another dashboard replica) count here too."""
-    code = (f"from qhse.auth import authenticate, LoginFailed\n"
+    code = (f"from qhse.services.auth import authenticate, LoginFailed\n"
             f"import sqlalchemy as sa\n"
             f"e = sa.create_engine({dash_url!r})\n"
             f"for _ in range(5):\n"
@@ -100,7 +100,7 @@ def test_client_is_throttled_across_accounts(dash_engine, dash_users):
 def test_parallel_attempts_are_bounded_and_counted(dash_engine, fresh_user, monkeypatch):
     """32 parallel wrong passwords: at most QHSE_PASSWORD_HASH_CONCURRENCY argon2 checks at a time,
     and the pending attempts count at once, so most are refused without any hash check."""
-    from qhse.config import reset_settings_cache
+    from qhse.settings import reset_settings_cache
 
     monkeypatch.setenv("QHSE_PASSWORD_HASH_CONCURRENCY", "2")
     reset_settings_cache()
@@ -179,7 +179,7 @@ def test_session_lifecycle(dash_engine, fresh_user):
     _sid5, code5 = start_session(dash_engine, user)
     token5 = redeem_code(dash_engine, code5)
     admin = users.get_by_username(dash_engine, "admin")
-    from qhse.access import scope_for_user
+    from qhse.services.access import scope_for_user
 
     set_active(dash_engine, scope_for_user(admin), user.id, False)
     assert session_from_token(dash_engine, token5) is None

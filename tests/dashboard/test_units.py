@@ -13,9 +13,9 @@ import pytest
 
 from dashboard import i18n
 from dashboard.core import period_bounds
-from qhse import risk
-from qhse.explain import logit, waterfall_steps
-from qhse.uploads import MAX_PHOTO_BYTES, UploadError, store_photo, validate_photo
+from qhse.services import risk
+from qhse.domain.explain import logit, waterfall_steps
+from qhse.services.uploads import MAX_PHOTO_BYTES, UploadError, store_photo, validate_photo
 
 
 def test_numbers_and_dates_per_locale():

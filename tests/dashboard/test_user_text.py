@@ -9,8 +9,8 @@ from markdown_it import MarkdownIt
 
 from dashboard.core import plain
 from db.queries import users
-from qhse import access
-from qhse.hazard_intake import report
+from qhse.services import access
+from qhse.services.hazard_intake import report
 
 from .conftest import site_id
 from .helpers import assert_ok, open_page

@@ -81,7 +81,7 @@ def test_security_headers_on_pages_and_routes(dashboard_server):
 
 def test_a_sign_in_code_works_once_and_not_from_another_site(dashboard_server, dash_engine, dash_users):
     from db.queries.users import get_by_username
-    from qhse.auth import start_session
+    from qhse.services.auth import start_session
 
     opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {
         "redirect_request": lambda self, *a, **k: None})())

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries import users
-from qhse import access
-from qhse.hazard_intake import report
+from qhse.services import access
+from qhse.services.hazard_intake import report
 
 from ..dashboard.conftest import site_id
 from .test_dashboard_browser import open_page, settle, sign_in

@@ -201,10 +201,96 @@ def upgrade() -> None:
     _install_reference_data()
 
 
+# Reference data as it stood when this migration was written (copied here: a migration imports
+# nothing from the application, whose defaults may change later).
+_PLAN_TEMPLATES: list[dict] = [{'kind': 'fire',
+  'title': 'Fire response',
+  'steps': ['Raise the alarm: press the nearest manual call point and announce the fire area on the PA '
+            'system.',
+            'Call the fire brigade (119): site address, area, what is burning, whether anyone is trapped.',
+            'Stop hot work; isolate power and fuel gas to the area if it can be done safely.',
+            'Fight only an incipient fire, with the right extinguisher and a clear escape route behind you.',
+            'Evacuate along the evacuation route; the area owner sweeps the area and closes doors behind.',
+            'Roll call at the assembly point against the list of people present; report anyone missing.',
+            'Meet the fire brigade at the gate with the hazardous-materials list and the site plan.',
+            'Keep everyone out until the fire brigade declares the area safe.'],
+  'resource_kinds': ['extinguisher', 'breathing_apparatus', 'first_aid'],
+  'notify_roles': ['area_owner', 'plant_manager', 'security', 'contractor_supervisor'],
+  'external_contacts': [{'name': 'Fire brigade', 'contact': '119'},
+                        {'name': 'Emergency medical service', 'contact': '120'}]},
+ {'kind': 'gas_leak',
+  'title': 'Toxic or flammable gas release',
+  'steps': ['Sound the gas alarm and evacuate at once, upwind of the release.',
+            'Remove ignition sources: stop hot work, do not operate electrical switches in the area.',
+            'Isolate the source (close upstream valves) only from a safe position and with breathing '
+            'apparatus.',
+            'Measure at the area boundary with portable detectors; cordon off where readings exceed the '
+            'alarm limit.',
+            'Entry only with self-contained breathing apparatus, in pairs, with a standby person outside.',
+            'Roll call at the assembly point; anyone exposed goes to first aid and medical observation.',
+            'Ventilate and re-measure; re-entry only with O2 19.5-23.5 %vol and gases below their alarm '
+            'limits.'],
+  'resource_kinds': ['gas_detector', 'breathing_apparatus', 'first_aid', 'eyewash'],
+  'notify_roles': ['area_owner', 'plant_manager', 'security', 'contractor_supervisor'],
+  'external_contacts': [{'name': 'Fire brigade (hazmat)', 'contact': '119'},
+                        {'name': 'Emergency medical service', 'contact': '120'},
+                        {'name': 'Environmental protection hotline', 'contact': '12369'}]},
+ {'kind': 'chemical_spill',
+  'title': 'Chemical spill',
+  'steps': ['Warn people nearby and keep them away; evacuate the area if vapours are present.',
+            'Identify the material from the hazardous-materials list and read its safety data sheet.',
+            'Put on the PPE the safety data sheet requires (chemical gloves, goggles, respirator).',
+            'Stop the source and contain the spill with the spill kit; cover or block drains.',
+            'Absorb or neutralise; collect the waste in labelled containers for hazardous-waste disposal.',
+            'Anyone splashed: eyewash or safety shower for at least 15 minutes, then first aid.',
+            'Report to the environmental officer if anything reached drains or soil.'],
+  'resource_kinds': ['spill_kit', 'eyewash', 'first_aid', 'breathing_apparatus'],
+  'notify_roles': ['area_owner', 'plant_manager', 'security', 'contractor_supervisor'],
+  'external_contacts': [{'name': 'Emergency medical service', 'contact': '120'},
+                        {'name': 'Environmental protection hotline', 'contact': '12369'}]},
+ {'kind': 'injury',
+  'title': 'Injury',
+  'steps': ['Make the scene safe: emergency stop and lock out machines before approaching the casualty.',
+            'Call the site first-aider; for a serious injury call the emergency medical service (120).',
+            'Give first aid within your training; do not move a casualty with a suspected spinal injury.',
+            'Send someone to meet the ambulance at the gate and guide it to the area.',
+            'Preserve the scene for the investigation; photograph it before anything is moved.',
+            'Record the casualty, the injury and the witnesses; report the incident within the shift.'],
+  'resource_kinds': ['first_aid', 'eyewash'],
+  'notify_roles': ['area_owner', 'plant_manager', 'security', 'contractor_supervisor'],
+  'external_contacts': [{'name': 'Emergency medical service', 'contact': '120'}]}]
+
+_GATING_RULES: list[dict] = [{'code': 'GAS_AREA_H2S_CONFINED',
+  'name': 'Gas area under alarm: valid H2S and confined-space training',
+  'gas_areas_only': True,
+  'area_kinds': [],
+  'required_courses': ['H2S', 'CONFINED'],
+  'match': 'all',
+  'trigger': 'open_alarm',
+  'description': 'While an alarm is open in a gas area, only people with valid hydrogen-sulphide awareness '
+                 'and confined-space entry training may enter.'},
+ {'code': 'CHEM_STORE_HANDLING',
+  'name': 'Chemical store: valid hazardous-chemical handling training',
+  'gas_areas_only': False,
+  'area_kinds': ['chemical_store'],
+  'required_courses': ['CHEM'],
+  'match': 'all',
+  'trigger': 'always',
+  'description': 'Chemical stores are entered only by people with valid hazardous-chemical handling '
+                 'training.'},
+ {'code': 'HOT_WORK_AREAS',
+  'name': 'Welding and soldering under alarm: valid hot-work training',
+  'gas_areas_only': False,
+  'area_kinds': ['welding', 'soldering'],
+  'required_courses': ['HOTWORK'],
+  'match': 'all',
+  'trigger': 'open_alarm',
+  'description': 'While an alarm is open in a welding or soldering area, entry needs valid hot-work '
+                 'training.'}]
+
+
 def _install_reference_data() -> None:
     """Default emergency plan templates and training-gating rules (reference data, not demo data)."""
-    from db.response_seed import DEFAULT_GATING_RULES, DEFAULT_PLAN_TEMPLATES
-
     jsonb = postgresql.JSONB(astext_type=sa.Text())
     templates = sa.table(
         "plan_template", sa.column("kind", sa.String), sa.column("site_id", sa.Integer), sa.column("version", sa.Integer),
@@ -212,13 +298,13 @@ def _install_reference_data() -> None:
         sa.column("notify_roles", jsonb), sa.column("external_contacts", jsonb), sa.column("lessons", jsonb),
         sa.column("active", sa.Boolean), sa.column("created_by", sa.String))
     op.bulk_insert(templates, [dict(t, site_id=None, version=1, lessons=[], active=True, created_by="system")
-                               for t in DEFAULT_PLAN_TEMPLATES])
+                               for t in _PLAN_TEMPLATES])
     rules = sa.table(
         "gating_rule", sa.column("code", sa.String), sa.column("name", sa.String), sa.column("site_id", sa.Integer),
         sa.column("area_id", sa.Integer), sa.column("gas_areas_only", sa.Boolean), sa.column("area_kinds", jsonb),
         sa.column("required_courses", jsonb), sa.column("match", sa.String), sa.column("trigger", sa.String),
         sa.column("active", sa.Boolean), sa.column("description", sa.Text))
-    op.bulk_insert(rules, [dict(r, site_id=None, area_id=None, active=True) for r in DEFAULT_GATING_RULES])
+    op.bulk_insert(rules, [dict(r, site_id=None, area_id=None, active=True) for r in _GATING_RULES])
 
 
 def downgrade() -> None:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .clips import ClipBuffer, purge_clips
 from .detector import Detection, Detector
 from .events import CameraInfo, EventWriter, MqttPublisher
 from .motion import MotionConfig, MotionGate
@@ -209,6 +210,7 @@ class CameraRunner:
                     log.exception("camera %s: frame failed: %s", self.spec.info.name, exc)
                     continue
                 self._last_frame = frame
+                self.writer.observe(ts, frame)
                 if changes:
                     self.writer.handle(changes, frame, dets)
         except Exception as exc:  # noqa: BLE001
@@ -220,6 +222,7 @@ class CameraRunner:
                 frame = getattr(self, "_last_frame", None)
                 self.writer.handle(ends, frame if frame is not None else np.zeros((8, 8, 3), np.uint8), [])
                 self.pipeline.stats.events_ended += len(ends)
+            self.writer.close()
 
 
 def default_mqtt_url() -> str:
@@ -241,6 +244,9 @@ def run(
     realtime: bool = True,
     threads: int | None = None,
     progress=None,
+    clips: bool = True,
+    clip_pre_s: float = 4.0,
+    clip_post_s: float = 4.0,
 ) -> dict:
     """Run the worker on the enabled cameras for ``duration_s`` seconds (None: until
     ``stop_event`` is set).  Returns per-camera statistics."""
@@ -274,17 +280,27 @@ def run(
         src = FrameSource(spec.source_url, detect_fps=spec.detect_fps, loop=spec.config.loop,
                           realtime=realtime, stop_event=stop)
         pipe = CameraPipeline(detector, spec.zones, spec.config, spec.tz, prefix=f"c{spec.info.id}-")
-        writer = EventWriter(engine, data_dir, spec.info, publisher)
+        writer = EventWriter(engine, data_dir, spec.info, publisher,
+                             clips=ClipBuffer(clip_pre_s, clip_post_s) if clips else None)
         r = CameraRunner(spec, pipe, src, writer)
         r.thread = threading.Thread(target=r.loop, name=f"camera-{spec.info.id}", daemon=True)
         runners.append(r)
     for r in runners:
         r.thread.start()
     t0 = time.monotonic()
+    last_purge = None
     try:
         while not stop.is_set():
             if duration_s is not None and time.monotonic() - t0 >= duration_s:
                 break
+            if clips and (last_purge is None or time.monotonic() - last_purge >= 3600):
+                last_purge = time.monotonic()
+                try:
+                    removed = purge_clips(data_dir)
+                    if removed:
+                        log.info("clip retention: %d old clips deleted", removed)
+                except (OSError, ValueError) as exc:
+                    log.error("clip retention: %s", exc)
             if all(not r.thread.is_alive() for r in runners):
                 break
             if progress is not None:

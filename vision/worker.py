@@ -247,9 +247,14 @@ def run(
     clips: bool = True,
     clip_pre_s: float = 4.0,
     clip_post_s: float = 4.0,
+    champion_check_s: float = 5.0,
 ) -> dict:
     """Run the worker on the enabled cameras for ``duration_s`` seconds (None: until
-    ``stop_event`` is set).  Returns per-camera statistics."""
+    ``stop_event`` is set).  Returns per-camera statistics.
+
+    Without ``model_path`` the worker runs the champion published under the data dir
+    (:mod:`vision.registry`; the shipped model before the first one) and picks up a new
+    champion within ``champion_check_s`` seconds, without a restart."""
     from db.engine import get_engine
     from qhse.settings import get_settings
 
@@ -262,7 +267,12 @@ def run(
     if not specs:
         log.warning("no enabled cameras")
         return {"cameras": {}}
-    detector = load_detector(model_path, threads=threads)
+    if model_path is None:  # the published champion, swapped in without restart when it changes
+        from .registry import ChampionDetector
+
+        detector = ChampionDetector(data_dir, check_s=champion_check_s, threads=threads)
+    else:
+        detector = load_detector(model_path, threads=threads)
     publisher = None
     url = mqtt_url or default_mqtt_url()
     try:
@@ -303,6 +313,8 @@ def run(
                     log.error("clip retention: %s", exc)
             if all(not r.thread.is_alive() for r in runners):
                 break
+            if hasattr(detector, "maybe_reload"):
+                detector.maybe_reload()
             if progress is not None:
                 progress(time.monotonic() - t0, runners)
             stop.wait(0.5)
@@ -323,7 +335,8 @@ def run(
             "events_started": r.writer.written["start"], "events_ended": r.writer.written["end"],
             "write_errors": r.writer.errors, "reconnects": r.source.stats.reconnects, "error": r.error,
         }
-    return {"cameras": out, "seconds": round(time.monotonic() - t0, 1)}
+    return {"cameras": out, "seconds": round(time.monotonic() - t0, 1),
+            "model_version": getattr(detector, "version", None), "model_reloads": getattr(detector, "reloads", 0)}
 
 
 def start_in_background(**kwargs) -> tuple[threading.Thread, threading.Event]:

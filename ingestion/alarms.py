@@ -1,13 +1,9 @@
 """Alarm rules evaluated on the reading stream, and the alarm life cycle.
 
-Rules live in ``alarm_rule`` (per sensor kind, optionally per site, or for one sensor):
-
-* ``threshold``: value ``>`` or ``<`` ``threshold``; with ``duration_s`` the condition must
-  hold that long (every reading in between beyond the threshold) before the alarm raises;
-* ``rate``: rate of change in units per minute (least-squares slope over a window of
-  ``max(duration_s, 60)`` seconds, at least half full), ``>`` or ``<`` ``threshold``;
-* clear with hysteresis: an open alarm clears only once the value (or rate) is back past
-  ``clear_threshold`` (``threshold`` when unset); between the two it stays open and updates.
+Rules live in ``alarm_rule`` (per sensor kind, optionally per site, or for one sensor).
+What a rule says about a reading (threshold, hold duration, rate of change, hysteresis)
+is :mod:`qhse.domain.alarm_rules`; this module feeds it the readings, keeps the
+per-sensor state (pending holds, rate windows, the open alarms) and writes the results.
 
 One open alarm per rule and sensor, enforced by the database (partial unique index):
 a repeated excursion updates the open alarm (last value, peak, update count) instead of
@@ -32,6 +28,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlalchemy as sa
 
+from qhse.domain.alarm_rules import (
+    Decision,
+    Rule,
+    advance_window,
+    clear_message,
+    decide,
+    held_long_enough,
+    new_peak,
+    raise_message,
+)
+
 from .registry import SensorInfo, SensorRegistry
 
 log = logging.getLogger(__name__)
@@ -46,40 +53,6 @@ def _dt(us: int) -> dt.datetime:
 
 def _us(t: dt.datetime) -> int:
     return int(round(t.timestamp() * 1e6))
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: int
-    name: str
-    sensor_kind: str | None
-    sensor_id: int | None
-    site_id: int | None
-    kind: str  # threshold | rate
-    op: str  # > | <
-    threshold: float
-    clear_threshold: float | None
-    duration_s: int
-    severity: str
-
-    @property
-    def gt(self) -> bool:
-        return self.op == ">"
-
-    @property
-    def clear_at(self) -> float:
-        """Hysteresis bound, never on the wrong side of the threshold."""
-        c = self.threshold if self.clear_threshold is None else self.clear_threshold
-        return min(c, self.threshold) if self.gt else max(c, self.threshold)
-
-    @property
-    def window_us(self) -> int:
-        return int(max(self.duration_s, 60) * 1_000_000)
-
-    def applies_to(self, s: SensorInfo) -> bool:
-        if self.sensor_id is not None:
-            return self.sensor_id == s.id
-        return self.sensor_kind == s.kind and (self.site_id is None or self.site_id == s.site_id)
 
 
 @dataclass(slots=True)
@@ -97,8 +70,7 @@ class OpenAlarm:
     def touch(self, us: int, x: float, gt: bool) -> None:
         self.n += 1
         self.last_value, self.last_us = x, max(us, self.last_us)
-        if self.peak is None or (x > self.peak if gt else x < self.peak):
-            self.peak = x
+        self.peak = new_peak(self.peak, x, gt)
 
 
 @dataclass(slots=True)
@@ -113,7 +85,7 @@ class AlarmEvent:
     message: str = ""
 
     def as_dict(self) -> dict:
-        unit = self.sensor.unit + ("/min" if self.rule.kind == "rate" else "")
+        unit = self.sensor.unit + self.rule.unit_suffix
         return {
             "event": self.event, "alarm_id": self.alarm_id, "status": self.status,
             "rule_id": self.rule.id, "rule": self.rule.name, "severity": self.rule.severity,
@@ -250,32 +222,33 @@ class AlarmEngine:
              touched: list) -> None:
         key = (rule.id, info.id)
         oa = self.open.get(key)
-        gt, thr, clr = rule.gt, rule.threshold, rule.clear_at
-        dur_us = rule.duration_s * 1_000_000 if rule.kind == "threshold" else 0
         for us, x in series:
             if x is None:
                 continue
-            if oa is not None:
-                if (x <= clr) if gt else (x >= clr):
-                    self._flush(conn, oa, rule, info, events)
-                    self._clear(conn, oa, rule, info, us, x, events)
-                    oa = None
-                    self.open.pop(key, None)
-                    self.pending.pop(key, None)
-                else:
-                    if oa.n == 0:
-                        touched.append((oa, rule, info))
-                    oa.touch(us, x, gt)
-                continue
-            if not ((x > thr) if gt else (x < thr)):
+            d = decide(rule, x, is_open=oa is not None, held_since_us=self.pending.get(key), us=us)
+            if d is Decision.CLEAR:
+                self._flush(conn, oa, rule, info, events)
+                self._clear(conn, oa, rule, info, us, x, events)
+                oa = None
+                self.open.pop(key, None)
                 self.pending.pop(key, None)
                 continue
-            if dur_us:
+            if d is Decision.UPDATE:
+                if oa.n == 0:
+                    touched.append((oa, rule, info))
+                oa.touch(us, x, rule.gt)
+                continue
+            if d is Decision.NOTHING:
+                self.pending.pop(key, None)
+                continue
+            if rule.hold_us:
+                # The hold is verified against the stored readings (another consumer may have
+                # seen part of it) when it starts and again when it looks long enough.
                 since = self.pending.get(key)
-                if since is None or us - since >= dur_us:
+                if since is None or held_long_enough(rule, since, us):
                     since = self._held_since(conn, rule, info.id, us)
                     self.pending[key] = since
-                if us - since < dur_us:
+                if not held_long_enough(rule, since, us):
                     continue
             oa = self._raise(conn, rule, info, us, x, events)
             self.open[key] = oa
@@ -297,24 +270,11 @@ class AlarmEngine:
             dq = deque((int(r[0]), float(r[1])) for r in rows)
             self.windows[key] = dq
         for us, x in zip(ts_l, v_l, strict=True):
-            while dq and dq[0][0] < us - win:
-                dq.popleft()
-            if not dq or us > dq[-1][0]:
-                dq.append((us, x))
-            if len(dq) < 3 or us - dq[0][0] < win // 2:
-                yield us, None
-            else:
-                yield us, _slope_per_min(dq)
+            yield us, advance_window(dq, us, x, win)
 
     # -- alarm rows ------------------------------------------------------------------------------
-    @staticmethod
-    def _message(rule: Rule, info: SensorInfo, x: float) -> str:
-        unit = info.unit + ("/min" if rule.kind == "rate" else "")
-        held = f" for {rule.duration_s} s" if rule.duration_s and rule.kind == "threshold" else ""
-        return f"{rule.name}: {x:.4g} {unit} {rule.op} {rule.threshold:g}{held} at {info.code}"
-
     def _raise(self, conn, rule: Rule, info: SensorInfo, us: int, x: float, events: list) -> OpenAlarm:
-        msg = self._message(rule, info, x)
+        msg = raise_message(rule, info.code, info.unit, x)
         row = conn.execute(_RAISE_SQL, {"rule": rule.id, "sensor": info.id, "site": info.site_id, "area": info.area_id,
                                         "severity": rule.severity, "t": _dt(us), "x": x, "msg": msg,
                                         "gt": rule.gt}).fetchone()
@@ -338,9 +298,8 @@ class AlarmEngine:
     def _clear(self, conn, oa: OpenAlarm, rule: Rule, info: SensorInfo, us: int, x: float, events: list) -> None:
         row = conn.execute(_CLEAR_SQL, {"t": _dt(us), "x": x, "id": oa.id}).fetchone()
         if row is not None:
-            unit = info.unit + ("/min" if rule.kind == "rate" else "")
             events.append(AlarmEvent("cleared", oa.id, rule, info, x, us, "cleared",
-                                     f"{rule.name}: back to {x:.4g} {unit} at {info.code}"))
+                                     clear_message(rule, info.code, info.unit, x)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,19 +363,3 @@ def notify(conn: sa.Connection, event: str, alarm_id: int, status: str, by: str)
     payload = json.dumps({"event": event, "alarm_id": alarm_id, "status": status, "by": by})
     conn.execute(sa.text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
 
-
-def _slope_per_min(points) -> float:
-    """Least-squares slope of (µs, value) points, in units per minute.
-
-    A fit over the whole window, not the difference of two readings: sensor noise at a
-    high sampling rate would otherwise look like a fast rise.
-    """
-    n = len(points)
-    t0 = points[0][0]
-    mt = sum(p[0] - t0 for p in points) / n
-    mv = sum(p[1] for p in points) / n
-    sxx = sum((p[0] - t0 - mt) ** 2 for p in points)
-    if sxx == 0:
-        return 0.0
-    sxy = sum((p[0] - t0 - mt) * (p[1] - mv) for p in points)
-    return sxy / sxx * 60e6

@@ -10,7 +10,7 @@ from dashboard import core, kpi_charts
 from db.queries.scorecards import EvidenceNotVisible
 from qhse.services import access
 from qhse.services import kpi_views as kv
-from qhse.services.scorecards import ScorecardError
+from qhse.domain.scorecards import ScorecardError
 
 ctx = core.page_context()
 f = ctx.filters

@@ -12,19 +12,7 @@ import sys
 
 import click
 
-
-class KpiUsageError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def _engine():
-    from db.engine import get_engine
-    from qhse.cli.support import database_url
-
-    return get_engine(database_url(migrate=True, quiet=True))
+from qhse.cli.support import UserError, open_engine
 
 
 def _month(value: str | None) -> dt.date | None:
@@ -33,7 +21,7 @@ def _month(value: str | None) -> dt.date | None:
     try:
         d = dt.datetime.strptime(value, "%Y-%m").date()
     except ValueError:
-        raise KpiUsageError(f"month {value!r}: write it as YYYY-MM (e.g. 2026-10)") from None
+        raise UserError(f"month {value!r}: write it as YYYY-MM (e.g. 2026-10)") from None
     return d.replace(day=1)
 
 
@@ -46,7 +34,7 @@ def _sites(engine, codes: tuple[str, ...]) -> list[int] | None:
     out = []
     for c in codes:
         if c.upper() not in known:
-            raise KpiUsageError(f"unknown site {c!r}; known sites: {', '.join(sorted(known)) or 'none'}")
+            raise UserError(f"unknown site {c!r}; known sites: {', '.join(sorted(known)) or 'none'}")
         out.append(known[c.upper()])
     return out
 
@@ -72,7 +60,7 @@ def _config(path):
     try:
         return load_performance_config(path)
     except PerformanceConfigError as exc:
-        raise KpiUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
 
 
 
@@ -94,7 +82,7 @@ def kpi_cmd(month, months, by, sites, fmt_, config) -> None:
     from qhse.domain.kpi import KPIS
     from qhse.services.kpi_report import default_month, kpi_report
 
-    eng = _engine()
+    eng = open_engine()
     site_ids = _sites(eng, sites)
     m = _month(month) or default_month(eng, site_ids)
     rep = kpi_report(eng, month=m, months=months, by=by, scope=site_ids, config=_config(config))
@@ -149,15 +137,16 @@ def scorecard() -> None:
               help="Indicator YAML (default: qhse/domain/indicators.yaml).")
 def scorecard_sync(path) -> None:
     """Load the indicator definitions into the database (new versions are added)."""
-    from qhse.services.scorecards import ScorecardError, load_indicators, sync_indicators
+    from qhse.domain.scorecards import ScorecardError
+    from qhse.services.scorecards import load_indicators, sync_indicators
 
-    eng = _engine()
+    eng = open_engine()
     try:
         defs = load_indicators(path)
         with eng.begin() as conn:
             res = sync_indicators(conn, defs)
     except ScorecardError as exc:
-        raise KpiUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     click.echo(f"{len(res.added)} added, {len(res.unchanged)} unchanged, {len(res.deactivated)} deactivated")
     for a in res.added:
         click.echo(f"  + {a}")
@@ -174,13 +163,14 @@ def scorecard_compute(month, from_, to) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from qhse.services.kpi_report import default_month
-    from qhse.services.scorecards import ScorecardError, compute_range
+    from qhse.domain.scorecards import ScorecardError
+    from qhse.services.scorecards import compute_range
 
-    eng = _engine()
+    eng = open_engine()
     last = _month(to) or _month(month) or default_month(eng)
     first = _month(from_) or last
     if first > last:
-        raise KpiUsageError("--from is after --to")
+        raise UserError("--from is after --to")
     try:
         with Progress(TextColumn("scorecards {task.fields[month]}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn()) as bar:
@@ -189,7 +179,7 @@ def scorecard_compute(month, from_, to) -> None:
             results = compute_range(eng, first, last,
                                     progress=lambda i, total, mo: bar.update(task, completed=i, month=f"{mo:%Y-%m}"))
     except ScorecardError as exc:
-        raise KpiUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     for r in results:
         rt = r.ratings
         click.echo(f"{r.month:%Y-%m}: {r.scores} scores - excellent {rt['excellent']}, qualified {rt['qualified']}, "
@@ -207,13 +197,13 @@ def scorecard_show(month, sites, level, flagged, fmt_) -> None:
     """The month's scores per unit with rating, previous rating and plan flag."""
     from db.queries.scorecards import score_months, scores
 
-    eng = _engine()
+    eng = open_engine()
     site_ids = _sites(eng, sites)
     m = _month(month)
     if m is None:
         months = score_months(eng, site_ids)
         if not months:
-            raise KpiUsageError("no scores yet: run 'qhse scorecard compute'")
+            raise UserError("no scores yet: run 'qhse scorecard compute'")
         m = months[0]
     rows = scores(eng, month=m, scope=site_ids, level=level)
     if flagged:
@@ -245,9 +235,9 @@ def scorecard_evidence(score_id: int) -> None:
     from db.queries.scorecards import EvidenceNotVisible, score_evidence
 
     try:
-        ev = score_evidence(_engine(), score_id)
+        ev = score_evidence(open_engine(), None, score_id)  # None: every site
     except EvidenceNotVisible as exc:
-        raise KpiUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     click.echo(f"{ev['name']} - {ev['unit']} - {ev['period']:%Y-%m}: {_num(ev['value'], 2)} {ev['value_unit']} "
                f"({ev['rating'].replace('_', ' ')}); numerator {_num(ev['numerator'], 1)}, "
                f"denominator {_num(ev['denominator'], 1)}")
@@ -271,13 +261,14 @@ def scorecard_evidence(score_id: int) -> None:
 @click.option("--evidence", required=True, help="What was checked: documents, manifest numbers, photos.")
 def scorecard_enter(code, unit, month, value, entered_by, evidence) -> None:
     """Record the result of a manual-check indicator, with its evidence."""
-    from qhse.services.scorecards import ScorecardError, record_manual_entry
+    from qhse.domain.scorecards import ScorecardError
+    from qhse.services.scorecards import record_manual_entry
 
     try:
-        res = record_manual_entry(_engine(), code=code, unit=unit, month=_month(month), value=value,
+        res = record_manual_entry(open_engine(), code=code, unit=unit, month=_month(month), value=value,
                                   entered_by=entered_by, evidence=evidence)
     except ScorecardError as exc:
-        raise KpiUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     click.echo(f"score {res['id']}: {res['value']:g} -> {res['rating'].replace('_', ' ')}"
                + (" - flagged for an improvement plan (second month needing improvement)" if res["needs_plan"] else ""))
 
@@ -294,7 +285,7 @@ def health_index_cmd(month, by, sites) -> None:
     from qhse.services.health_index import health_ranking
     from qhse.services.kpi_report import default_month
 
-    eng = _engine()
+    eng = open_engine()
     site_ids = _sites(eng, sites)
     m = _month(month) or default_month(eng, site_ids)
     rows = health_ranking(eng, month=m, by=by, scope=site_ids)
@@ -322,7 +313,7 @@ def resources_cmd(sites, gaps_only) -> None:
 
     from qhse.services.resources import recommend
 
-    eng = _engine()
+    eng = open_engine()
     rec = recommend(eng, scope=_sites(eng, sites))
     con = _console(130)
     t = Table(title=f"Emergency resources by plant (risk window {rec.window_days} days to {rec.as_of:%Y-%m-%d})")
@@ -343,30 +334,3 @@ def resources_cmd(sites, gaps_only) -> None:
                   str(r["minimum"]), str(r["stocked"]), str(r["recommended"]),
                   f"[red]+{gap}[/]" if gap > 0 else (f"[yellow]{gap}[/]" if gap < 0 else "0"))
     con.print(t)
-
-
-COMMANDS = (kpi_cmd, scorecard, health_index_cmd, resources_cmd)
-
-
-def demo_scorecards(engine, *, force: bool = False) -> None:
-    """``qhse demo`` step: compute the scorecards of the whole seeded history (with progress)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from qhse.services.scorecards import compute_range, has_scores, history_months
-
-    if not force and has_scores(engine):
-        click.echo("scorecards already computed (the job runner keeps them current)")
-        return
-    months = history_months(engine)
-    if not months:
-        click.echo("no hours worked recorded: nothing to assess")
-        return
-    with Progress(TextColumn("scorecards {task.fields[month]}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn()) as bar:
-        task = bar.add_task("compute", total=len(months), month="")
-        results = compute_range(engine, months[0], months[-1],
-                                progress=lambda i, n, mo: bar.update(task, completed=i, month=f"{mo:%Y-%m}"))
-    last = results[-1]
-    click.echo(f"{len(results)} months assessed ({months[0]:%Y-%m} .. {months[-1]:%Y-%m}); {last.month:%Y-%m}: "
-               f"{last.ratings['needs_improvement']} scores need improvement, {last.flagged} flagged for a plan, "
-               f"{last.awaiting_manual} manual checks awaiting entry")

@@ -6,7 +6,7 @@ VENV ?= .venv
 PORT ?= 8501
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev bench lint clean
+.PHONY: demo test test-unit install install-dev bench lint clean
 
 $(BIN)/python:
 	@test -n "$(PY)" || { echo "Python 3.11 or newer is required (python3 on PATH)"; exit 1; }
@@ -30,6 +30,15 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+
+# The pure rules: no database, no broker (tests/unit/conftest.py refuses those fixtures).
+test-unit: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest tests/unit
+
+# ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade) and mypy, configured in pyproject.toml.
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-dev
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -16,8 +16,7 @@ from contextlib import nullcontext
 import pandas as pd
 import sqlalchemy as sa
 
-BOARD_STATES = ("escalated", "overdue", "due_soon", "on_time")
-ESCALATION_ROLES = ("owner", "area manager", "plant manager", "group")
+from qhse.domain.sla import BOARD_STATES, board_state, ladder_label
 
 
 def _connect(bind: sa.Engine | sa.Connection):
@@ -48,7 +47,7 @@ def sla_board(engine: sa.Engine, site_ids: Iterable[int] | None = None, *, now: 
     ``overdue`` (past due, not escalated), ``due_soon`` (due within ``due_soon_hours``)
     or ``on_time``.
     """
-    params: dict = {"now": now or dt.datetime.now(dt.UTC), "soon": dt.timedelta(hours=due_soon_hours)}
+    params: dict = {"now": now or dt.datetime.now(dt.UTC)}
     where = _site_clause("h.site_id", _sites(site_ids), params)
     sql = f"""
         WITH items AS (
@@ -70,11 +69,7 @@ def sla_board(engine: sa.Engine, site_ids: Iterable[int] | None = None, *, now: 
                i.department, i.owner, i.created_at, i.due_at, i.escalation_level, i.last_escalated_at, h.is_repeat,
                round((extract(epoch FROM (i.due_at - :now)) / 3600.0)::numeric, 1)::float AS hours_to_due,
                (SELECT count(*) FROM corrective_action o WHERE o.hazard_id = i.hazard_id
-                 AND o.status <> 'cancelled') AS team_count,
-               CASE WHEN i.escalation_level > 0 THEN 'escalated'
-                    WHEN i.due_at < :now THEN 'overdue'
-                    WHEN i.due_at < :now + :soon THEN 'due_soon'
-                    ELSE 'on_time' END AS state
+                 AND o.status <> 'cancelled') AS team_count
         FROM items i
         JOIN hazard_report h ON h.id = i.hazard_id
         JOIN site s ON s.id = h.site_id
@@ -83,7 +78,9 @@ def sla_board(engine: sa.Engine, site_ids: Iterable[int] | None = None, *, now: 
     with _connect(engine) as conn:
         df = pd.read_sql(sa.text(sql), conn, params=params)
     df["action_id"] = df["action_id"].astype("Int64")
-    df["escalated_to"] = [ESCALATION_ROLES[int(x)] for x in df["escalation_level"]] if len(df) else []
+    df["state"] = [board_state(int(lv), due, params["now"], due_soon_hours)
+                   for lv, due in zip(df["escalation_level"], df["due_at"], strict=True)]
+    df["escalated_to"] = [ladder_label(x) for x in df["escalation_level"]]
     return df
 
 

@@ -11,7 +11,12 @@ import sqlalchemy as sa
 
 from tests.test_vision_events import _clip, vision_db  # noqa: F401 - the shared camera fixture
 from tests.vision_fixtures import make_yolo_onnx
-from vision.registry import ChampionDetector, champion_marker, publish_champion, published_champion
+from vision.registry import (
+    ChampionDetector,
+    champion_marker,
+    publish_champion,
+    published_champion,
+)
 from vision.worker import start_in_background
 
 NAMES = ["head", "helmet", "person", "vest", "no_vest"]

@@ -255,3 +255,69 @@ def export_reviews_cmd(out_dir: Path, site_ids) -> None:
     rep = export_reviews(get_engine(url), out_dir, list(site_ids) or None)
     click.echo(f"confirmed {rep.written['confirmed']}, false positives {rep.written['false_positive']}, "
                f"{rep.boxes} boxes; {rep.missing_snapshot} event(s) without snapshot skipped -> {out_dir}")
+
+
+@vision.command("retrain")
+@click.option("--test-data", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Fixed split the challenger and the champion are scored on (data.yaml).")
+@click.option("--split", "test_split", default="test", show_default=True)
+@click.option("--base-data", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Base training data (data.yaml from prepare-data); its valid split validates the run.")
+@click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where runs go (default: <data dir>/vision-retrain).")
+@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="Start weights instead of the champion's.")
+@click.option("--epochs", type=int, default=3, show_default=True)
+@click.option("--imgsz", type=int, default=320, show_default=True)
+@click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--lr0", type=float, default=None, help="AdamW learning rate (default: Ultralytics' choice).")
+@click.option("--no-reviews", is_flag=True, help="Do not read reviewed events from the database.")
+@click.option("--json", "as_json", is_flag=True)
+def retrain_cmd(test_data, test_split, base_data, work_dir, weights, epochs, imgsz, batch, threads, lr0,
+                no_reviews, as_json) -> None:
+    """Fine-tune the champion on base data + reviewed events; promote it only if it is better."""
+    from qhse.settings import get_settings
+    from vision.retrain import RetrainError, retrain
+    from vision.training import TrainingUnavailable
+
+    settings = get_settings()
+    data_dir = settings.ensure_data_dir()
+    engine = None
+    if not no_reviews:
+        from qhse.cli.support import database_url
+
+        from db.engine import get_engine
+
+        engine = get_engine(database_url())
+    say = (lambda m: click.echo(m, err=True)) if as_json else click.echo
+    try:
+        res = retrain(test_data=test_data, base_data=base_data, work_dir=work_dir or data_dir / "vision-retrain",
+                      engine=engine, data_dir=data_dir, weights=weights, test_split=test_split, epochs=epochs,
+                      imgsz=imgsz, batch=batch, threads=threads, lr0=lr0, say=say)
+    except (RetrainError, TrainingUnavailable, FileNotFoundError) as exc:
+        raise VisionUsageError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(_clean(res.as_dict()), indent=1))
+    else:
+        click.echo(f"version {res.version}: {'promoted' if res.promoted else 'not promoted'} ({res.decision})")
+
+
+@vision.command("models")
+@click.option("--json", "as_json", is_flag=True)
+def models_cmd(as_json: bool) -> None:
+    """List the PPE detector versions in the registry (champion, challenger, test mAP50)."""
+    from ml import tracking
+    from vision.registry import list_versions
+
+    rows = list_versions(tracking.use_store(tracking.resolve_store()))
+    if as_json:
+        click.echo(json.dumps(_clean(rows), indent=1))
+        return
+    if not rows:
+        click.echo("no PPE detector versions yet (qhse vision retrain)")
+        return
+    for r in rows:
+        flags = ",".join(f for f in ("champion", "challenger") if r[f]) or "-"
+        m = f"{r['test_map50']:.3f}" if r["test_map50"] is not None else "n/a"
+        click.echo(f"v{r['version']:>3}  {flags:<20} test mAP50 {m}  {r['created']}  {r['decision'] or ''}")

@@ -153,6 +153,7 @@ class TrainConfig:
     warmup_epochs: float | None = None
     close_mosaic: int | None = None
     val: bool = True
+    lr0: float | None = None  # with it, AdamW at this rate (else Ultralytics' automatic choice)
 
 
 def start_checkpoint(cfg: TrainConfig, run_dir: Path) -> Path:
@@ -209,6 +210,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             extra["warmup_epochs"] = cfg.warmup_epochs
         if cfg.close_mosaic is not None:
             extra["close_mosaic"] = cfg.close_mosaic
+    if cfg.lr0 is not None:
+        extra.update(optimizer="AdamW", lr0=cfg.lr0)
     model.train(
         trainer=_trainer(),
         data=str(Path(cfg.data).resolve()),

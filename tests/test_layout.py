@@ -38,7 +38,8 @@ LAYER = {layer: (pkgs, may, siblings) for layer, pkgs, may, siblings in LAYERS}
 
 # The domain is pure: none of these, and no file I/O.
 DOMAIN_FORBIDDEN = ("sqlalchemy", "alembic", "psycopg", "streamlit", "starlette", "click", "rich", "paho", "amqtt",
-                    "requests", "httpx", "urllib.request", "http.client", "http.server", "socket", "smtplib", "subprocess", "mlflow")
+                    "requests", "httpx", "urllib.request", "http.client", "http.server", "socket", "smtplib",
+                    "subprocess", "mlflow")
 FILE_CALLS = {"open", "read_text", "read_bytes", "write_text", "write_bytes", "iterdir", "glob", "rglob", "mkdir",
               "unlink", "listdir", "scandir", "walk"}
 

@@ -1,18 +1,23 @@
-"""Safety health index, site comparison and risk-based resource allocation."""
+"""Safety health index, site comparison and risk-based resource allocation on seeded data (the rules
+without a database: tests/unit/test_health_index.py, tests/unit/test_resources_allocation.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import statistics
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from qhse.domain.performance import (
+    PerformanceConfig,
+    PerformanceConfigError,
+    ResourceKindCfg,
+    ResourcesCfg,
+    load_performance_config,
+)
 from qhse.services import resources as res
-from qhse.services.health_index import HealthInputs, combine, dimension_scores, health_index, health_ranking, rank
-from qhse.domain.performance import (HealthIndexCfg, PerformanceConfig, PerformanceConfigError, ResourceKindCfg, ResourcesCfg,
-                              load_performance_config)
+from qhse.services.health_index import health_ranking
 from qhse.services.site_comparison import comparison
 
 OCT = dt.date(2026, 10, 1)
@@ -20,37 +25,6 @@ TZ = "Asia/Shanghai"
 
 
 # ---------------------------------------------------------------------------- health index
-def test_health_index_by_hand():
-    cfg = HealthIndexCfg()  # weights .25 / .35 / .20 / .20, density 0 at 8 per area-month
-    inp = HealthInputs(hazards=4, areas=2, rectified=3, repeats=1,
-                       severity={"low": 1, "normal": 1, "high": 1, "severe": 1})
-    s = dimension_scores(inp, cfg)
-    assert s["hazard_density"] == pytest.approx(75.0)  # 2 per area: 100 x (1 - 2/8)
-    assert s["rectification_rate"] == pytest.approx(75.0)
-    assert s["repeat_rate"] == pytest.approx(75.0)
-    assert s["severity_mix"] == pytest.approx(50.0)  # mean weight (0 + .33 + .67 + 1) / 4 = .5
-    idx, _ = health_index(inp, cfg)
-    assert idx == pytest.approx(0.25 * 75 + 0.35 * 75 + 0.20 * 75 + 0.20 * 50)  # 70.0
-
-
-def test_health_index_without_hazards_and_custom_weights():
-    cfg = HealthIndexCfg()
-    idx, s = health_index(HealthInputs(hazards=0, areas=3), cfg)
-    assert idx == pytest.approx(100.0) and s["rectification_rate"] is None
-    assert health_index(HealthInputs(hazards=0, areas=0), cfg)[0] is None
-    assert dimension_scores(HealthInputs(hazards=40, areas=2), cfg)["hazard_density"] == 0.0  # capped at 0
-    only_rect = {"hazard_density": 0, "rectification_rate": 1, "repeat_rate": 0, "severity_mix": 0}
-    assert combine({"hazard_density": 10, "rectification_rate": 80, "repeat_rate": 5, "severity_mix": 5},
-                   only_rect) == pytest.approx(80.0)
-    with pytest.raises(ValueError):
-        HealthIndexCfg(weights={"hazard_density": 0, "rectification_rate": 0, "repeat_rate": 0, "severity_mix": 0})
-
-
-def test_ranking_with_ties():
-    assert rank({"a": 90.0, "b": 75.0, "c": 90.0, "d": None, "e": 10.0}) == {"a": 1, "c": 1, "b": 3, "e": 4,
-                                                                            "d": None}
-
-
 def test_department_ranking_on_seeded_data(seeded_engine):
     rows = health_ranking(seeded_engine, month=OCT, tz=TZ)
     ranked = [r for r in rows if r["rank"] is not None]
@@ -109,50 +83,6 @@ def test_site_comparison_benchmarks_and_scope(seeded_engine):
 
 
 # ------------------------------------------------------------------------- resources
-def test_allocate_by_hand():
-    # 10 units, minimum 1 each; the 7 left go 10:5:0 -> 4.67, 2.33, 0 -> 4, 2, 0 + the remainder to the largest part
-    assert res.allocate(10, {"a": 10.0, "b": 5.0, "c": 0.0}, {"a": 1, "b": 1, "c": 1}) == {"a": 6, "b": 3, "c": 1}
-    # Fewer units than the minimums need: every area gets its minimum (the gap is bought).
-    assert res.allocate(2, {"a": 9.0, "b": 1.0, "c": 5.0}, {"a": 1, "b": 1, "c": 1}) == {"a": 1, "b": 1, "c": 1}
-    # No risk anywhere: shared evenly.
-    assert res.allocate(6, {"a": 0.0, "b": 0.0, "c": 0.0}, {}) == {"a": 2, "b": 2, "c": 2}
-    assert res.allocate(5, {}, {}) == {}
-    with pytest.raises(ValueError):
-        res.allocate(-1, {"a": 1.0}, {"a": 0})
-
-
-def test_allocate_more_where_risk_is_higher_never_below_minimum():
-    rng = np.random.default_rng(3)
-    for _ in range(500):
-        n = int(rng.integers(1, 9))
-        risks = {i: float(rng.choice([0.0, rng.uniform(0, 100)])) for i in range(n)}
-        mins = {i: int(rng.integers(0, 4)) for i in range(n)}
-        total = int(rng.integers(0, 40))
-        out = res.allocate(total, risks, mins)
-        assert sum(out.values()) == max(total, sum(mins.values()))
-        for i in range(n):
-            assert out[i] >= mins[i]
-            for j in range(n):
-                if mins[i] == mins[j] and risks[i] > risks[j]:
-                    assert out[i] >= out[j], (risks, mins, total, out)
-
-
-def test_risk_index_by_hand():
-    cfg = ResourcesCfg()  # weights .35 class, .2 hazards, .15 alarms, .15 predicted failures, .15 PPE
-    areas = [
-        dict(area_id=1, site_id=1, risk_class="A", hazards_by_severity={"high": 2, "low": 2},
-             alarms_by_severity={"critical": 2}, predicted_failures=0.5, ppe_violations=2),
-        dict(area_id=2, site_id=1, risk_class="C", hazards_by_severity={"high": 1, "low": 1},
-             alarms_by_severity={}, predicted_failures=0.0, ppe_violations=0),
-    ]
-    r = res.risk_indices(areas, cfg)
-    # Area 1 has the peak of every count component: 100 x (.35 x 1.0 + .2 + .15 + .15 + .15) = 100
-    assert r[1]["index"] == pytest.approx(100.0)
-    # Area 2: class C scores .25, hazards (4 + 1 = 5) are half of area 1's (8 + 2 = 10), nothing else
-    assert r[2]["index"] == pytest.approx(100 * (0.35 * 0.25 + 0.20 * 0.5))  # 18.75
-    assert sum(r[2]["contributions"].values()) == pytest.approx(r[2]["index"])
-
-
 def test_recommendation_on_seeded_data(seeded_engine):
     as_of = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     cfg = PerformanceConfig().resources

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import charts, core
 from db.queries import risk as riskq
+from qhse.domain import risk as risk_rules
 from qhse.services import risk
 
 ctx = core.page_context()
@@ -111,7 +112,7 @@ counts, classes, reg = mx["counts"], mx["classes"], mx["register"]
 cells = [(lk, cq) for lk in counts.index for cq in counts.columns]
 fig = charts.tile_grid(
     x=[str(cq) for _, cq in cells], y=[str(lk) for lk, _ in cells],
-    colors=[risk.CLASS_COLORS[classes.loc[lk, cq]] for lk, cq in cells],
+    colors=[risk_rules.CLASS_COLORS[classes.loc[lk, cq]] for lk, cq in cells],
     text=[str(int(counts.loc[lk, cq])) for lk, cq in cells], customdata=[f"{lk}x{cq}" for lk, cq in cells],
     hover=[f"{ctx.tr('likelihood', '可能性')} {lk} × {ctx.tr('consequence', '后果')} {cq}: "
            f"{ctx.tr(*CLS[classes.loc[lk, cq]])}, {int(counts.loc[lk, cq])}" for lk, cq in cells],
@@ -121,8 +122,8 @@ c1, c2 = st.columns([3, 2])
 with c1:
     ev2 = st.plotly_chart(fig, key="risk.matrix", on_select="rerun", selection_mode="points")
 with c2:
-    by_class = {c: int(counts.values[classes.values == c].sum()) for c in risk.CLASSES}
-    for c in reversed(risk.CLASSES):
+    by_class = {c: int(counts.values[classes.values == c].sum()) for c in risk_rules.CLASSES}
+    for c in reversed(risk_rules.CLASSES):
         st.metric(ctx.tr(*CLS[c]), ctx.num(by_class[c]))
 options = [f"{lk}x{cq}" for lk, cq in cells if counts.loc[lk, cq] > 0]
 clicked = selected(ev2, None)

@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from db.queries import scorecards as sq
 from db.queries._sites import month_start
-from qhse.services.health_index import health_ranking
 from qhse.domain.kpi import KPIS
-from qhse.services.resources import COMPONENTS, recommend
+from qhse.domain.resources import COMPONENTS
+from qhse.services.health_index import health_ranking
+from qhse.services.resources import recommend
 from qhse.services.site_comparison import comparison, hierarchy
 
 

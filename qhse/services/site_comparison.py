@@ -1,4 +1,5 @@
-"""Site comparison: the same KPIs side by side with the group median and best as benchmarks.
+"""Site comparison: the same KPIs side by side with the group median and best as benchmarks
+(levels and benchmarks: :mod:`qhse.domain.site_comparison`).
 
 Drill-down: group -> regions -> plants -> areas (``level`` and ``parent``).  Frequency rates
 are normalised per hours worked, so plants of different size compare fairly; the total
@@ -15,12 +16,10 @@ import sqlalchemy as sa
 
 from db.queries.kpi import scoped_sites
 from db.queries.scorecards import local_indicator_scores
-from qhse.services.health_index import health_ranking
-from qhse.domain.kpi import KPIS, median_and_best
-from qhse.services.kpi_report import KpiReport, kpi_report
 from qhse.domain.performance import PerformanceConfig
-
-LEVELS = ("region", "site", "area")
+from qhse.domain.site_comparison import benchmarks, check_level
+from qhse.services.health_index import health_ranking
+from qhse.services.kpi_report import KpiReport, kpi_report
 
 
 @dataclass
@@ -38,10 +37,7 @@ def comparison(engine: sa.Engine, *, month: dt.date, months: int = 1, level: str
                parent: tuple[str, int] | None = None, scope=None, config: PerformanceConfig | None = None
                ) -> Comparison:
     """KPIs per region, plant or area (within ``parent``), with median and best benchmarks."""
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}")
-    if level == "area" and (parent is None or parent[0] != "site"):
-        raise ValueError("an area comparison needs a plant: parent=('site', id)")
+    check_level(level, parent)
     rep = kpi_report(engine, month=month, months=months, by=level, scope=scope, parent=parent, config=config)
     rows = []
     health = {}
@@ -60,11 +56,7 @@ def comparison(engine: sa.Engine, *, month: dt.date, months: int = 1, level: str
             rec["health_index"] = h["index"] if h else None
             rec["health_rank"] = h["rank"] if h else None
         rows.append(rec)
-    bench = {}
-    for k in KPIS:
-        med, best = median_and_best([r[k.code] for r in rows], k.higher_is_better)
-        bench[k.code] = {"median": med, "best": best, "higher_is_better": k.higher_is_better, "label": k.label,
-                         "unit": k.unit, "kind": k.kind}
+    bench = benchmarks(rows)
     total = {"unit": rep.total.label, "hours": rep.total.counts.hours, **rep.total.values}
     local = []
     if level in ("site", "region"):

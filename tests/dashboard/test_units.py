@@ -1,4 +1,4 @@
-"""Pure helpers: locale formatting, risk matrix, SHAP waterfall arithmetic, photo checks, periods."""
+"""Pure helpers: locale formatting, SHAP waterfall arithmetic, photo checks, periods."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 
 from dashboard import i18n
 from dashboard.core import period_bounds
-from qhse.services import risk
 from qhse.domain.explain import logit, waterfall_steps
 from qhse.services.uploads import MAX_PHOTO_BYTES, UploadError, store_photo, validate_photo
 
@@ -41,23 +40,6 @@ def test_every_string_has_both_languages():
         assert en and zh, key
     assert i18n.lookup("zh", "denied", role="x") == "您的角色（x）无权访问此页面。"
     assert i18n.lookup("en", "no.such.key") == "no.such.key"
-
-
-@pytest.mark.parametrize("lk,cq,cls", [(1, 1, "low"), (2, 2, "low"), (1, 5, "medium"), (3, 3, "medium"),
-                                       (2, 5, "high"), (4, 4, "high"), (4, 5, "extreme"), (5, 5, "extreme")])
-def test_risk_matrix_classes(lk, cq, cls):
-    assert risk.classify(lk, cq) == cls
-
-
-def test_risk_matrix_counts():
-    with pytest.raises(ValueError):
-        risk.classify(0, 3)
-    reg = pd.DataFrame({"likelihood": [5, 5, 1, 3], "consequence": [4, 4, 1, 2]})
-    counts, classes = risk.matrix(reg)
-    assert counts.loc[5, 4] == 2 and counts.loc[1, 1] == 1 and counts.loc[3, 2] == 1
-    assert int(counts.values.sum()) == 4
-    assert list(counts.index) == [5, 4, 3, 2, 1] and list(counts.columns) == [1, 2, 3, 4, 5]
-    assert classes.loc[5, 4] == "extreme" and classes.loc[1, 1] == "low"
 
 
 def test_waterfall_ends_at_the_model_margin():

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from qhse.domain.scorecards import (ScorecardError, Unit, applicable_units, check_manual_value, evidence_rows,
-                                    group_items, needs_plan, parse_indicators, rating)
+from qhse.domain.scorecards import (
+    ScorecardError,
+    Unit,
+    applicable_units,
+    check_manual_value,
+    evidence_rows,
+    group_items,
+    needs_plan,
+    parse_indicators,
+    rating,
+)
 
 SHIPPED = Path(__file__).resolve().parents[2] / "qhse" / "domain" / "indicators.yaml"
 

@@ -247,7 +247,8 @@ def export_onnx(weights: Path, out: Path, imgsz: int | None = None, opset: int =
     produced = model.export(format="onnx", imgsz=imgsz, opset=opset, dynamic=False, simplify=True, nms=False)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(produced, out)
+    if Path(produced).resolve() != out.resolve():
+        shutil.copyfile(produced, out)
     return out
 
 

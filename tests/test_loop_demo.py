@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db.queries import hazards as q
-from qhse.services.sla import DEFAULT_RECTIFY_HOURS, escalate_overdue
+from qhse.domain.sla import DEFAULT_RECTIFY_HOURS
+from qhse.services.sla import escalate_overdue
 from qhse.services.workflow import TRANSITIONS
 
 from .conftest import SEED_END

@@ -1,4 +1,6 @@
-"""SLA due times at the edges, working calendars, escalation levels and idempotence — on real PostgreSQL."""
+"""SLA policies from the database, escalation runs and their idempotence — on real PostgreSQL.
+
+The pure rules (calendar edges, escalation levels, board states) are tests/unit/test_sla.py."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 from .actor_fixtures import act
 from db import models as m
 from qhse.services import workflow as wf
-from qhse.services.sla import SlaError, WorkingCalendar, escalate_overdue, escalation_level, resolve_policy
+from qhse.services.sla import escalate_overdue, resolve_policy
 
 from .loop_org import add_policy, make_org
 
@@ -28,58 +30,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def local(y, mo, d, h=0, mi=0):
     return dt.datetime(y, mo, d, h, mi, tzinfo=SH)
-
-
-# ----------------------------------------------------------------------------- calendar
-@pytest.fixture(scope="module")
-def cal():
-    return WorkingCalendar.from_settings(CAL, "Asia/Shanghai")
-
-
-# 2026-03-02 is a Monday; 2026-03-07 a Saturday (a working day here), 2026-03-08 a Sunday.
-@pytest.mark.parametrize("start,hours,due", [
-    (local(2026, 3, 2, 10), 4, local(2026, 3, 2, 14)),          # inside the window
-    (local(2026, 3, 2, 16), 4, local(2026, 3, 2, 20)),          # ends exactly at closing time
-    (local(2026, 3, 2, 17), 4, local(2026, 3, 3, 9)),           # spills into the next morning
-    (local(2026, 3, 2, 20), 4, local(2026, 3, 3, 12)),          # reported at closing time
-    (local(2026, 3, 2, 7), 4, local(2026, 3, 2, 12)),           # before opening: clock starts at 08:00
-    (local(2026, 3, 2, 23, 30), 4, local(2026, 3, 3, 12)),      # at night
-    (local(2026, 3, 7, 19), 4, local(2026, 3, 9, 11)),          # Saturday evening: Sunday is off
-    (local(2026, 3, 8, 12), 4, local(2026, 3, 9, 12)),          # reported on Sunday
-    (local(2026, 3, 9, 18), 4, local(2026, 3, 11, 10)),         # Tuesday 10 March is a holiday
-    (local(2026, 3, 2, 10), 24, local(2026, 3, 4, 10)),         # 24 working hours = two 12-hour days
-    (local(2026, 3, 6, 10), 24, local(2026, 3, 9, 10)),         # Fri 10:00 + Sat + Mon morning
-    (local(2026, 3, 2, 8), 12, local(2026, 3, 2, 20)),          # a whole working day
-])
-def test_calendar_due_edges(cal, start, hours, due):
-    assert cal.add(start, hours) == due
-    assert cal.working_seconds(start, due) == pytest.approx(hours * 3600)
-
-
-def test_calendar_working_seconds_over_weekend(cal):
-    assert cal.working_seconds(local(2026, 3, 7, 18), local(2026, 3, 9, 10)) == 4 * 3600
-    assert cal.working_seconds(local(2026, 3, 9, 10), local(2026, 3, 7, 18)) == 0
-
-
-@pytest.mark.parametrize("cfg,match", [
-    ({"workdays": [], "start": "08:00", "end": "17:00"}, "non-empty list"),
-    ({"workdays": [7], "start": "08:00", "end": "17:00"}, "weekday numbers"),
-    ({"workdays": [0], "start": "18:00", "end": "08:00"}, "later than start"),
-    ({"workdays": [0], "start": "8h", "end": "17:00"}, "not HH:MM"),
-    ({"workdays": [0], "start": "08:00", "end": "17:00", "holidays": ["May Day"]}, "not a date"),
-    ({"workdays": [0], "start": "08:00", "end": "17:00", "shift": 2}, "unknown key"),
-])
-def test_calendar_config_errors(cfg, match):
-    with pytest.raises(SlaError, match=match):
-        WorkingCalendar.from_settings(cfg, "Asia/Shanghai")
-
-
-def test_escalation_level_rule():
-    # One level per full SLA period past due, capped at 3 (group).
-    assert [escalation_level(h, 4) for h in (0, 0.01, 3.99, 4, 7.99, 8, 12, 100)] == [0, 0, 0, 1, 1, 2, 3, 3]
-    assert [escalation_level(h, 24) for h in (23.9, 24, 48, 72)] == [0, 1, 2, 3]
-    with pytest.raises(SlaError):
-        escalation_level(5, 0)
 
 
 # ----------------------------------------------------------------------------- database

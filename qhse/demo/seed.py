@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from db import models as m
 from qhse.domain.sensor_catalog import DEFAULT_ALARM_RULES, ENV_SENSORS, MACHINE_SENSORS
+from qhse.domain.sla import DEFAULT_RECTIFY_HOURS, DEFAULT_RESPONSE_HOURS, ESCALATION_ROLES
 from qhse.demo.response_seed import seed_response
 from db.readings import COPY_HEADER, COPY_READINGS_SQL, COPY_TRAILER, binary_rows, ensure_partitions, refresh_rollups
 
@@ -127,9 +128,8 @@ RISK_HAZARD_RATE = {"A": 3.2, "B": 1.8, "C": 0.8}  # hazard reports per area-mon
 RISK_INSPECTION_DAYS = {"A": 1.0, "B": 2.0, "C": 3.5}
 SEVERITY_P = {"A": [0.20, 0.45, 0.25, 0.10], "B": [0.30, 0.50, 0.15, 0.05], "C": [0.45, 0.45, 0.08, 0.02]}
 SEVERITIES = ["low", "normal", "high", "severe"]
-SLA_HOURS = {"low": 24.0, "normal": 24.0, "high": 8.0, "severe": 4.0}
-RECTIFY_HOURS = {"low": 168.0, "normal": 120.0, "high": 72.0, "severe": 24.0}  # action due after assignment
-ESCALATION_ROLES = ["owner", "area_manager", "plant_manager", "group"]
+SLA_HOURS = DEFAULT_RESPONSE_HOURS
+RECTIFY_HOURS = DEFAULT_RECTIFY_HOURS  # action due after assignment
 BACKLOG_DAYS = 21  # reports of the last three weeks are still being worked on when the history ends
 LOOP_REPORTING_GAIN = 3.5  # the tracked loop went live BACKLOG_DAYS ago: reporting rose this much since
 BACKLOG_SLOWDOWN = 4.0  # recent fixes take this much longer (the backlog is still being worked off)

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.queries.scope import Scope
 from qhse.services import notify
-from qhse.services.sla import SEVERITIES
+from qhse.domain.sla import SEVERITIES
 
 UTC = dt.UTC
 DEFAULT_FREQUENCY_DAYS = {"A": 1.0, "B": 2.0, "C": 3.5}

@@ -40,7 +40,8 @@ from db.queries.scope import Scope
 from qhse.services import actors
 from qhse.services import dispatch as dispatch_mod
 from qhse.services import incentives, notify, recurrence
-from qhse.services.sla import SEVERITIES, SlaError, resolve_policy
+from qhse.domain.sla import SEVERITIES, SlaError
+from qhse.services.sla import resolve_policy
 
 UTC = dt.UTC
 

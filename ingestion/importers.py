@@ -38,9 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticUseDefault
 
 from db import models as m
-from db.models.org import PERSON_KINDS
-from db.models.safety import INCIDENT_KINDS
 from qhse.domain.sensor_catalog import MACHINE_SENSORS
+from qhse.vocab import IncidentKind, PersonKind, ProductType, values
 
 MAX_KEPT_ERRORS = 1000
 CHUNK_ROWS = 5000
@@ -123,7 +122,7 @@ class AssetRow(_Row):
     code: Code
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: Annotated[str, Field(min_length=1, max_length=60)]
-    product_type: Literal["L", "M", "H"] = "M"
+    product_type: Literal[values(ProductType)] = ProductType.M.value  # type: ignore[valid-type]
     manufacturer: Annotated[str, Field(max_length=120)] | None = None
     installed_at: dt.date | None = None
 
@@ -131,7 +130,7 @@ class AssetRow(_Row):
 class PersonRow(_Row):
     employee_no: Annotated[str, Field(min_length=1, max_length=40)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: Literal[PERSON_KINDS] = "employee"  # type: ignore[valid-type]
+    kind: Literal[values(PersonKind)] = PersonKind.EMPLOYEE.value  # type: ignore[valid-type]
     site: Code
     department: Code | None = None
     post: Code | None = None
@@ -181,7 +180,7 @@ class IncidentRow(_Row):
     department: Code | None = None
     employee_no: Annotated[str, Field(max_length=40)] | None = None
     occurred_at: dt.datetime
-    kind: Literal[INCIDENT_KINDS]  # type: ignore[valid-type]
+    kind: Literal[values(IncidentKind)]  # type: ignore[valid-type]
     recordable: bool = False
     lost_time: bool = False
     restricted_or_transfer: bool = False
@@ -202,7 +201,7 @@ class Ai4iRow(_Row):
 
     udi: Annotated[int, Field(alias="UDI", ge=1)]
     product_id: Annotated[str, Field(alias="Product ID", min_length=1, max_length=20)]
-    type: Annotated[Literal["L", "M", "H"], Field(alias="Type")]
+    type: Annotated[Literal[values(ProductType)], Field(alias="Type")]  # type: ignore[valid-type]
     air_temp: Annotated[float, Field(alias="Air temperature [K]", allow_inf_nan=False)]
     process_temp: Annotated[float, Field(alias="Process temperature [K]", allow_inf_nan=False)]
     rpm: Annotated[float, Field(alias="Rotational speed [rpm]", allow_inf_nan=False)]
@@ -426,7 +425,7 @@ def _resolve(kind: str, rows, refs: _Refs, errors: list[RowError]) -> list[tuple
             if r.contractor_company:
                 company = refs.sub(refs.companies, r.contractor_company, "contractor_company", "contractor company",
                                    r.contractor_company, line, errs)
-            if r.kind == "contractor" and not r.contractor_company:
+            if r.kind == PersonKind.CONTRACTOR and not r.contractor_company:
                 errs.append(RowError(line, "contractor_company", "a contractor's worker needs the company"))
             if not errs:
                 out.append((line, dict(employee_no=r.employee_no, name=r.name, kind=r.kind, site_id=s.id,

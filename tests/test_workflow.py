@@ -13,6 +13,7 @@ from db import models as m
 from db.queries import hazards as q
 from qhse.services import workflow as wf
 from qhse.services.workflow import TRANSITIONS, TransitionError, WorkflowError
+from qhse.vocab import HazardStatus
 
 from .loop_org import make_org
 
@@ -79,7 +80,7 @@ ILLEGAL = [(a, b) for a in TRANSITIONS for b in TRANSITIONS if b not in TRANSITI
 
 
 def test_transition_table_is_complete():
-    assert set(TRANSITIONS) == set(m.safety.HAZARD_STATUSES)
+    assert set(TRANSITIONS) == set(HazardStatus)
     assert len(LEGAL) == 13 and len(ILLEGAL) == 64 - 13
 
 

@@ -8,15 +8,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, choice, created_at_col
+from qhse.vocab import AssessmentLevel, Rating, UnitType
 
-LEVELS = ("enterprise", "department", "post")
-RATINGS = ("excellent", "qualified", "needs_improvement", "not_available")
+from .base import Base, choice, created_at_col
 
 
 class AssessmentIndicator(Base):
     __tablename__ = "assessment_indicator"
-    __table_args__ = (sa.UniqueConstraint("code", "version"), choice("level", "level", LEVELS))
+    __table_args__ = (sa.UniqueConstraint("code", "version"), choice("level", "level", AssessmentLevel))
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(60))
     version: Mapped[int] = mapped_column(default=1)
@@ -45,8 +44,8 @@ class AssessmentScore(Base):
     __tablename__ = "assessment_score"
     __table_args__ = (
         sa.UniqueConstraint("indicator_id", "unit_type", "unit_id", "period"),
-        choice("rating", "rating", RATINGS),
-        choice("unit_type", "unit_type", ("enterprise", "site", "department", "post")),
+        choice("rating", "rating", Rating),
+        choice("unit_type", "unit_type", UnitType),
         sa.Index("ix_assessment_score_period_unit", "period", "unit_type", "unit_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,22 +8,29 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import BYTEA, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, choice, created_at_col
+from qhse.vocab import (
+    AlarmOp,
+    AlarmRuleKind,
+    AlarmSeverity,
+    AlarmStatus,
+    MaintenanceKind,
+    ProductType,
+    RiskBand,
+)
 
-SEVERITIES = ("info", "warning", "critical")
-ALARM_STATUSES = ("open", "acknowledged", "cleared")
+from .base import Base, choice, created_at_col
 
 
 class Asset(Base):
     __tablename__ = "asset"
-    __table_args__ = (choice("product_type", "product_type", ("L", "M", "H")),)
+    __table_args__ = (choice("product_type", "product_type", ProductType),)
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
     area_id: Mapped[int] = mapped_column(sa.ForeignKey("area.id", ondelete="CASCADE"), index=True)
     code: Mapped[str] = mapped_column(sa.String(60), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(60))  # cnc_mill, lathe, press, reflow_oven, compressor, ...
-    product_type: Mapped[str] = mapped_column(sa.String(1), default="M")  # load class as in AI4I: L/M/H
+    product_type: Mapped[str] = mapped_column(sa.String(1), default=ProductType.M.value)  # load class as in AI4I: L/M/H
     manufacturer: Mapped[str | None] = mapped_column(sa.String(120))
     installed_at: Mapped[dt.datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
@@ -102,21 +109,21 @@ class AlarmRule(Base):
 
     __tablename__ = "alarm_rule"
     __table_args__ = (
-        choice("kind", "kind", ("threshold", "rate")),
-        choice("op", "op", (">", "<")),
-        choice("severity", "severity", SEVERITIES),
+        choice("kind", "kind", AlarmRuleKind),
+        choice("op", "op", AlarmOp),
+        choice("severity", "severity", AlarmSeverity),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     sensor_kind: Mapped[str | None] = mapped_column(sa.String(40), index=True)
     sensor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sensor.id", ondelete="CASCADE"), index=True)
     site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(sa.String(20), default="threshold")
-    op: Mapped[str] = mapped_column(sa.String(1), default=">")
+    kind: Mapped[str] = mapped_column(sa.String(20), default=AlarmRuleKind.THRESHOLD.value)
+    op: Mapped[str] = mapped_column(sa.String(1), default=AlarmOp.GT.value)
     threshold: Mapped[float]  # value (threshold) or units per minute (rate)
     clear_threshold: Mapped[float | None]  # hysteresis: clears once back past this
     duration_s: Mapped[int] = mapped_column(default=0)  # condition must hold this long
-    severity: Mapped[str] = mapped_column(sa.String(10), default="warning")
+    severity: Mapped[str] = mapped_column(sa.String(10), default=AlarmSeverity.WARNING.value)
     enabled: Mapped[bool] = mapped_column(default=True)
     description: Mapped[str | None] = mapped_column(sa.Text)
 
@@ -124,8 +131,8 @@ class AlarmRule(Base):
 class Alarm(Base):
     __tablename__ = "alarm"
     __table_args__ = (
-        choice("status", "status", ALARM_STATUSES),
-        choice("severity", "severity", SEVERITIES),
+        choice("status", "status", AlarmStatus),
+        choice("severity", "severity", AlarmSeverity),
         # One open (not cleared) alarm per rule and sensor.
         sa.Index("uq_alarm_open_rule_sensor", "rule_id", "sensor_id", unique=True,
                  postgresql_where=sa.text("cleared_at IS NULL")),
@@ -137,7 +144,7 @@ class Alarm(Base):
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
     area_id: Mapped[int] = mapped_column(sa.ForeignKey("area.id", ondelete="CASCADE"), index=True)
     severity: Mapped[str] = mapped_column(sa.String(10))
-    status: Mapped[str] = mapped_column(sa.String(15), default="open")
+    status: Mapped[str] = mapped_column(sa.String(15), default=AlarmStatus.OPEN.value)
     raised_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     first_value: Mapped[float] = mapped_column(sa.Double)
@@ -165,7 +172,7 @@ class DeadLetter(Base):
 
 class MaintenanceEvent(Base):
     __tablename__ = "maintenance_event"
-    __table_args__ = (choice("kind", "kind", ("preventive", "corrective", "tool_change", "inspection")),)
+    __table_args__ = (choice("kind", "kind", MaintenanceKind),)
     id: Mapped[int] = mapped_column(primary_key=True)
     asset_id: Mapped[int] = mapped_column(sa.ForeignKey("asset.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20))
@@ -187,7 +194,7 @@ class FailureEvent(Base):
 class FailurePrediction(Base):
     __tablename__ = "failure_prediction"
     __table_args__ = (
-        choice("risk_band", "risk_band", ("low", "medium", "high", "critical")),
+        choice("risk_band", "risk_band", RiskBand),
         sa.Index("ix_failure_prediction_asset_scored", "asset_id", "scored_at"),
     )
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)

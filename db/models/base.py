@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,10 +38,12 @@ def created_at_col() -> Mapped[dt.datetime]:
     return mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
 
 
-def choice(name: str, column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
-    """CHECK (column IN (...)): enumerations as checked text, easy to extend in migrations."""
-    quoted = ", ".join("'" + v + "'" for v in values)
-    return sa.CheckConstraint(f"{column} IN ({quoted})", name=name)
+def choice(name: str, column: str, vocabulary: type[StrEnum], *, nullable: bool = False) -> sa.CheckConstraint:
+    """CHECK (column IN (...)) over a qhse.vocab enum's stored strings: enumerations as checked
+    text, easy to extend in migrations.  ``nullable``: NULL passes too."""
+    quoted = ", ".join("'" + member.value + "'" for member in vocabulary)
+    expr = f"{column} IN ({quoted})"
+    return sa.CheckConstraint(f"{column} IS NULL OR {expr}" if nullable else expr, name=name)
 
 
 def sensitive(**kw) -> dict:

@@ -7,16 +7,16 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, choice
+from qhse.vocab import HeartbeatStatus
 
-HEARTBEAT_STATUSES = ("running", "stopped")
+from .base import Base, choice
 
 
 class IngestHeartbeat(Base):
     """One row per consumer (MQTT client id), upserted every few seconds by its writer thread."""
 
     __tablename__ = "ingest_heartbeat"
-    __table_args__ = (choice("status", "status", HEARTBEAT_STATUSES),)
+    __table_args__ = (choice("status", "status", HeartbeatStatus),)
     client_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     host: Mapped[str | None] = mapped_column(sa.String(255))
     pid: Mapped[int | None]

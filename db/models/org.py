@@ -9,20 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from qhse.vocab import ContractorStatus, Locale, PersonKind, RiskClass, Role, values
+
 from .base import Base, choice, created_at_col, sensitive
 
-RISK_CLASSES = ("A", "B", "C")
-ROLES = (
-    "admin",
-    "group_manager",
-    "plant_manager",
-    "plant_head",
-    "data_scientist",
-    "security",
-    "inspector",
-    "worker",
-)
-PERSON_KINDS = ("employee", "contractor")
+# The stored role names, for qhse/services/access.py until it takes them from qhse.vocab.Role.
+ROLES = values(Role)
 
 
 class Enterprise(Base):
@@ -69,7 +61,7 @@ class Department(Base):
 
 class Area(Base):
     __tablename__ = "area"
-    __table_args__ = (sa.UniqueConstraint("site_id", "code"), choice("risk_class", "risk_class", RISK_CLASSES))
+    __table_args__ = (sa.UniqueConstraint("site_id", "code"), choice("risk_class", "risk_class", RiskClass))
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"), index=True)
@@ -101,12 +93,12 @@ class Post(Base):
 
 class ContractorCompany(Base):
     __tablename__ = "contractor_company"
-    __table_args__ = (choice("status", "status", ("pending", "approved", "suspended")),)
+    __table_args__ = (choice("status", "status", ContractorStatus),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     licence_no: Mapped[str | None] = mapped_column(sa.String(80))
     licence_expires_on: Mapped[dt.date | None]
-    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(20), default=ContractorStatus.PENDING.value)
     approved_safety_by: Mapped[str | None] = mapped_column(sa.String(120))
     approved_safety_at: Mapped[dt.datetime | None]
     approved_legal_by: Mapped[str | None] = mapped_column(sa.String(120))
@@ -118,11 +110,11 @@ class Person(Base):
     """An employee or a contractor's worker.  Health fields are sensitive (masked by role)."""
 
     __tablename__ = "person"
-    __table_args__ = (choice("kind", "kind", PERSON_KINDS),)
+    __table_args__ = (choice("kind", "kind", PersonKind),)
     id: Mapped[int] = mapped_column(primary_key=True)
     employee_no: Mapped[str] = mapped_column(sa.String(40), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
-    kind: Mapped[str] = mapped_column(sa.String(20), default="employee")
+    kind: Mapped[str] = mapped_column(sa.String(20), default=PersonKind.EMPLOYEE.value)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"), index=True)
     post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("post.id", ondelete="SET NULL"), index=True)
@@ -144,13 +136,13 @@ class Person(Base):
 
 class UserAccount(Base):
     __tablename__ = "user_account"
-    __table_args__ = (choice("role", "role", ROLES), choice("locale", "locale", ("en", "zh")))
+    __table_args__ = (choice("role", "role", Role), choice("locale", "locale", Locale))
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(80), unique=True)
     display_name: Mapped[str] = mapped_column(sa.String(200))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(30))
-    locale: Mapped[str] = mapped_column(sa.String(5), default="en")
+    locale: Mapped[str] = mapped_column(sa.String(5), default=Locale.EN.value)
     person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
     # True: every site (group roles).  False: only the sites in user_site_scope.
     all_sites: Mapped[bool] = mapped_column(default=False)

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from qhse.vocab import ContractorJobStatus
+
 from .base import Base, choice, created_at_col
 
 
@@ -46,7 +48,7 @@ class Qualification(Base):
 class ContractorJob(Base):
     __tablename__ = "contractor_job"
     __table_args__ = (
-        choice("status", "status", ("requested", "approved", "active", "completed", "cancelled")),
+        choice("status", "status", ContractorJobStatus),
         sa.CheckConstraint("ends_at > starts_at", name="window_order"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,7 +59,7 @@ class ContractorJob(Base):
     work_types: Mapped[list] = mapped_column(JSONB, default=list)  # hot_work, work_at_height, ...
     starts_at: Mapped[dt.datetime]
     ends_at: Mapped[dt.datetime]
-    status: Mapped[str] = mapped_column(sa.String(12), default="requested")
+    status: Mapped[str] = mapped_column(sa.String(12), default=ContractorJobStatus.REQUESTED.value)
     approved_by: Mapped[str | None] = mapped_column(sa.String(120))
     approved_at: Mapped[dt.datetime | None]
     supervisor_person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))

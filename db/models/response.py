@@ -16,17 +16,25 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from qhse.vocab import (
+    CheckResult,
+    EmergencyEventKind,
+    EmergencyKind,
+    EmergencyStatus,
+    GatingMatch,
+    GatingTrigger,
+    LedgerKind,
+    RegulationKind,
+    SignoffParty,
+    values,
+)
+
 from .base import Base, choice, created_at_col
 
-EMERGENCY_KINDS = ("fire", "gas_leak", "chemical_spill", "injury")
-EMERGENCY_STATUSES = ("active", "closed")
-EMERGENCY_EVENT_KINDS = ("declared", "plan", "notified", "action", "resource_used", "note", "closed", "reviewed")
-GATING_TRIGGERS = ("open_alarm", "always")
-GATING_MATCH = ("all", "any")
-CHECK_RESULTS = ("ok", "issues", "stop_work")
-SIGNOFF_PARTIES = ("contractor", "supervisor", "area_owner", "safety")
-LEDGER_KINDS = ("waste_gas", "training", "inspection")
-REGULATION_KINDS = ("law", "regulation", "national_standard", "local_standard", "internal_standard")
+# For qhse/services/emergency.py and contractors.py until they take these from qhse.vocab.
+EMERGENCY_KINDS = values(EmergencyKind)
+CHECK_RESULTS = values(CheckResult)
+SIGNOFF_PARTIES = values(SignoffParty)
 
 
 # ------------------------------------------------------------------------------ contractors
@@ -52,7 +60,7 @@ class SupervisorCheck(Base):
 
     __tablename__ = "supervisor_check"
     __table_args__ = (
-        choice("result", "result", CHECK_RESULTS),
+        choice("result", "result", CheckResult),
         sa.CheckConstraint("jsonb_array_length(photos) >= 1", name="has_photo"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,7 +77,7 @@ class JobSignoff(Base):
     """Completion sign-off of a contractor job by one party; the job completes when all parties signed."""
 
     __tablename__ = "job_signoff"
-    __table_args__ = (sa.UniqueConstraint("job_id", "party"), choice("party", "party", SIGNOFF_PARTIES))
+    __table_args__ = (sa.UniqueConstraint("job_id", "party"), choice("party", "party", SignoffParty))
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(sa.ForeignKey("contractor_job.id", ondelete="CASCADE"), index=True)
     party: Mapped[str] = mapped_column(sa.String(20))
@@ -87,7 +95,7 @@ class GatingRule(Base):
     """
 
     __tablename__ = "gating_rule"
-    __table_args__ = (choice("trigger", "trigger", GATING_TRIGGERS), choice("match", "match", GATING_MATCH))
+    __table_args__ = (choice("trigger", "trigger", GatingTrigger), choice("match", "match", GatingMatch))
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(60), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
@@ -96,8 +104,8 @@ class GatingRule(Base):
     gas_areas_only: Mapped[bool] = mapped_column(default=False)
     area_kinds: Mapped[list] = mapped_column(JSONB, default=list)  # empty: any kind
     required_courses: Mapped[list] = mapped_column(JSONB, default=list)  # training_course codes
-    match: Mapped[str] = mapped_column(sa.String(3), default="all")
-    trigger: Mapped[str] = mapped_column(sa.String(12), default="open_alarm")
+    match: Mapped[str] = mapped_column(sa.String(3), default=GatingMatch.ALL.value)
+    trigger: Mapped[str] = mapped_column(sa.String(12), default=GatingTrigger.OPEN_ALARM.value)
     active: Mapped[bool] = mapped_column(default=True)
     description: Mapped[str | None] = mapped_column(sa.Text)
 
@@ -133,7 +141,7 @@ class PlanTemplate(Base):
     __tablename__ = "plan_template"
     __table_args__ = (
         sa.UniqueConstraint("kind", "site_id", "version", postgresql_nulls_not_distinct=True),
-        choice("kind", "kind", EMERGENCY_KINDS),
+        choice("kind", "kind", EmergencyKind),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(20))
@@ -154,15 +162,15 @@ class PlanTemplate(Base):
 class Emergency(Base):
     __tablename__ = "emergency"
     __table_args__ = (
-        choice("kind", "kind", EMERGENCY_KINDS),
-        choice("status", "status", EMERGENCY_STATUSES),
+        choice("kind", "kind", EmergencyKind),
+        choice("status", "status", EmergencyStatus),
         sa.Index("ix_emergency_site_declared", "site_id", "declared_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
     area_id: Mapped[int] = mapped_column(sa.ForeignKey("area.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20))
-    status: Mapped[str] = mapped_column(sa.String(10), default="active")
+    status: Mapped[str] = mapped_column(sa.String(10), default=EmergencyStatus.ACTIVE.value)
     description: Mapped[str | None] = mapped_column(sa.Text)
     declared_at: Mapped[dt.datetime]
     declared_by: Mapped[str] = mapped_column(sa.String(120))
@@ -177,7 +185,7 @@ class EmergencyEvent(Base):
     """Timeline entry: declaration, plan, notifications, actions, resources used, closure."""
 
     __tablename__ = "emergency_event"
-    __table_args__ = (choice("kind", "kind", EMERGENCY_EVENT_KINDS),)
+    __table_args__ = (choice("kind", "kind", EmergencyEventKind),)
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     emergency_id: Mapped[int] = mapped_column(sa.ForeignKey("emergency.id", ondelete="CASCADE"), index=True)
     at: Mapped[dt.datetime]
@@ -210,9 +218,8 @@ class Regulation(Base):
     __tablename__ = "regulation"
     __table_args__ = (
         sa.UniqueConstraint("site_id", "code", postgresql_nulls_not_distinct=True),
-        choice("kind", "kind", REGULATION_KINDS),
-        sa.CheckConstraint("ledger_kind IS NULL OR ledger_kind IN ('waste_gas', 'training', 'inspection')",
-                           name="ledger_kind"),
+        choice("kind", "kind", RegulationKind),
+        choice("ledger_kind", "ledger_kind", LedgerKind, nullable=True),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)

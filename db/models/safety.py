@@ -9,21 +9,28 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, choice, created_at_col
+from qhse.vocab import (
+    ActionStatus,
+    EscalationLevel,
+    HazardSeverity,
+    HazardSource,
+    HazardStatus,
+    IncidentKind,
+    InspectionStatus,
+    JobRunStatus,
+    NotificationChannel,
+    NotificationStatus,
+)
 
-HAZARD_STATUSES = ("reported", "assigned", "in_progress", "rectified", "verified", "closed", "rejected", "reopened")
-HAZARD_SEVERITIES = ("low", "normal", "high", "severe")
-HAZARD_SOURCES = ("worker", "inspection", "alarm", "vision", "import")
-ACTION_STATUSES = ("open", "in_progress", "done", "verified", "cancelled")
-INCIDENT_KINDS = ("injury", "illness", "near_miss", "property_damage", "first_aid", "environmental")
+from .base import Base, choice, created_at_col
 
 
 class HazardReport(Base):
     __tablename__ = "hazard_report"
     __table_args__ = (
-        choice("status", "status", HAZARD_STATUSES),
-        choice("severity", "severity", HAZARD_SEVERITIES),
-        choice("source", "source", HAZARD_SOURCES),
+        choice("status", "status", HazardStatus),
+        choice("severity", "severity", HazardSeverity),
+        choice("source", "source", HazardSource),
         sa.CheckConstraint("likelihood BETWEEN 1 AND 5", name="likelihood_1_5"),
         sa.CheckConstraint("consequence BETWEEN 1 AND 5", name="consequence_1_5"),
         sa.Index("ix_hazard_report_site_reported", "site_id", "reported_at"),
@@ -36,11 +43,11 @@ class HazardReport(Base):
     title: Mapped[str] = mapped_column(sa.String(300))
     description: Mapped[str | None] = mapped_column(sa.Text)
     location: Mapped[str | None] = mapped_column(sa.String(300))
-    severity: Mapped[str] = mapped_column(sa.String(10), default="normal")
+    severity: Mapped[str] = mapped_column(sa.String(10), default=HazardSeverity.NORMAL.value)
     likelihood: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
     consequence: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
-    status: Mapped[str] = mapped_column(sa.String(15), default="reported")
-    source: Mapped[str] = mapped_column(sa.String(15), default="worker")
+    status: Mapped[str] = mapped_column(sa.String(15), default=HazardStatus.REPORTED.value)
+    source: Mapped[str] = mapped_column(sa.String(15), default=HazardSource.WORKER.value)
     reporter_person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"), index=True)
     reporter_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"))
     photo_path: Mapped[str | None] = mapped_column(sa.Text)
@@ -100,8 +107,8 @@ class SlaPolicy(Base):
 class CorrectiveAction(Base):
     __tablename__ = "corrective_action"
     __table_args__ = (
-        choice("status", "status", ACTION_STATUSES),
-        sa.CheckConstraint("escalation_level BETWEEN 0 AND 3", name="escalation_0_3"),
+        choice("status", "status", ActionStatus),
+        sa.CheckConstraint(f"escalation_level BETWEEN 0 AND {len(EscalationLevel) - 1}", name="escalation_0_3"),
         sa.Index("ix_corrective_action_due", "status", "due_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,13 +116,13 @@ class CorrectiveAction(Base):
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id", ondelete="SET NULL"), index=True)
     owner_person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"), index=True)
     description: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(15), default="open")
+    status: Mapped[str] = mapped_column(sa.String(15), default=ActionStatus.OPEN.value)
     created_at: Mapped[dt.datetime]
     due_at: Mapped[dt.datetime]
     completed_at: Mapped[dt.datetime | None]
     verified_at: Mapped[dt.datetime | None]
     verified_by: Mapped[str | None] = mapped_column(sa.String(120))
-    # 0 owner, 1 area manager, 2 plant manager, 3 group.
+    # Index into EscalationLevel: 0 owner, 1 area manager, 2 plant manager, 3 group.
     escalation_level: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
     last_escalated_at: Mapped[dt.datetime | None]
     cost: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
@@ -150,7 +157,7 @@ class InspectionRoute(Base):
 class Inspection(Base):
     __tablename__ = "inspection"
     __table_args__ = (
-        choice("status", "status", ("scheduled", "done", "missed")),
+        choice("status", "status", InspectionStatus),
         sa.UniqueConstraint("route_id", "due_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -159,7 +166,7 @@ class Inspection(Base):
     due_at: Mapped[dt.datetime]
     performed_at: Mapped[dt.datetime | None]
     inspector_person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(sa.String(10), default="scheduled")
+    status: Mapped[str] = mapped_column(sa.String(10), default=InspectionStatus.SCHEDULED.value)
     results: Mapped[dict] = mapped_column(JSONB, default=dict)
     findings: Mapped[int] = mapped_column(default=0)
 
@@ -167,7 +174,7 @@ class Inspection(Base):
 class Incident(Base):
     __tablename__ = "incident"
     __table_args__ = (
-        choice("kind", "kind", INCIDENT_KINDS),
+        choice("kind", "kind", IncidentKind),
         sa.CheckConstraint("days_away >= 0 AND days_restricted >= 0", name="days_nonneg"),
         sa.Index("ix_incident_site_occurred", "site_id", "occurred_at"),
     )
@@ -194,7 +201,7 @@ class Incident(Base):
 class JobRun(Base):
     __tablename__ = "job_run"
     __table_args__ = (
-        choice("status", "status", ("running", "ok", "failed", "skipped")),
+        choice("status", "status", JobRunStatus),
         sa.Index("ix_job_run_job_started", "job", "started_at"),  # the worker's "last run of this job"
     )
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
@@ -202,7 +209,7 @@ class JobRun(Base):
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
     duration_s: Mapped[float | None]
-    status: Mapped[str] = mapped_column(sa.String(10), default="running")
+    status: Mapped[str] = mapped_column(sa.String(10), default=JobRunStatus.RUNNING.value)
     worker: Mapped[str | None] = mapped_column(sa.String(120))
     detail: Mapped[str | None] = mapped_column(sa.Text)
 
@@ -210,8 +217,8 @@ class JobRun(Base):
 class Notification(Base):
     __tablename__ = "notification"
     __table_args__ = (
-        choice("channel", "channel", ("email", "webhook", "mqtt")),
-        choice("status", "status", ("pending", "sent", "failed")),
+        choice("channel", "channel", NotificationChannel),
+        choice("status", "status", NotificationStatus),
         # The delivery queue: pending rows by next attempt (sent rows pile up and are never scanned).
         sa.Index("ix_notification_pending", "next_attempt_at", postgresql_where=sa.text("status = 'pending'")),
     )
@@ -220,7 +227,7 @@ class Notification(Base):
     recipient: Mapped[str] = mapped_column(sa.Text)
     subject: Mapped[str] = mapped_column(sa.Text)
     body: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(10), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(10), default=NotificationStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = created_at_col()

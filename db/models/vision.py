@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, choice, created_at_col
+from qhse.vocab import ReviewStatus
 
-REVIEW_STATUSES = ("new", "confirmed", "dismissed", "false_positive")
+from .base import Base, choice, created_at_col
 
 
 class Camera(Base):
@@ -42,7 +42,7 @@ class CameraZone(Base):
 class VisionEvent(Base):
     __tablename__ = "vision_event"
     __table_args__ = (
-        choice("review_status", "review_status", REVIEW_STATUSES),
+        choice("review_status", "review_status", ReviewStatus),
         sa.Index("ix_vision_event_review", "review_status", "started_at"),
         sa.Index("ix_vision_event_site_started", "site_id", "started_at"),
     )
@@ -60,7 +60,7 @@ class VisionEvent(Base):
     updated_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
     snapshot_path: Mapped[str | None] = mapped_column(sa.Text)
-    review_status: Mapped[str] = mapped_column(sa.String(15), default="new", server_default="new")
+    review_status: Mapped[str] = mapped_column(sa.String(15), default=ReviewStatus.NEW.value, server_default=ReviewStatus.NEW.value)
     reviewed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"))
     reviewed_at: Mapped[dt.datetime | None]
     review_note: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,16 +1,14 @@
 """``qhse broker``: Mosquitto password-file entries and a development CA + server certificate.
 
-* ``qhse broker passwd FILE USER...`` adds or replaces users in a Mosquitto password file
-  (PBKDF2-SHA512, the ``$7$`` format ``mosquitto_passwd`` writes).  Passwords are read
+* ``write_entries`` (``qhse broker passwd FILE USER...``, see qhse/cli/broker.py) adds or
+  replaces users in a Mosquitto password file (PBKDF2-SHA512, the ``$7$`` format ``mosquitto_passwd`` writes).  Passwords are read
   from stdin (one per line, ``--password-stdin``) or generated and printed once; they are
   never logged.  The user names follow ``deploy/mosquitto.acl``: ``qhse-platform`` for the
   platform, ``qhse-reader`` for read-only consumers, the site code for a site's gateway.
-* ``qhse broker dev-certs DIR`` writes, with ``openssl``, a self-signed CA and a server
-  certificate for the broker's TLS listener (SANs: mosquitto, localhost, 127.0.0.1 and
+* ``make_dev_certs`` (``qhse broker dev-certs DIR``) writes, with ``openssl``, a self-signed CA
+  and a server certificate for the broker's TLS listener (SANs: mosquitto, localhost, 127.0.0.1 and
   ``--host``).  For development only; private keys stay in DIR, which must not be
   committed (``deploy/secrets/`` is git-ignored).
-
-Only click is imported at module level.
 """
 
 from __future__ import annotations
@@ -19,15 +17,9 @@ import base64
 import hashlib
 import os
 import re
-import secrets
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-
-import click
-
-from qhse.cli.support import UserError
 
 ITERATIONS = 101  # what mosquitto_passwd uses
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -111,57 +103,3 @@ def _is_ip(s: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-@click.group()
-def broker() -> None:
-    """MQTT broker set-up: password-file entries and development TLS certificates."""
-
-
-@broker.command("passwd")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("users", nargs=-1, required=True)
-@click.option("--password-stdin", is_flag=True,
-              help="Read the passwords from stdin, one line per user (default: generate and print them).")
-def passwd(file: Path, users: tuple[str, ...], password_stdin: bool) -> None:
-    """Add or replace USERS in the Mosquitto password FILE.
-
-    User names follow deploy/mosquitto.acl: qhse-platform (the platform services),
-    qhse-reader (read-only consumers), and a site code per site gateway (publishes only
-    qhse/<site>/<area>/<asset>/<sensor>/telemetry).
-    """
-    try:
-        for u in users:
-            check_username(u)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if password_stdin:
-        given = sys.stdin.read().splitlines()
-        if len(given) < len(users) or any(not p for p in given[:len(users)]):
-            raise UserError(f"--password-stdin: expected {len(users)} non-empty line(s) on stdin")
-        entries = dict(zip(users, given))
-    else:
-        entries = {u: secrets.token_urlsafe(18) for u in users}
-    write_entries(file, entries)
-    if not password_stdin:
-        for u, p in entries.items():
-            click.echo(f"{u} {p}")
-        click.echo(f"{len(entries)} user(s) written to {file}; the passwords above are shown only now", err=True)
-    else:
-        click.echo(f"{len(entries)} user(s) written to {file}", err=True)
-
-
-@broker.command("dev-certs")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--host", "hosts", multiple=True, help="Extra host name or IP address in the server certificate.")
-@click.option("--days", type=click.IntRange(1, 3650), default=825, show_default=True)
-def dev_certs(directory: Path, hosts: tuple[str, ...], days: int) -> None:
-    """Write a development CA (ca.crt, ca.key) and broker certificate (server.crt, server.key) into DIRECTORY."""
-    try:
-        files = make_dev_certs(directory, list(hosts), days)
-    except RuntimeError as exc:
-        raise UserError(str(exc)) from None
-    for p in files:
-        click.echo(str(p))
-    click.echo("keep ca.key and server.key out of version control; give clients ca.crt (QHSE_MQTT_CA_FILE)",
-               err=True)

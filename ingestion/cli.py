@@ -12,16 +12,7 @@ from pathlib import Path
 
 import click
 
-
-from qhse.cli.support import UserError as IngestUsageError  # noqa: E402  (one line on stderr, exit 2)
-from qhse.cli.support import _settings  # noqa: E402,F401
-from qhse.cli.support import acting_user, as_user_option  # noqa: E402
-
-
-def _database_url(*, migrate: bool = True, quiet: bool = True) -> str:
-    from qhse.cli.support import database_url
-
-    return database_url(migrate=migrate, quiet=quiet)
+from qhse.cli.support import UserError, _settings, acting_user, as_user_option, database_url, open_engine
 
 
 def _broker(s) -> tuple[str, bool]:
@@ -30,7 +21,7 @@ def _broker(s) -> tuple[str, bool]:
     try:
         return resolve_mqtt_url(s)
     except BrokerError as exc:
-        raise IngestUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
 
 
 def _logging(level: str) -> None:
@@ -47,7 +38,7 @@ def _broker_address(url: str, s=None):
     try:
         return settings_address(url, s or _settings())
     except MqttUrlError as exc:
-        raise IngestUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
 
 
 def _mqtt_v5(url: str, s=None) -> bool:
@@ -57,7 +48,7 @@ def _mqtt_v5(url: str, s=None) -> bool:
     try:
         return probe_mqtt5(_broker_address(url, s))
     except BrokerAuthError as exc:
-        raise IngestUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------- ingest
@@ -107,24 +98,24 @@ def ingest(workers: int, client_id: str | None, topic_root: str, group: str | No
     try:
         check_root(topic_root)
     except ValueError as exc:
-        raise IngestUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     shared = workers > 1 or group is not None
     client_id = client_id or s.mqtt_client_id
     if shared and not client_id:
-        raise IngestUsageError(
+        raise UserError(
             "a shared subscription (--workers > 1 or --group) needs a stable client id: set QHSE_MQTT_CLIENT_ID "
             "or --client-id (a new id at every start leaves the old persistent session behind, and the broker "
             "keeps giving it its share of the readings until the session expires)")
     try:
         check_dir(s.data_path / "spool")
     except SpoolError as exc:
-        raise IngestUsageError(f"QHSE_DATA_DIR: {exc}") from None
+        raise UserError(f"QHSE_DATA_DIR: {exc}") from None
     db_url = _resolve_db_for_ingest(s)
     mqtt_url, embedded = _broker(s)
     addr = _broker_address(mqtt_url, s)
     v5 = _mqtt_v5(mqtt_url, s)
     if shared and not v5:
-        raise IngestUsageError(f"{'--workers ' + str(workers) if workers > 1 else '--group'} needs an MQTT v5 broker "
+        raise UserError(f"{'--workers ' + str(workers) if workers > 1 else '--group'} needs an MQTT v5 broker "
                                f"with shared subscriptions ({addr.url} speaks MQTT 3.1.1 only); "
                                "set QHSE_MQTT_URL to Mosquitto or EMQX")
     if not v5 and not embedded:
@@ -178,7 +169,7 @@ def _resolve_db_for_ingest(s) -> str:
         except SettingsError as exc:
             click.echo(f"warning: {exc}; spooling until it is reachable", err=True)
             return s.database_url
-    return _database_url(migrate=True)
+    return database_url(migrate=True, quiet=True)
 
 
 # -------------------------------------------------------------------------------- simulate
@@ -207,7 +198,7 @@ def simulate(rate: float | None, duration: float | None, count: int | None, malf
 
     s = _settings()
     _logging(s.log_level)
-    db_url = _database_url(migrate=True)
+    db_url = database_url(migrate=True, quiet=True)
     mqtt_url, embedded = _broker(s)
     try:
         summary = run_simulator(db_url=db_url, mqtt_url=mqtt_url, rate=rate, duration=duration, count=count,
@@ -215,7 +206,7 @@ def simulate(rate: float | None, duration: float | None, count: int | None, malf
                                 excursion_every_s=excursion_every, period_s=period, root=topic_root, seed=seed_,
                                 mqtt_v5=_mqtt_v5(mqtt_url, s), progress=True)
     except SimulatorError as exc:
-        raise IngestUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     click.echo(f"published {summary.readings:,} readings in {summary.messages:,} messages "
                f"({summary.malformed:,} malformed on purpose, {summary.excursions:,} excursions) "
                f"in {summary.seconds:.1f} s = {summary.readings / max(summary.seconds, 1e-9):,.0f} readings/s "
@@ -247,19 +238,19 @@ def import_cmd(kind: str, file: Path, skip_bad: bool, asset_code: str | None, st
     from ingestion.importers import ImportFileError, run_import
 
     if not file.exists():
-        raise IngestUsageError(f"{file}: no such file")
-    db_url = _database_url(migrate=True)
+        raise UserError(f"{file}: no such file")
+    db_url = database_url(migrate=True, quiet=True)
     try:
         report = run_import(kind, file, db_url=db_url, skip_bad=skip_bad, asset_code=asset_code, start=start,
                             interval_s=interval_s, progress=True)
     except ImportFileError as exc:
-        raise IngestUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     for e in report.errors[:max_errors]:
         click.echo(f"{file}: {e}", err=True)
     if report.error_count > max_errors:
         click.echo(f"... and {report.error_count - max_errors:,} more errors", err=True)
     if report.error_count and not skip_bad:
-        raise IngestUsageError(f"{report.error_count:,} bad row(s) in {file}; nothing imported "
+        raise UserError(f"{report.error_count:,} bad row(s) in {file}; nothing imported "
                                "(fix them, or use --skip-bad to import the valid rows)")
     click.echo(report.summary())
     for line in report.notes:
@@ -293,10 +284,9 @@ def alarm_list(all_: bool, site: str | None, severity: str | None, limit: int, a
     import dataclasses
     import json
 
-    from db.engine import get_engine
     from ingestion.alarms import list_alarms
 
-    with get_engine(_database_url()).connect() as conn:
+    with open_engine().connect() as conn:
         rows = list_alarms(conn, open_only=not all_, site=site, severity=severity, limit=limit)
     if as_json:
         for r in rows:
@@ -335,19 +325,14 @@ def alarm_clear(alarm_id: int, as_user: str, note: str | None) -> None:
 
 def _alarm_act(alarm_id: int, as_user: str, action: str, note: str | None) -> None:
     """Acknowledge or clear as ``--as USERNAME`` (qhse.services.alarms.act: permission, update, audit, NOTIFY)."""
-    from db.engine import get_engine
     from qhse.services.access import ACK_ALARMS, AccessDenied
     from qhse.services.alarms import AlarmError, act
 
-    engine = get_engine(_database_url())
+    engine = open_engine()
     who = acting_user(engine, as_user, ACK_ALARMS)
     try:
         act(engine, who, alarm_id, action, note=note)
     except (AlarmError, AccessDenied) as exc:
-        raise IngestUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     click.echo(f"alarm {alarm_id} {'acknowledged' if action == 'acknowledge' else 'cleared'} by {who.username}")
 
-
-from ingestion.broker_admin import broker  # noqa: E402  (click only at import)
-
-COMMANDS = [ingest, simulate, import_cmd, import_columns, alarm, broker]

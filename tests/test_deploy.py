@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from click import Group
+from click import Context, Group
 
 from qhse.cli.root import cli
 
@@ -20,12 +20,13 @@ def _compose() -> dict:
 def _resolve_cli(args: list[str]) -> bool:
     """True when ``qhse ARGS...`` names a registered command."""
     cmd = cli
+    ctx = Context(cli)
     for a in args:
         if a.startswith("-"):
             break
         if not isinstance(cmd, Group):
             break
-        sub = cmd.commands.get(a)
+        sub = cmd.get_command(ctx, a)  # the root group imports its command modules on demand
         if sub is None:
             return False
         cmd = sub

@@ -162,8 +162,8 @@ def scorecard_compute(month, from_, to) -> None:
     """Compute every active indicator for a month (or a range of months) from the data."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from qhse.services.kpi_report import default_month
     from qhse.domain.scorecards import ScorecardError
+    from qhse.services.kpi_report import default_month
     from qhse.services.scorecards import compute_range
 
     eng = open_engine()

@@ -1,7 +1,8 @@
-"""Helpers shared by every command module: one-line user errors and the database URL.
+"""What every command module shares: the one error type (one line on stderr, exit 2), the one way
+to get an engine (``open_engine``), ``--as USERNAME``, look-ups by code and time parsing.
 
-Command modules (``qhse/*_cli.py``, ``ingestion/cli.py``, ``vision/cli.py``, ...) import
-these instead of the CLI's root module, which imports them.
+Command modules (``qhse/cli/<noun>.py``, ``ingestion/cli.py``, ``vision/cli.py``) import only this
+module of the CLI, never each other nor the root group (``qhse/cli/root.py``).
 """
 
 from __future__ import annotations
@@ -75,3 +76,143 @@ def acting_user(engine, username: str, permission: str | None = None):
         return resolve_user(engine, username, permission)
     except ActorError as exc:
         raise UserError(str(exc)) from None
+
+
+# ------------------------------------------------------------------ one way to get an engine
+def open_engine(*, migrate: bool = True, quiet: bool = True):
+    """The application's Engine for the configured database, its schema brought up to date."""
+    from db.engine import get_engine
+
+    return get_engine(database_url(migrate=migrate, quiet=quiet))
+
+
+def rule_errors() -> tuple[type[Exception], ...]:
+    """Rule violations that a user can fix: shown as one line, exit 2."""
+    from qhse.services.dispatch import DispatchError
+    from qhse.services.incentives import IncentiveError
+    from qhse.services.inspections import InspectionError
+    from qhse.services.notify import NotifyError
+    from qhse.services.recurrence import RecurrenceError
+    from qhse.domain.sla import SlaError
+    from qhse.services.workflow import WorkflowError
+
+    return (WorkflowError, SlaError, DispatchError, InspectionError, NotifyError, IncentiveError, RecurrenceError)
+
+
+# ------------------------------------------------------------------------------ look-ups
+def site_filter(eng, site_code: str | None) -> list[int] | None:
+    """[id] of the site with this code (a clear error if unknown); None for every site."""
+    if not site_code:
+        return None
+    from db.engine import session_scope
+    from db.models import Site
+
+    with session_scope(eng) as s:
+        return [by_code(s, Site, site_code, "site").id]
+
+
+def by_code(s, model, code: str, what: str, **filters):
+    """The row of ``model`` with this code (and ``filters``); a one-line error listing the known codes."""
+    import sqlalchemy as sa
+
+    q = sa.select(model).where(model.code == code)
+    for k, v in filters.items():
+        q = q.where(getattr(model, k) == v)
+    obj = s.scalar(q)
+    if obj is None:
+        known = s.scalars(sa.select(model.code).filter_by(**filters).order_by(model.code).limit(30)).all()
+        raise UserError(f"unknown {what} {code!r} (known: {', '.join(known) or 'none'})")
+    return obj
+
+
+def person_by_number(s, employee_no: str):
+    import sqlalchemy as sa
+
+    from db.models import Person
+
+    p = s.scalar(sa.select(Person).where(Person.employee_no == employee_no))
+    if p is None:
+        raise UserError(f"no person with employee number {employee_no!r}")
+    return p
+
+
+def resolve_ref(fn, engine, ref):
+    """``fn(engine, ref)`` from db.queries.refs, its RefError as a one-line error."""
+    from db.queries.refs import RefError
+
+    try:
+        return fn(engine, ref)
+    except RefError as exc:
+        raise UserError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- times, cells
+def iso_time(value: str | None):
+    """An ISO 8601 time (UTC when it has no offset); None for None."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{value!r} is not a date/time (use ISO 8601, e.g. 2026-11-03T14:00+08:00)") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def local_time(value: str | None, what: str = "time"):
+    """A time written YYYY-MM-DD [HH:MM[:SS]] or ISO 8601; without a zone read in QHSE_TIMEZONE; in UTC."""
+    import datetime as dt
+
+    if value is None:
+        return None
+    v = value.strip().replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            t = dt.datetime.strptime(v, fmt)
+            break
+        except ValueError:
+            continue
+    else:
+        try:
+            t = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise UserError(f"{what} {value!r}: use YYYY-MM-DD HH:MM (local time) or ISO 8601") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_settings().tz)
+    return t.astimezone(dt.UTC)
+
+
+def parse_date(value: str, what: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(f"{what} {value!r}: use YYYY-MM-DD") from None
+
+
+def fmt_time(t) -> str:
+    return "-" if t is None or t != t else f"{t:%Y-%m-%d %H:%M}"
+
+
+def cell(v) -> str:
+    """A table cell: '-' for missing values (None, NaN)."""
+    return "-" if v is None or v != v else str(v)
+
+
+def print_table(title: str, frame, columns: list[str] | None = None, limit: int | None = None) -> None:
+    """A DataFrame as a rich table (empty cells for missing values), at most ``limit`` rows."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    cols = columns or list(frame.columns)
+    for c in cols:
+        t.add_column(c)
+    rows = frame if limit is None else frame.head(limit)
+    for _, r in rows.iterrows():
+        t.add_row(*["" if (v is None or (isinstance(v, float) and v != v)) else str(v) for v in (r[c] for c in cols)])
+    Console().print(t)
+    if limit is not None and len(frame) > limit:
+        click.echo(f"... {len(frame) - limit} more rows")

@@ -15,15 +15,12 @@ def _step(title: str) -> None:
 
 
 def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int = 8501, reset: bool = False) -> None:
-    from qhse.cli.root import print_seed_summary, run_seed
-    from qhse.cli.support import database_url
-
     from db.engine import get_engine
+    from qhse.cli.support import UserError, _settings, database_url
+    from qhse.demo.progress import demo_scorecards, print_seed_summary, run_seed
     from qhse.demo.seed import database_is_empty
 
     _step("Settings and data directory")
-    from qhse.cli.support import _settings
-
     s = _settings()
     s.ensure_data_dir()
     click.echo(f"data directory: {s.data_path}")
@@ -34,14 +31,17 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
         empty = database_is_empty(conn)
     if empty or reset:
         _step(f"Demo data ({scale}, seed {seed})")
-        summary = run_seed(scale=scale, seed=seed, reset=reset, url=url)
+        from qhse.demo.seed import SeedError
+
+        try:
+            summary = run_seed(url, scale=scale, seed=seed, reset=reset)
+        except SeedError as exc:
+            raise UserError(str(exc)) from None
         print_seed_summary(summary)
     else:
         click.echo("demo data already present (use --reset to re-seed)")
 
     _step("Assessment scorecards")
-    from qhse.cli.kpi import demo_scorecards
-
     demo_scorecards(get_engine(url), force=empty or reset)
 
     _step("Failure model: train on the demo data, register, promote if better, score")

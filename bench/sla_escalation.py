@@ -36,6 +36,7 @@ from db import models as m  # noqa: E402
 from db.engine import libpq_dsn  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.queries.hazards import sla_board  # noqa: E402
+from db.queries.scope import SYSTEM  # noqa: E402
 from qhse.services.notify import SpoolMailer, deliver_pending  # noqa: E402
 from qhse.services.sla import escalate_overdue  # noqa: E402
 
@@ -147,7 +148,7 @@ def main() -> None:
                 break
         t_deliver = time.perf_counter() - t
     t = time.perf_counter()
-    board = sla_board(eng, now=now)
+    board = sla_board(eng, SYSTEM, now=now)
     t_board = time.perf_counter() - t
     eng.dispose()
 

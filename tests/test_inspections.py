@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from .actor_fixtures import act
 from db import models as m
 from db.queries import hazards as q
+from db.queries.scope import SYSTEM
 from qhse.services.inspections import InspectionError, perform, schedule, slot_times
 
 from .loop_org import make_org
@@ -73,7 +74,7 @@ def test_month_schedule_by_risk_class_with_misses(eng):
     with Session(eng) as s, s.begin():
         again = schedule(s, local(2026, 12, 1, 6), site_ids=[org.site_id])
         assert again.created == 0 and again.missed == 0
-    df = q.inspections(eng, [org.site_id], status="missed", since=nov, until=dec)
+    df = q.inspections(eng, SYSTEM, site_ids=[org.site_id], status="missed", since=nov, until=dec)
     assert len(df) == 39 and set(df["risk_class"]) == {"A", "B", "C"}
 
 

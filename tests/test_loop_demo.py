@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db.queries import hazards as q
+from db.queries.scope import SYSTEM
 from qhse.domain.sla import DEFAULT_RECTIFY_HOURS
 from qhse.services.sla import escalate_overdue
 from qhse.services.workflow import TRANSITIONS
@@ -84,8 +85,8 @@ def test_sla_board_after_the_worker_shows_every_state(seeded_engine):
             with Session(bind=conn) as s:
                 res = escalate_overdue(s, now)
                 s.flush()
-            board = q.sla_board(conn, now=now)
-            counts = q.sla_board_counts(conn, now=now)
+            board = q.sla_board(conn, SYSTEM, now=now)
+            counts = q.sla_board_counts(conn, SYSTEM, now=now)
         finally:
             tr.rollback()
     assert res.escalations > 0  # six hours later some actions have climbed a level
@@ -102,10 +103,10 @@ def test_sla_board_after_the_worker_shows_every_state(seeded_engine):
 def test_reporter_view_and_leaderboard_on_demo_data(seeded_engine):
     with seeded_engine.connect() as c:
         site_id = c.execute(sa.text("SELECT id FROM site ORDER BY id LIMIT 1")).scalar()
-    lb = q.leaderboard(seeded_engine, site_id)
+    lb = q.leaderboard(seeded_engine, SYSTEM, site_id)
     assert len(lb) == 10 and list(lb["points"]) == sorted(lb["points"], reverse=True)
     top = int(lb.iloc[0]["person_id"])
-    mine = q.reporter_reports(seeded_engine, top)
+    mine = q.reporter_reports(seeded_engine, SYSTEM, top)
     assert len(mine) == lb.iloc[0]["reports"] and int(mine["points_awarded"].sum()) == lb.iloc[0]["points"]
-    summary = q.reporter_summary(seeded_engine, top)
+    summary = q.reporter_summary(seeded_engine, SYSTEM, top)
     assert summary["points"] == lb.iloc[0]["points"] and summary["reports"] == len(mine)

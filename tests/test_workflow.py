@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from .actor_fixtures import act
 from db import models as m
 from db.queries import hazards as q
+from db.queries.scope import SYSTEM
 from qhse.services import workflow as wf
 from qhse.services.workflow import TRANSITIONS, TransitionError, WorkflowError
 from qhse.vocab import HazardStatus
@@ -273,9 +274,9 @@ def test_recurrence_linking(eng, org):
 
         assert [p.id for p in predecessors(s, third.id)] == [second.id, first.id]
         hid, chain = third.id, [second.id, first.id]
-    detail = q.hazard_detail(eng, hid)
+    detail = q.hazard_detail(eng, SYSTEM, hid)
     assert [p["id"] for p in detail["predecessors"]] == chain
-    reps = q.repeat_hazards(eng, [org.site_id])
+    reps = q.repeat_hazards(eng, SYSTEM, site_ids=[org.site_id])
     row = reps[(reps.category == "machine_guarding")].iloc[0]
     assert row.repeats == 2
 
@@ -313,16 +314,16 @@ def test_reporter_view_points_and_leaderboard(eng):
         h = _report(s, o, severity="normal", category="fire", area="C", reporter="worker3", at=t)
         wf.transition(s, h.id, "assigned", actor=act(s, "hse"), at=t + _hours(1))
         h2_id = h2.id
-    mine = q.reporter_reports(eng, o.person["worker1"])
+    mine = q.reporter_reports(eng, SYSTEM, o.person["worker1"])
     assert len(mine) == 3
     by_id = mine.set_index("id")
     assert by_id.loc[h2_id, "status"] == "closed" and by_id.loc[h2_id, "last_step"] == "closed"
     assert by_id.loc[h2_id, "actions"] == 1 and by_id.loc[h2_id, "actions_done"] == 1
     assert sorted(mine["status"]) == ["assigned", "closed", "rejected"]
     assert mine.loc[mine.status == "rejected", "reject_reason"].iloc[0] == "duplicate of an open report"
-    assert q.reporter_summary(eng, o.person["worker1"]) == {"reports": 3, "open": 1, "closed": 1, "rejected": 1,
+    assert q.reporter_summary(eng, SYSTEM, o.person["worker1"]) == {"reports": 3, "open": 1, "closed": 1, "rejected": 1,
                                                            "points": 40}
-    lb = q.leaderboard(eng, o.site_id)
+    lb = q.leaderboard(eng, SYSTEM, o.site_id)
     assert list(lb["person_id"][:3]) == [o.person["worker1"], o.person["worker2"], o.person["worker3"]]
     assert list(lb["points"][:3]) == [40, 30, 10]
     assert list(lb["valid_reports"][:3]) == [2, 3, 1]

@@ -9,12 +9,7 @@ from pathlib import Path
 
 import click
 
-
-class VisionUsageError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+from qhse.cli.support import UserError
 
 
 def _clean(obj):
@@ -35,7 +30,7 @@ def _detector(model: Path | None, conf: float = 0.25, threads: int | None = None
     try:
         return load_detector(model, conf_threshold=conf, threads=threads)
     except DetectorError as exc:
-        raise VisionUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
 
 
 @click.group()
@@ -55,11 +50,11 @@ def prepare_data_cmd(source_root: Path, out: Path) -> None:
     sources = default_sources(source_root)
     missing = [str(p) for p in sources.values() if not p.is_dir()]
     if missing:
-        raise VisionUsageError(f"dataset folder(s) not found: {', '.join(missing)}")
+        raise UserError(f"dataset folder(s) not found: {', '.join(missing)}")
     try:
         rep = prepare(sources, out)
     except DataPrepError as exc:
-        raise VisionUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     for split, n in rep.images.items():
         boxes = ", ".join(f"{k} {v}" for k, v in rep.boxes[split].items())
         click.echo(f"{split:<6} {n:>5} images  ({boxes})")
@@ -89,7 +84,7 @@ def train_cmd(data, model, imgsz, epochs, hours, batch, threads, project, name, 
     try:
         run_dir = train(cfg, resume=resume)
     except (TrainingUnavailable, FileNotFoundError, ValueError) as exc:
-        raise VisionUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     click.echo(f"run folder: {run_dir}")
 
 
@@ -105,7 +100,7 @@ def export_cmd(weights: Path, out: Path, imgsz: int | None) -> None:
     try:
         path = export_onnx(weights, out, imgsz)
     except TrainingUnavailable as exc:
-        raise VisionUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     click.echo(f"wrote {path}")
 
 
@@ -147,7 +142,7 @@ def evaluate_cmd(data: Path, split: str, model: Path | None, conf: float, as_jso
                        progress=lambda xs: tqdm(xs, desc=f"evaluate {split}", unit="img", file=sys.stderr,
                                                 disable=None))
     except DatasetError as exc:
-        raise VisionUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     if as_json:
         out = _clean(res)
         out["all"] = {k: out["all"][k] for k in ("map50", "map50_95", "precision", "recall", "instances", "images")}
@@ -233,7 +228,7 @@ def run_cmd(camera_ids, duration, model, threads) -> None:
         res = run(duration, engine=get_engine(url), camera_ids=list(camera_ids) or None, model_path=model,
                   threads=threads, progress=progress)
     except DetectorError as exc:
-        raise VisionUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     if not res["cameras"]:
         click.echo("no enabled camera in the database (add rows to camera / camera_zone)", err=True)
     for cid, s in res["cameras"].items():
@@ -296,7 +291,7 @@ def retrain_cmd(test_data, test_split, base_data, work_dir, weights, epochs, img
                       engine=engine, data_dir=data_dir, weights=weights, test_split=test_split, epochs=epochs,
                       imgsz=imgsz, batch=batch, threads=threads, lr0=lr0, say=say)
     except (RetrainError, TrainingUnavailable, FileNotFoundError) as exc:
-        raise VisionUsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     if as_json:
         click.echo(json.dumps(_clean(res.as_dict()), indent=1))
     else:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from db.queries._sites import add_months, default_tz, local_midnight, months_between, scope_params, scope_sql
 
 
-def health_counts(engine: sa.Engine, *, start: dt.date, end: dt.date, by: str = "department", scope=None,
+def health_counts(engine: sa.Engine, scope=None, *, start: dt.date, end: dt.date, by: str = "department",
                   as_of: dt.datetime | None = None, tz: str | None = None) -> list[dict]:
     """One row per unit and month in [start, end), units with no hazard included (zero counts)."""
     if by not in ("department", "site"):

@@ -145,7 +145,7 @@ def _dims(conn) -> dict[str, dict[int, dict]]:
     return {"site": sites, "department": depts, "area": areas, "region": regions}
 
 
-def kpi_counts(engine: sa.Engine, *, start: dt.date, end: dt.date, by: str = "site", scope=None,
+def kpi_counts(engine: sa.Engine, scope=None, *, start: dt.date, end: dt.date, by: str = "site",
                include_contractors: bool = True, as_of: dt.datetime | None = None, tz: str | None = None,
                parent: tuple[str, int] | None = None) -> list[dict]:
     """Summed KPI counts per unit of ``by`` for the months in ``[start, end)``.

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from db.queries._sites import scope_params, scope_sql
 
 
-def area_risk_inputs(engine: sa.Engine, *, as_of: dt.datetime, window_days: int, scope=None) -> list[dict]:
+def area_risk_inputs(engine: sa.Engine, scope=None, *, as_of: dt.datetime, window_days: int) -> list[dict]:
     """One row per visible area with counts over ``[as_of - window_days, as_of)``."""
     p = dict(scope_params(scope), as_of=as_of, t0=as_of - dt.timedelta(days=window_days))
     sql = f"""

@@ -1,32 +1,14 @@
-"""Scoped reads for the hazards-and-actions page (board and lists come from db.queries.hazards)."""
+"""Scoped reads for the hazards-and-actions page: the reporter's own reports and photos (the SLA board,
+lists and detail are in db.queries.hazards)."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import pandas as pd
 import sqlalchemy as sa
 
 from db.models import Area, HazardReport, HazardTransition, Site
 
-from . import hazards as hq
 from .scope import Scope
-
-
-def sla_board(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=None, now: dt.datetime | None = None,
-              due_soon_hours: float = 24.0) -> pd.DataFrame:
-    df = hq.sla_board(engine, scope.sites(site_ids), now=now, due_soon_hours=due_soon_hours)
-    if area_ids and len(df):
-        df = df[df["area_id"].isin(list(area_ids))]
-    return df.reset_index(drop=True)
-
-
-def awaiting_response(engine: sa.Engine, scope: Scope, *, site_ids=None, now: dt.datetime | None = None) -> pd.DataFrame:
-    return hq.awaiting_response(engine, scope.sites(site_ids), now=now)
-
-
-def repeat_hazards(engine: sa.Engine, scope: Scope, *, site_ids=None, since: dt.datetime | None = None) -> pd.DataFrame:
-    return hq.repeat_hazards(engine, scope.sites(site_ids), since=since)
 
 
 def my_reports(engine: sa.Engine, scope: Scope, *, limit: int = 100) -> pd.DataFrame:

@@ -31,7 +31,7 @@ def _scope_where(scope) -> tuple[str, dict]:
     return "s.site_id = ANY(:sites)", {"sites": ids}
 
 
-def scores(engine: sa.Engine, *, month: dt.date, scope=None, level: str | None = None, site_id: int | None = None,
+def scores(engine: sa.Engine, scope=None, *, month: dt.date, level: str | None = None, site_id: int | None = None,
            stage: str | None = None, unit_type: str | None = None) -> list[dict]:
     """The month's scores with indicator, unit, previous month's rating and the plan flag."""
     where, p = _scope_where(scope)
@@ -69,7 +69,7 @@ def score_months(engine: sa.Engine, scope=None) -> list[dt.date]:
             f"SELECT DISTINCT s.period FROM assessment_score s WHERE {where} ORDER BY 1 DESC"), p)]
 
 
-def score_history(engine: sa.Engine, *, code: str, unit_type: str, unit_id: int, scope=None,
+def score_history(engine: sa.Engine, scope=None, *, code: str, unit_type: str, unit_id: int,
                   months: int = 12, until: dt.date | None = None) -> list[dict]:
     """One indicator's monthly values and ratings for one unit (oldest first)."""
     where, p = _scope_where(scope)
@@ -84,7 +84,8 @@ def score_history(engine: sa.Engine, *, code: str, unit_type: str, unit_id: int,
     return rows[::-1]
 
 
-def indicators(engine: sa.Engine, *, active_only: bool = True) -> list[dict]:
+def indicators(engine: sa.Engine, scope=None, *, active_only: bool = True) -> list[dict]:
+    """The indicator definitions (the same for every site, whatever the scope)."""
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(sa.text(
             "SELECT id, code, version, name, name_zh, level, stage, source, formula, unit, target, excellent_at, "
@@ -139,7 +140,7 @@ class EvidenceNotVisible(Exception):
     pass
 
 
-def score_evidence(engine: sa.Engine, score_id: int, scope=None) -> dict:
+def score_evidence(engine: sa.Engine, scope, score_id: int) -> dict:
     """A score with the rows behind it, grouped by table (each row with its pass/fail mark).
 
     Raises EvidenceNotVisible when the score is outside the caller's sites."""
@@ -173,7 +174,7 @@ def score_evidence(engine: sa.Engine, score_id: int, scope=None) -> dict:
     return out
 
 
-def local_indicator_scores(engine: sa.Engine, *, month: dt.date, scope=None) -> list[dict]:
+def local_indicator_scores(engine: sa.Engine, scope=None, *, month: dt.date) -> list[dict]:
     """Each visible site's local indicators (``site.settings['local_indicators']``) with the
     indicator's definition where one exists and its latest score up to ``month``."""
     p = dict(scope_params(scope), month=month)

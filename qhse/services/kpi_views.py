@@ -60,7 +60,7 @@ def rating_counts(engine: sa.Engine, scope, *, month: dt.date, site_ids=None, le
 def score_detail(engine: sa.Engine, scope, score_id: int, months: int = 12) -> dict:
     """One score with its evidence rows (a DataFrame per table) and the unit's history for
     the indicator.  Raises ``db.queries.scorecards.EvidenceNotVisible`` outside the scope."""
-    ev = sq.score_evidence(engine, int(score_id), _sites(scope, None))
+    ev = sq.score_evidence(engine, _sites(scope, None), int(score_id))
     hist = sq.score_history(engine, code=ev["code"], unit_type=ev["unit_type"], unit_id=ev["unit_id"],
                             scope=_sites(scope, None), months=months, until=ev["period"])
     tables = {name: pd.DataFrame(rows).drop(columns=["site_id"], errors="ignore")
@@ -81,7 +81,7 @@ def enter_manual_score(engine: sa.Engine, scope, *, score_id: int, value: float,
     """Record a manual-check result for the unit and month of an existing placeholder score."""
     from qhse.services.scorecards import Unit, record_manual_entry
 
-    ev = sq.score_evidence(engine, int(score_id), _sites(scope, None))
+    ev = sq.score_evidence(engine, _sites(scope, None), int(score_id))
     unit = Unit(ev["unit_type"], int(ev["unit_id"]), ev["site_id"])
     return record_manual_entry(engine, code=ev["code"], unit=unit, month=ev["period"], value=value,
                                entered_by=checked_by, evidence=evidence, scope=scope)

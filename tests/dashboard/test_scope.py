@@ -9,7 +9,17 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from db.queries import alarms, equipment, org, overview, people, risk, safety, users, vision
+from db.queries import (
+    alarms,
+    equipment,
+    hazards,
+    org,
+    overview,
+    people,
+    risk,
+    users,
+    vision,
+)
 from db.queries.scope import SYSTEM
 from qhse.services import access
 from qhse.services import overview as qoverview
@@ -63,8 +73,8 @@ def test_asking_for_another_plant_returns_nothing(dash_engine, scopes):
     assert risk.hazard_register(e, pm, start=START, end=END, site_ids=other).empty
     assert risk.area_items(e, pm, _mach_area(e, mach), start=START, end=END) == {}
     assert people.people(e, pm, site_ids=other).empty
-    assert safety.sla_board(e, pm, site_ids=other).empty
-    assert safety.awaiting_response(e, pm, site_ids=other).empty
+    assert hazards.sla_board(e, pm, site_ids=other).empty
+    assert hazards.awaiting_response(e, pm, site_ids=other).empty
     assert qrisk.area_heatmap(e, pm, start=START, end=END, site_ids=other).empty
     ov = qoverview.overview(e, pm, start_month=dt.date(2026, 8, 1), end_month=dt.date(2026, 11, 1),
                             prev_start_month=dt.date(2026, 5, 1), site_ids=other)
@@ -82,7 +92,7 @@ def test_unfiltered_queries_return_only_the_scope_sites(dash_engine, scopes):
     assert set(people.people(e, pm)["site"]) == {"SZ-ELEC"}
     assert set(risk.hazard_register(e, pm, start=START, end=END)["site"]) == {"SZ-ELEC"}
     assert set(qrisk.area_heatmap(e, pm, start=START, end=END)["site"]) == {"SZ-ELEC"}
-    board = safety.sla_board(e, pm)
+    board = hazards.sla_board(e, pm)
     assert board.empty or set(board["site"]) == {"SZ-ELEC"}
 
 
@@ -102,3 +112,31 @@ def test_a_scope_without_sites_sees_nothing(dash_engine):
     nobody = dataclasses.replace(SYSTEM, site_ids=(), role="plant_manager")
     assert org.sites(dash_engine, nobody).empty
     assert alarms.open_alarms(dash_engine, nobody).empty
+
+
+def test_hazard_loop_reads_apply_the_scope(dash_engine, scopes):
+    """The hazard-loop reads take the caller's scope (not a bare list of sites): a plant manager of
+    SZ-ELEC reads nothing of SU-MACH, whichever parameter points there."""
+    e, pm, mach = dash_engine, scopes["pm"], scopes["mach"]
+    with e.connect() as c:
+        hid, reporter = c.execute(sa.text("SELECT id, reporter_person_id FROM hazard_report WHERE site_id = :s "
+                                          "AND reporter_person_id IS NOT NULL ORDER BY id LIMIT 1"),
+                                  {"s": mach}).one()
+        insp = c.execute(sa.text("SELECT i.id FROM inspection i JOIN inspection_route r ON r.id = i.route_id "
+                                 "WHERE r.site_id = :s ORDER BY i.id LIMIT 1"), {"s": mach}).scalar()
+    assert hazards.hazard_detail(e, SYSTEM, hid) is not None
+    assert hazards.hazard_detail(e, pm, hid) is None
+    assert not hazards.reporter_reports(e, SYSTEM, reporter).empty
+    assert hazards.reporter_reports(e, pm, reporter).empty
+    assert hazards.reporter_summary(e, pm, reporter)["reports"] == 0
+    assert not hazards.leaderboard(e, SYSTEM, mach).empty
+    assert hazards.leaderboard(e, pm, mach).empty
+    assert hazards.hazard_list(e, pm, site_ids=(mach,)).empty
+    assert hazards.repeat_hazards(e, pm, site_ids=(mach,)).empty
+    assert hazards.inspections(e, pm, site_ids=(mach,)).empty
+    if insp is not None:
+        assert hazards.inspection_form(e, SYSTEM, insp) is not None
+        assert hazards.inspection_form(e, pm, insp) is None
+    # Site-less system queues: only a scope over every site reads them.
+    assert hazards.notifications(e, pm).empty
+    assert hazards.job_runs(e, pm).empty

@@ -7,6 +7,7 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import core
+from db.queries import hazards as hazard_q
 from db.queries import org, safety
 from qhse.services import access
 from qhse.services.hazard_intake import CATEGORIES, SEVERITIES, report
@@ -123,7 +124,7 @@ with tab[1]:
 if see_board:
     with tab[2]:
         now = dt.datetime.now(dt.UTC)
-        board = core.fetch(safety.sla_board, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids, ttl="live")
+        board = core.fetch(hazard_q.sla_board, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids, ttl="live")
         cols = st.columns(4, border=True)
         for col, state in zip(cols, STATE):
             n = int((board["state"] == state).sum()) if len(board) else 0
@@ -166,7 +167,7 @@ if see_board:
                                         "owner": ctx.tr("Owner", "责任人"), "title": ctx.tr("Hazard", "隐患"),
                                         "severity": ctx.t("severity"), "team_count": ctx.tr("Teams", "参与部门数")})
     with tab[3]:
-        waiting = core.fetch(safety.awaiting_response, ctx.scope, site_ids=f.site_ids, ttl="live")
+        waiting = core.fetch(hazard_q.awaiting_response, ctx.scope, site_ids=f.site_ids, ttl="live")
         if waiting.empty:
             st.success(ctx.tr("Every report has been answered.", "所有上报均已响应。"))
         else:

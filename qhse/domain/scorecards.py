@@ -20,10 +20,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qhse.domain import kpi
+from qhse.vocab import AssessmentLevel, Rating, UnitType, values
 
-LEVELS = ("enterprise", "department", "post")
+LEVELS = values(AssessmentLevel)
 STAGES = ("general", "storage", "machining", "welding", "electronics_assembly", "waste_disposal")
-RATINGS = ("excellent", "qualified", "needs_improvement", "not_available")
+RATINGS = values(Rating)
 MANUAL = "manual"
 
 
@@ -31,28 +32,28 @@ class ScorecardError(Exception):
     """A problem the user can fix: bad indicator file, unknown indicator or unit, bad entry."""
 
 
-def rating(value: float | None, excellent_at: float, qualified_at: float, higher_is_better: bool = True) -> str:
+def rating(value: float | None, excellent_at: float, qualified_at: float, higher_is_better: bool = True) -> Rating:
     """excellent / qualified / needs_improvement from the thresholds; not_available without a value.
 
     A value exactly at a threshold reaches it (98 % against "qualified at 98 %" is qualified)."""
     if value is None:
-        return "not_available"
+        return Rating.NOT_AVAILABLE
     if higher_is_better:
         if value >= excellent_at:
-            return "excellent"
+            return Rating.EXCELLENT
         if value >= qualified_at:
-            return "qualified"
+            return Rating.QUALIFIED
     else:
         if value <= excellent_at:
-            return "excellent"
+            return Rating.EXCELLENT
         if value <= qualified_at:
-            return "qualified"
-    return "needs_improvement"
+            return Rating.QUALIFIED
+    return Rating.NEEDS_IMPROVEMENT
 
 
 def needs_plan(previous_rating: str | None, current_rating: str | None) -> bool:
     """Two consecutive months rated "needs improvement" flag the unit for an improvement plan."""
-    return previous_rating == "needs_improvement" and current_rating == "needs_improvement"
+    return previous_rating == Rating.NEEDS_IMPROVEMENT and current_rating == Rating.NEEDS_IMPROVEMENT
 
 
 def _pct(num: float, den: float, params: dict) -> float | None:
@@ -97,7 +98,7 @@ class IndicatorDef(BaseModel):
     version: int = Field(ge=1)
     name: str = Field(min_length=1, max_length=200)
     name_zh: str | None = Field(default=None, max_length=200)
-    level: Literal["enterprise", "department", "post"]
+    level: AssessmentLevel
     stage: Literal["general", "storage", "machining", "welding", "electronics_assembly", "waste_disposal"]
     source: str
     params: dict = Field(default_factory=dict)
@@ -142,14 +143,14 @@ class IndicatorDef(BaseModel):
             raise ValueError("excellent_at must be at least qualified_at when higher is better")
         if not self.higher_is_better and self.excellent_at > self.qualified_at:
             raise ValueError("excellent_at must be at most qualified_at when lower is better")
-        if self.applies_to.local and self.level != "enterprise":
+        if self.applies_to.local and self.level != AssessmentLevel.ENTERPRISE:
             raise ValueError("local indicators are plant (enterprise-level) indicators")
-        if self.applies_to.hazardous_posts_only and self.level != "post":
+        if self.applies_to.hazardous_posts_only and self.level != AssessmentLevel.POST:
             raise ValueError("hazardous_posts_only applies to post-level indicators")
         return self
 
     def db_fields(self) -> dict:
-        return dict(code=self.code, version=self.version, name=self.name, name_zh=self.name_zh, level=self.level,
+        return dict(code=self.code, version=self.version, name=self.name, name_zh=self.name_zh, level=str(self.level),
                     stage=self.stage, source=self.source, formula=self.formula, unit=self.unit,
                     target=float(self.target), excellent_at=float(self.excellent_at),
                     qualified_at=float(self.qualified_at), higher_is_better=self.higher_is_better,
@@ -225,20 +226,20 @@ def applicable_units(ind: dict, units: dict[str, list[dict]]) -> list[Unit]:
     applies = ind.get("applies_to") or {}
     stage = ind["stage"]
     out: list[Unit] = []
-    if ind["level"] == "enterprise":
+    if ind["level"] == AssessmentLevel.ENTERPRISE:
         for s in units["site"]:
             if applies.get("local"):
                 local = (s.get("settings") or {}).get("local_indicators") or {}
                 if not local.get(ind["code"]):
                     continue
-            out.append(Unit("site", s["id"], s["id"]))
+            out.append(Unit(UnitType.SITE, s["id"], s["id"]))
         if not applies.get("local"):
-            out.extend(Unit("enterprise", e["id"], None) for e in units["enterprise"])
-    elif ind["level"] == "department":
-        out.extend(Unit("department", d["id"], d["site_id"]) for d in units["department"]
+            out.extend(Unit(UnitType.ENTERPRISE, e["id"], None) for e in units["enterprise"])
+    elif ind["level"] == AssessmentLevel.DEPARTMENT:
+        out.extend(Unit(UnitType.DEPARTMENT, d["id"], d["site_id"]) for d in units["department"]
                    if stage == "general" or d["stage"] == stage)
     else:
-        out.extend(Unit("post", p["id"], p["site_id"]) for p in units["post"]
+        out.extend(Unit(UnitType.POST, p["id"], p["site_id"]) for p in units["post"]
                    if (stage == "general" or p["stage"] == stage)
                    and (p["hazardous"] or not applies.get("hazardous_posts_only")))
     return out
@@ -249,8 +250,8 @@ def group_items(items: list[dict], site_enterprise: dict[int, int]) -> dict[tupl
     out: dict[tuple[str, int], list[dict]] = {}
     for i in items:
         ent = site_enterprise.get(i["site_id"])
-        for key in (("enterprise", ent), ("site", i["site_id"]), ("department", i["department_id"]),
-                    ("post", i["post_id"])):
+        for key in ((UnitType.ENTERPRISE, ent), (UnitType.SITE, i["site_id"]),
+                    (UnitType.DEPARTMENT, i["department_id"]), (UnitType.POST, i["post_id"])):
             if key[1] is not None:
                 out.setdefault(key, []).append(i)
     return out

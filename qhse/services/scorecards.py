@@ -23,11 +23,24 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db import models as m
 from db.queries._sites import add_months, default_tz, local_midnight, month_start
-from db.queries.scorecard_sources import SOURCES, units as load_units
+from db.queries.scorecard_sources import SOURCES
+from db.queries.scorecard_sources import units as load_units
 from qhse.domain.performance import PerformanceConfig, default_config
-from qhse.domain.scorecards import (RATINGS, SOURCE_SPECS, IndicatorDef, ScorecardError, Unit, applicable_units,
-                                    changed_fields, check_manual_value, evidence_rows, group_items, needs_plan,
-                                    parse_indicators, rating)
+from qhse.domain.scorecards import (
+    RATINGS,
+    SOURCE_SPECS,
+    IndicatorDef,
+    ScorecardError,
+    Unit,
+    applicable_units,
+    changed_fields,
+    check_manual_value,
+    evidence_rows,
+    group_items,
+    needs_plan,
+    parse_indicators,
+    rating,
+)
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "domain" / "indicators.yaml"
 # Every data source the rules know has its query (db.queries.scorecard_sources), and no other.

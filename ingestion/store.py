@@ -42,6 +42,17 @@ _INSERT_NEW = (
     "ON CONFLICT (sensor_id, ts) DO NOTHING "
     "RETURNING sensor_id, (extract(epoch FROM ts) * 1000000)::bigint, value"
 )
+# Batches up to this many readings are written with _INSERT_SMALL (one round trip) instead of
+# savepoint + COPY + release (four).  Times go over as exact epoch microseconds (integer
+# arithmetic on an interval, no float seconds).
+SMALL_BATCH = 64
+_INSERT_SMALL = (
+    "INSERT INTO sensor_reading (sensor_id, ts, value, quality) "
+    "SELECT s, timestamptz 'epoch' + t * interval '1 microsecond', v, q "
+    "FROM unnest(%s::int[], %s::bigint[], %s::float8[], %s::int2[]) AS r(s, t, v, q) "
+    "ON CONFLICT (sensor_id, ts) DO NOTHING "
+    "RETURNING sensor_id, (extract(epoch FROM ts) * 1000000)::bigint, value"
+)
 _HOURLY_SQL = """
 INSERT INTO sensor_reading_hourly AS h (sensor_id, bucket, n, avg, min, max)
 SELECT s, to_timestamp(b * 3600), n, a, lo, hi
@@ -129,6 +140,8 @@ def write_readings(conn: psycopg.Connection, sensor_id: np.ndarray, ts_us: np.nd
     order = np.lexsort((ts_us, sensor_id))
     sensor_id, ts_us, value = sensor_id[order], ts_us[order], value[order]
     quality = quality[order] if isinstance(quality, np.ndarray) else quality
+    if len(ts_us) <= SMALL_BATCH:
+        return _insert_small(conn, sensor_id, ts_us, value, quality)
     body = binary_rows(sensor_id, ts_us, value, quality)
     try:
         with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_DIRECT) as cp:
@@ -152,6 +165,25 @@ def write_readings(conn: psycopg.Connection, sensor_id: np.ndarray, ts_us: np.nd
         return NewReadings(empty.astype(np.int32), empty, empty.astype(np.float64))
     arr = np.array(rows, dtype=object)
     return NewReadings(arr[:, 0].astype(np.int32), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.float64))
+
+
+def _insert_small(conn: psycopg.Connection, sensor_id: np.ndarray, ts_us: np.ndarray, value: np.ndarray,
+                  quality) -> NewReadings:
+    """A small batch (a thin stream: a few readings per transaction) in one statement instead of
+    savepoint, COPY and release; repeats are skipped by the unique key, the new rows returned."""
+    q = np.asarray(quality, dtype=np.int16)
+    with conn.cursor() as cur:
+        cur.execute(_INSERT_SMALL, _arrays(sensor_id, ts_us, value, q))
+        rows = cur.fetchall()
+    if len(rows) == len(ts_us):
+        return NewReadings(sensor_id, ts_us, value)
+    if not rows:
+        empty = np.empty(0, dtype=np.int64)
+        return NewReadings(empty.astype(np.int32), empty, empty.astype(np.float64))
+    arr = np.array(rows, dtype=object)
+    new = NewReadings(arr[:, 0].astype(np.int32), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.float64))
+    order = np.lexsort((new.ts_us, new.sensor_id))
+    return NewReadings(new.sensor_id[order], new.ts_us[order], new.value[order])
 
 
 def _aggregate(sensor_id: np.ndarray, bucket: np.ndarray, value: np.ndarray):

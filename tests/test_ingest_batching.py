@@ -181,3 +181,41 @@ def test_a_burst_is_batched_and_every_reading_lands_once(engine, db_url, mqtt_ur
     finally:
         pub.close()
         c.stop()
+
+
+def test_small_batches_take_one_statement_with_exact_times_and_skip_repeats(engine, db_url):
+    import numpy as np
+    import psycopg
+
+    from db.engine import libpq_dsn
+    from ingestion.store import SMALL_BATCH, PartitionCache, write_readings
+
+    plant = make_plant(engine, rules=False)
+    a, b = plant.sensors["voc"].id, plant.sensors["temperature"].id
+    t0 = (now_ms() - 3_600_000) * 1000 + 7  # µs with an odd fraction
+    big = t0 + np.arange(SMALL_BATCH + 36, dtype=np.int64) * 1_000_001
+    with psycopg.connect(libpq_dsn(db_url), autocommit=True) as conn:
+        PartitionCache().ensure(conn, int(big.min()), int(big.max()))
+        with conn.transaction():  # COPY path for sensor a
+            n = len(write_readings(conn, np.full(len(big), a, np.int32), big, np.linspace(1, 2, len(big)),
+                                   np.zeros(len(big), np.int16)))
+        assert n == len(big)
+        vals = np.linspace(1, 2, len(big))
+        for i in range(0, len(big), 3):  # the same times for sensor b, three at a time: the one-statement path
+            ts = big[i:i + 3]
+            with conn.transaction():
+                new = write_readings(conn, np.full(len(ts), b, np.int32), ts, vals[i:i + 3],
+                                     np.zeros(len(ts), np.int16))
+            assert new.ts_us.tolist() == ts.tolist()
+        # Repeats (of stored readings and within the batch) are skipped; only the new reading is returned.
+        with conn.transaction():
+            new = write_readings(conn, np.array([b, b, b], np.int32), np.array([big[0], t0 + 5, t0 + 5]),
+                                 np.array([9.0, 3.5, 3.5]), np.zeros(3, np.int16))
+        assert (new.sensor_id.tolist(), new.ts_us.tolist(), new.value.tolist()) == ([b], [t0 + 5], [3.5])
+        times = {sid: [r[0] for r in conn.execute(
+            "SELECT (extract(epoch FROM ts) * 1000000)::bigint FROM sensor_reading WHERE sensor_id = %s "
+            "AND ts <> to_timestamp(0) + %s * interval '1 microsecond' ORDER BY ts", (sid, t0 + 5))]
+            for sid in (a, b)}
+        assert times[a] == times[b] == big.tolist()  # microsecond for microsecond what COPY stores
+        assert conn.execute("SELECT value FROM sensor_reading WHERE sensor_id = %s AND ts = to_timestamp(0) + "
+                            "%s * interval '1 microsecond'", (b, int(big[0]))).fetchone()[0] == 1.0

@@ -40,24 +40,33 @@ def vision() -> None:
 
 @vision.command("prepare-data")
 @click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/data"),
-              show_default=True, help="Folder holding ppe-hardhat/ and ppe-vest/.")
+              show_default=True, help="Folder holding ppe-hardhat/ (and ppe-hardhat-extra/) and ppe-vest/.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("runs/train-data"),
               show_default=True)
-def prepare_data_cmd(source_root: Path, out: Path) -> None:
+@click.option("--eval-source", "eval_sources", multiple=True, default=("ppe-hardhat",), show_default=True,
+              help="Sources whose valid/test splits are kept (the others give train images only).")
+@click.option("--person-labels", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="COCO detector (ONNX) whose confident persons are added to the train labels.")
+def prepare_data_cmd(source_root: Path, out: Path, eval_sources, person_labels: Path | None) -> None:
     """Merge the hard-hat and vest datasets into one YOLO dataset (classes head, helmet, person, vest, no_vest)."""
-    from vision.prepare_data import DataPrepError, default_sources, prepare
+    from vision.prepare_data import DataPrepError, add_pseudo_labels, default_sources, prepare
 
     sources = default_sources(source_root)
     missing = [str(p) for p in sources.values() if not p.is_dir()]
     if missing:
         raise UserError(f"dataset folder(s) not found: {', '.join(missing)}")
     try:
-        rep = prepare(sources, out)
+        rep = prepare(sources, out, eval_sources=set(eval_sources) or None)
     except DataPrepError as exc:
         raise UserError(str(exc)) from None
     for split, n in rep.images.items():
         boxes = ", ".join(f"{k} {v}" for k, v in rep.boxes[split].items())
         click.echo(f"{split:<6} {n:>5} images  ({boxes})")
+    if person_labels is not None:
+        from vision.detector import OnnxDetector
+
+        added = add_pseudo_labels(Path(out) / "train", OnnxDetector(person_labels, conf_threshold=0.5, threads=1))
+        click.echo(f"train: {added} person boxes added from {person_labels}")
     click.echo(f"wrote {rep.data_yaml}")
 
 

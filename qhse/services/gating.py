@@ -1,12 +1,9 @@
 """Training gating: who may not enter an area because their training is not valid.
 
-A :class:`db.models.GatingRule` applies to an area when it is active and its filters
-match (site, area, gas areas only, area kinds).  It names the training courses entry
-requires (all of them, or any one); a course counts as valid when the person passed it
-on or before the day and it has not expired.  Trigger ``open_alarm``: the rule bites only
-while an alarm is open in the area; ``always``: whenever the training is not valid.
+The rules (which rule covers which area, when it bites, the violation and its message) are
+:mod:`qhse.domain.gating`; here the rules, the training records and the open alarms are read.
 
-A bite is a :class:`Violation`.  :func:`raise_warnings` turns violations into no-entry
+A bite is a :class:`qhse.domain.gating.Violation`.  :func:`raise_warnings` turns violations into no-entry
 warnings (one open warning per rule, person and area) and notifies the area owner;
 :func:`scan` checks everyone associated with each area (people inside now, workers of
 the area's current contractor jobs, the owning department's staff, anyone with an open
@@ -24,21 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import models as m
+from qhse.domain.gating import Violation, find_violations, live_rules, needs_alarm_check, resolution, rule_applies
 
 UTC = dt.UTC
-
-
-@dataclass
-class Violation:
-    rule_id: int
-    rule_code: str
-    person_id: int
-    person_name: str
-    area_id: int
-    site_id: int
-    alarm_id: int | None
-    missing: list[dict]  # [{"course": "H2S", "expired_on": "2026-01-31" | None}]
-    message: str
 
 
 @dataclass
@@ -52,20 +37,6 @@ class ScanResult:
     def describe(self) -> str:
         return (f"{self.areas} areas, {self.people_checked} person-area checks: {len(self.raised)} new no-entry "
                 f"warnings, {self.resolved} resolved, {self.open} open")
-
-
-def rule_applies(rule: m.GatingRule, area: m.Area) -> bool:
-    if not rule.active:
-        return False
-    if rule.site_id is not None and rule.site_id != area.site_id:
-        return False
-    if rule.area_id is not None and rule.area_id != area.id:
-        return False
-    if rule.gas_areas_only and not area.is_gas_area:
-        return False
-    if rule.area_kinds and area.kind not in rule.area_kinds:
-        return False
-    return True
 
 
 def rules_for(s: Session, area: m.Area) -> list[m.GatingRule]:
@@ -100,41 +71,19 @@ def training_state(s: Session, person_ids: Iterable[int], codes: Iterable[str],
     return out
 
 
-def _describe_missing(missing: list[dict]) -> str:
-    parts = []
-    for x in missing:
-        parts.append(f"{x['course']} expired on {x['expired_on']}" if x["expired_on"] else f"{x['course']} never passed")
-    return ", ".join(parts)
-
-
 def evaluate(s: Session, person_ids: Sequence[int], area: m.Area, at: dt.datetime,
              rules: list[m.GatingRule] | None = None) -> list[Violation]:
     """The gating rules that bar these people from ``area`` at ``at``."""
     rules = rules_for(s, area) if rules is None else rules
     if not rules or not person_ids:
         return []
-    alarm = open_alarm_id(s, area.id, at) if any(r.trigger == "open_alarm" for r in rules) else None
-    live = [r for r in rules if r.trigger == "always" or alarm is not None]
+    alarm = open_alarm_id(s, area.id, at) if needs_alarm_check(rules) else None
+    live = live_rules(rules, alarm)
     if not live:
         return []
     state = training_state(s, person_ids, {c for r in live for c in r.required_courses}, at.date())
     names = dict(s.execute(sa.select(m.Person.id, m.Person.name).where(m.Person.id.in_(list(person_ids)))).all())
-    out = []
-    for r in live:
-        for pid in person_ids:
-            missing = [{"course": c, "expired_on": state[(pid, c)].isoformat() if state[(pid, c)] else None}
-                       for c in r.required_courses if state.get((pid, c)) is not True]
-            if not missing:
-                continue
-            if r.match == "any" and len(missing) < len(r.required_courses):
-                continue
-            why = _describe_missing(missing)
-            cond = f" while alarm #{alarm} is open" if r.trigger == "open_alarm" else ""
-            out.append(Violation(
-                rule_id=r.id, rule_code=r.code, person_id=pid, person_name=names.get(pid, f"#{pid}"), area_id=area.id,
-                site_id=area.site_id, alarm_id=alarm if r.trigger == "open_alarm" else None, missing=missing,
-                message=f"no entry to {area.name} for {names.get(pid, pid)}{cond}: {r.name} ({why})"))
-    return out
+    return find_violations(live, person_ids, area, state, names, alarm)
 
 
 def raise_warnings(s: Session, violations: Sequence[Violation], at: dt.datetime) -> list[m.EntryWarning]:
@@ -209,14 +158,8 @@ def scan(engine: sa.Engine, *, at: dt.datetime | None = None, site_ids: Sequence
             for w in stale:
                 if (w.rule_id, w.person_id) in holding or w.raised_at > at:
                     continue
-                r = rule_by_id.get(w.rule_id)
                 w.resolved_at = at
-                if r is None:
-                    w.resolution = "rule_inactive"
-                elif r.trigger == "open_alarm" and not alarm_open:
-                    w.resolution = "alarm_cleared"
-                else:
-                    w.resolution = "training_valid"
+                w.resolution = resolution(rule_by_id.get(w.rule_id), alarm_open)
                 res.resolved += 1
             if progress:
                 progress(i + 1, len(areas))

@@ -75,7 +75,7 @@ def child(case: str, url: str) -> None:
         out.update(checked=checked, throttled=throttled)
     elif case == "bomb":
         from qhse.services.uploads import UploadError, validate_photo
-        from tests.test_uploads import png_bomb
+        from tests.unit.test_uploads import png_bomb
 
         data = png_bomb()
         out["file_bytes"] = len(data)

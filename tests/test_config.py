@@ -1,14 +1,11 @@
-"""Settings: unknown keys, bad values and unreachable services give one clear line, exit 2."""
+"""Settings on the command line: unknown keys, bad values and unreachable services give one clear line, exit 2
+(the settings rules themselves: tests/unit/test_settings.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-
-import pytest
-
-from qhse.settings import SettingsError, load_settings
 
 ENV_BASE = {k: v for k, v in os.environ.items() if not k.upper().startswith("QHSE_")}
 
@@ -17,38 +14,6 @@ def run_cli(*args, env_extra=None, cwd=None):
     env = {**ENV_BASE, **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "qhse.cli", *args], capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=120)
-
-
-def test_defaults(monkeypatch):
-    for k in list(os.environ):
-        if k.upper().startswith("QHSE_"):
-            monkeypatch.delenv(k)
-    s = load_settings()
-    assert s.database_url is None and s.mqtt_url is None
-    assert str(s.data_dir) == ".qhse"
-    assert s.timezone == "Asia/Shanghai"
-
-
-def test_unknown_key_refused(monkeypatch):
-    monkeypatch.setenv("QHSE_DATABSE_URL", "postgresql://x")
-    with pytest.raises(SettingsError) as e:
-        load_settings()
-    assert "QHSE_DATABSE_URL" in str(e.value) and "unknown setting" in str(e.value)
-
-
-def test_bad_values(monkeypatch):
-    monkeypatch.setenv("QHSE_TIMEZONE", "Mars/Olympus")
-    with pytest.raises(SettingsError, match="QHSE_TIMEZONE"):
-        load_settings()
-    monkeypatch.delenv("QHSE_TIMEZONE")
-    monkeypatch.setenv("QHSE_DATABASE_URL", "mysql://root@localhost/x")
-    with pytest.raises(SettingsError, match="QHSE_DATABASE_URL"):
-        load_settings()
-
-
-def test_database_url_normalised(monkeypatch):
-    monkeypatch.setenv("QHSE_DATABASE_URL", "postgres://u@h:5432/d")
-    assert load_settings().database_url == "postgresql+psycopg://u@h:5432/d"
 
 
 def test_cli_unknown_key_exit_2():

@@ -14,7 +14,7 @@ from qhse.services import access
 from qhse.services.hazard_intake import report
 from qhse.services.uploads import UploadError
 
-from ..test_uploads import jpeg_with_gps, png_bomb
+from tests.unit.test_uploads import jpeg_with_gps, png_bomb
 from .conftest import site_id
 
 

@@ -1,20 +1,14 @@
-"""Pure helpers: locale formatting, SHAP waterfall arithmetic, photo checks, periods."""
+"""Pure page helpers: locale formatting, periods (the SHAP waterfall and photo checks: tests/unit)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from zoneinfo import ZoneInfo
 
-import cv2
-import numpy as np
 import pandas as pd
-import pytest
 
 from dashboard import i18n
 from dashboard.core import period_bounds
-from qhse.domain.explain import logit, waterfall_steps
-from qhse.services.uploads import MAX_PHOTO_BYTES, UploadError, store_photo, validate_photo
 
 
 def test_numbers_and_dates_per_locale():
@@ -40,44 +34,6 @@ def test_every_string_has_both_languages():
         assert en and zh, key
     assert i18n.lookup("zh", "denied", role="x") == "您的角色（x）无权访问此页面。"
     assert i18n.lookup("en", "no.such.key") == "no.such.key"
-
-
-def test_waterfall_ends_at_the_model_margin():
-    contribs = [{"feature": "vibration_slope_7d", "value": 0.2, "contribution": 0.8},
-                {"feature": "tool_wear", "value": 210.0, "contribution": -0.3}]
-    base, steps, margin = waterfall_steps(0.25, -1.5, contribs)
-    assert math.isclose(margin, logit(0.25))
-    assert math.isclose(base + sum(s["contribution"] for s in steps), margin)
-    assert steps[-1]["feature"] == "other features"
-    # When the stored reasons already explain everything, no remainder step is added.
-    base, steps, margin = waterfall_steps(1 / (1 + math.exp(-(-1.5 + 0.5))), -1.5,
-                                          [{"feature": "a", "value": 1.0, "contribution": 0.5}])
-    assert [s["feature"] for s in steps] == ["a"]
-
-
-def _png(w=64, h=48) -> bytes:
-    ok, buf = cv2.imencode(".png", np.full((h, w, 3), 128, np.uint8))
-    assert ok
-    return buf.tobytes()
-
-
-def test_photo_checks(tmp_path):
-    p = validate_photo(_png(), "ok.png")
-    assert (p.kind, p.width, p.height) == ("png", 64, 48)
-    ok, jpg = cv2.imencode(".jpg", np.zeros((40, 40, 3), np.uint8))
-    assert validate_photo(jpg.tobytes(), "x.jpg").ext == "jpg"
-    with pytest.raises(UploadError, match="not a JPEG, PNG or WebP"):
-        validate_photo(b"hello, I am a text file", "notes.jpg")
-    with pytest.raises(UploadError, match="cannot be read"):
-        validate_photo(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "broken.png")
-    with pytest.raises(UploadError, match="at most"):
-        validate_photo(b"\xff\xd8\xff" + b"\x00" * MAX_PHOTO_BYTES, "huge.jpg")
-    with pytest.raises(UploadError, match="empty"):
-        validate_photo(b"", "empty.png")
-    with pytest.raises(UploadError, match="pixels"):
-        validate_photo(_png(10, 10), "tiny.png")
-    path = store_photo(_png(), p, tmp_path)
-    assert path.is_file() and path.suffix == ".png" and path.read_bytes() == _png()
 
 
 def test_period_bounds_are_whole_months_with_the_previous_period():

@@ -10,9 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingestion.decode import Decoder
-
-from .ingest_fixtures import now_ms
-from .test_ingest import _registry
+from tests.ingest_fixtures import now_ms
+from tests.test_ingest import _registry
 
 SINGLE = "r/S1/CHEM/-/S1-CHEM-voc/telemetry"
 GATEWAY = "r/S1/gateway/telemetry"
@@ -117,12 +116,14 @@ _json_leaf = st.one_of(
                      "9999-12-31T23:59:59-23:59", "1767225600000", "NaN"]),
 )
 _json_value = st.recursive(_json_leaf, lambda kids: st.one_of(
-    st.lists(kids, max_size=4), st.dictionaries(st.sampled_from(["ts", "value", "unit", "quality", "x"]) | st.text(max_size=8),
-                                                kids, max_size=5)), max_leaves=20)
+    st.lists(kids, max_size=4),
+    st.dictionaries(st.sampled_from(["ts", "value", "unit", "quality", "x"]) | st.text(max_size=8), kids, max_size=5),
+), max_leaves=20)
 _reading = st.fixed_dictionaries({"value": _json_leaf, "unit": _json_leaf},
                                  optional={"ts": _json_leaf, "quality": _json_leaf, "extra": _json_leaf})
-_gateway = st.dictionaries(st.sampled_from(["S1-CHEM-voc", "S1-M01-vibration", "S1-CHEM-old", "nope", ""]) | st.text(max_size=90),
-                           st.lists(_reading | _json_value, max_size=4) | _json_value, max_size=4)
+_gateway = st.dictionaries(
+    st.sampled_from(["S1-CHEM-voc", "S1-M01-vibration", "S1-CHEM-old", "nope", ""]) | st.text(max_size=90),
+    st.lists(_reading | _json_value, max_size=4) | _json_value, max_size=4)
 _topics = st.sampled_from([SINGLE, GATEWAY, "r/S1/MILL/S1-M01/S1-M01-vibration/telemetry",
                            "r/S1/CHEM/-/S1-CHEM-old/telemetry", "r/S1/CHEM/-/nope/telemetry", "x/y"])
 

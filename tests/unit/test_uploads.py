@@ -13,6 +13,7 @@ from PIL import Image
 
 from qhse.services import uploads
 from qhse.services.uploads import (
+    MAX_PHOTO_BYTES,
     UploadError,
     header_size,
     store_photo,
@@ -138,3 +139,28 @@ def test_png_text_and_exif_chunks_are_removed(tmp_path):
     path = store_photo(tagged, validate_photo(tagged, "t.png"), tmp_path)
     stored = path.read_bytes()
     assert b"eXIf" not in stored and b"home address" not in stored and stored == png
+
+
+def _png(w=64, h=48) -> bytes:
+    ok, buf = cv2.imencode(".png", np.full((h, w, 3), 128, np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+def test_photo_checks(tmp_path):
+    p = validate_photo(_png(), "ok.png")
+    assert (p.kind, p.width, p.height) == ("png", 64, 48)
+    ok, jpg = cv2.imencode(".jpg", np.zeros((40, 40, 3), np.uint8))
+    assert validate_photo(jpg.tobytes(), "x.jpg").ext == "jpg"
+    with pytest.raises(UploadError, match="not a JPEG, PNG or WebP"):
+        validate_photo(b"hello, I am a text file", "notes.jpg")
+    with pytest.raises(UploadError, match="cannot be read"):
+        validate_photo(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "broken.png")
+    with pytest.raises(UploadError, match="at most"):
+        validate_photo(b"\xff\xd8\xff" + b"\x00" * MAX_PHOTO_BYTES, "huge.jpg")
+    with pytest.raises(UploadError, match="empty"):
+        validate_photo(b"", "empty.png")
+    with pytest.raises(UploadError, match="pixels"):
+        validate_photo(_png(10, 10), "tiny.png")
+    path = store_photo(_png(), p, tmp_path)
+    assert path.is_file() and path.suffix == ".png" and path.read_bytes() == _png()

@@ -12,7 +12,7 @@ from db.queries import hazards as q
 from db.queries.scope import SYSTEM
 from qhse.domain.sla import DEFAULT_RECTIFY_HOURS
 from qhse.services.sla import escalate_overdue
-from qhse.services.workflow import TRANSITIONS
+from qhse.domain.workflow import TRANSITIONS
 
 from .conftest import SEED_END
 

@@ -13,7 +13,7 @@ from db import models as m
 from db.queries import hazards as q
 from db.queries.scope import SYSTEM
 from qhse.services import workflow as wf
-from qhse.services.workflow import TRANSITIONS, TransitionError, WorkflowError
+from qhse.domain.workflow import TRANSITIONS, TransitionError, WorkflowError
 from qhse.vocab import HazardStatus
 
 from .loop_org import make_org

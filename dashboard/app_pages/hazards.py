@@ -12,7 +12,7 @@ from db.queries import org, safety
 from qhse.services import access
 from qhse.services.hazard_intake import CATEGORIES, SEVERITIES, report
 from qhse.services.uploads import MAX_PHOTO_BYTES, UploadError
-from qhse.services.workflow import WorkflowError
+from qhse.domain.workflow import WorkflowError
 
 ctx = core.page_context()
 f = ctx.filters

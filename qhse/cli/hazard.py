@@ -80,7 +80,7 @@ def hazard_list(site_code, status, open_only, limit) -> None:
 
     from db.queries.hazards import hazard_list as query
     from db.queries.scope import SYSTEM
-    from qhse.services.workflow import STATUSES
+    from qhse.domain.workflow import STATUSES
 
     if status and status not in STATUSES:
         raise UserError(f"unknown status {status!r} (statuses: {', '.join(STATUSES)})")

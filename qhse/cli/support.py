@@ -94,7 +94,7 @@ def rule_errors() -> tuple[type[Exception], ...]:
     from qhse.services.notify import NotifyError
     from qhse.services.recurrence import RecurrenceError
     from qhse.domain.sla import SlaError
-    from qhse.services.workflow import WorkflowError
+    from qhse.domain.workflow import WorkflowError
 
     return (WorkflowError, SlaError, DispatchError, InspectionError, NotifyError, IncentiveError, RecurrenceError)
 

@@ -31,7 +31,7 @@ def report(engine: sa.Engine, scope: Scope, *, site_id: int, area_id: int, categ
            photo: bytes | None = None, photo_name: str = "", folder: Path | None = None) -> int:
     """File a hazard report for ``scope``'s user; returns its id.
 
-    Raises AccessDenied (role or site), UploadError (bad photo) or workflow.WorkflowError
+    Raises AccessDenied (role or site), UploadError (bad photo) or WorkflowError (qhse.domain.workflow)
     (bad field); in every case nothing is stored.
     """
     access.require(scope, access.REPORT_HAZARD, site_id=site_id)

@@ -1,29 +1,15 @@
-"""The hazard / corrective-action state machine: the one place that changes their status.
+"""The hazard / corrective-action workflow applied: the one place that changes their status.
 
-Hazard report::
-
-    reported ──> assigned ──> in_progress ──> rectified ──> verified ──> closed
-       │            │                            │             │            │
-       └──> rejected <┘                          └──> reopened <┴────────────┘
-                 │                                      │  ^
-                 └──────────────> reopened ──> assigned ┘  (or rejected)
-
-* ``assigned``: the owner team(s) come from the dispatch rules (or are named
-  explicitly); each department gets one corrective action with a due time from the SLA
-  policy, and is notified.  The first assignment is the response (``responded_at``) and
-  earns the reporter their incentive points.
-* ``in_progress``: a team has started; ``rectified``: every department's action is
-  done (refused while any is still open); ``verified``: a checker confirms the fix
-  (actions become verified); ``closed``.
-* ``rejected`` needs a reason, cancels open actions and withdraws the points;
-  ``reopened`` needs a reason and starts a new response clock; the next assignment
-  creates a new round of actions.
-
-Every transition is stored in ``hazard_transition`` with who, when and why, and in
-``audit_log`` with the actor's user id, in the same transaction.  The actor is a
+The rules (which status may follow which, what each step needs) are
+:mod:`qhse.domain.workflow`.  Each step here locks the rows it changes, checks the
+actor's site, applies the rule, and in the same transaction stores the transition in
+``hazard_transition`` (who, when, why), writes ``audit_log`` with the actor's user id and
+queues the notifications.  On assignment the owner team(s) come from the dispatch rules
+(or are named explicitly), each department gets one corrective action with a due time
+from the SLA policy, and the reporter earns their incentive points.  The actor is a
 :class:`~db.queries.scope.Scope` (a platform user, or a ``system:`` actor, see
-:mod:`qhse.services.actors`); free text is refused.  Functions take a SQLAlchemy session and lock
-the rows they change; the caller commits.
+:mod:`qhse.services.actors`); free text is refused.  Functions take a SQLAlchemy session;
+the caller commits.
 """
 
 from __future__ import annotations
@@ -37,70 +23,28 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.queries import audit
 from db.queries.scope import Scope
-from qhse.services import actors
+from qhse.domain.sla import SlaError
+from qhse.domain.workflow import (
+    ACTIVE_ACTION,
+    NotFound,
+    WorkflowError,
+    check_action_transition,
+    check_reason,
+    check_rectifiable,
+    check_report,
+    check_time,
+    check_transition,
+    join_notes,
+)
+from qhse.services import actors, incentives, notify, recurrence
 from qhse.services import dispatch as dispatch_mod
-from qhse.services import incentives, notify, recurrence
-from qhse.domain.sla import SEVERITIES, SlaError
 from qhse.services.sla import resolve_policy
 
 UTC = dt.UTC
 
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "reported": ("assigned", "rejected"),
-    "assigned": ("in_progress", "rejected"),
-    "in_progress": ("rectified",),
-    "rectified": ("verified", "reopened"),
-    "verified": ("closed", "reopened"),
-    "closed": ("reopened",),
-    "rejected": ("reopened",),
-    "reopened": ("assigned", "rejected"),
-}
-STATUSES = tuple(TRANSITIONS)
-OPEN_STATUSES = ("reported", "assigned", "in_progress", "rectified", "verified", "reopened")
-ACTION_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "open": ("in_progress", "done", "cancelled"),
-    "in_progress": ("done", "cancelled"),
-    "done": ("verified",),
-    "verified": (),
-    "cancelled": (),
-}
-ACTIVE_ACTION = ("open", "in_progress")
-SOURCES = ("worker", "inspection", "alarm", "vision", "import")
-
-
-class WorkflowError(ValueError):
-    """A request the rules refuse, in one line a user can act on."""
-
-
-class TransitionError(WorkflowError):
-    pass
-
-
-class NotFound(WorkflowError):
-    pass
-
-
-def allowed_next(status: str) -> tuple[str, ...]:
-    if status not in TRANSITIONS:
-        raise TransitionError(f"unknown status {status!r} (statuses: {', '.join(STATUSES)})")
-    return TRANSITIONS[status]
-
-
-def check_transition(from_status: str, to_status: str, *, what: str = "hazard") -> None:
-    if to_status not in TRANSITIONS:
-        raise TransitionError(f"unknown status {to_status!r} (statuses: {', '.join(STATUSES)})")
-    nxt = allowed_next(from_status)
-    if to_status not in nxt:
-        allowed = ", ".join(nxt) or "nothing (final)"
-        raise TransitionError(f"{what}: cannot go from {from_status!r} to {to_status!r} (allowed next: {allowed})")
-
 
 def _now(at: dt.datetime | None) -> dt.datetime:
-    if at is None:
-        return dt.datetime.now(UTC)
-    if at.tzinfo is None:
-        raise WorkflowError("times must carry a time zone")
-    return at
+    return check_time(at) or dt.datetime.now(UTC)
 
 
 def _actor(actor: Scope | str | None) -> Scope:
@@ -161,19 +105,8 @@ def report_hazard(session: Session, *, site_id: int, area_id: int, category: str
     actor = _actor(actor)
     if not actor.allows_site(site_id):
         raise NotFound(f"no site #{site_id}")
-    title = (title or "").strip()
-    category = (category or "").strip().lower()
-    if not title:
-        raise WorkflowError("a hazard report needs a title")
-    if not category:
-        raise WorkflowError("a hazard report needs a category")
-    if severity not in SEVERITIES:
-        raise WorkflowError(f"unknown severity {severity!r} (use one of {', '.join(SEVERITIES)})")
-    if source not in SOURCES:
-        raise WorkflowError(f"unknown source {source!r} (use one of {', '.join(SOURCES)})")
-    for name, v in (("likelihood", likelihood), ("consequence", consequence)):
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
-            raise WorkflowError(f"{name} must be a whole number from 1 to 5")
+    title, category = check_report(title=title, category=category, severity=severity, source=source,
+                                   likelihood=likelihood, consequence=consequence)
     site = session.get(m.Site, site_id)
     if site is None:
         raise NotFound(f"no site #{site_id}")
@@ -230,6 +163,7 @@ def transition(session: Session, hazard_id: int, to_status: str, *, actor: Scope
     _check_site(actor, h)
     check_transition(h.status, to_status, what=f"hazard #{h.id}")
     reason = (reason or "").strip() or None
+    check_reason(h.id, to_status, reason)
     {
         "assigned": _to_assigned,
         "in_progress": _to_in_progress,
@@ -287,7 +221,8 @@ def _to_assigned(session, h, *, actor, at, reason, note, department_ids, due_at)
     if h.reporter_person_id and h.points_awarded == 0:
         h.points_awarded = incentives.points_for(site, h.severity)
     summary = ", ".join(f"{names.get(a.department_id, a.department_id)} (action #{a.id})" for a in actions)
-    _record(session, h, "assigned", actor, at, _join(note, f"{rule_note}: {summary}; due {due:%Y-%m-%d %H:%M} UTC"))
+    _record(session, h, "assigned", actor, at,
+            join_notes(note, f"{rule_note}: {summary}; due {due:%Y-%m-%d %H:%M} UTC"))
     for a in actions:
         notify.notify_role(
             session, site_id=h.site_id, role="owner", action=a, hazard=h, now=at,
@@ -304,18 +239,13 @@ def _to_in_progress(session, h, *, actor, at, reason, note, **_):
     for a in _actions(session, h.id, ("open",)):
         a.status = "in_progress"
         started += 1
-    _record(session, h, "in_progress", actor, at, _join(note, f"{started} action(s) started" if started else None))
+    _record(session, h, "in_progress", actor, at, join_notes(note, f"{started} action(s) started" if started else None))
 
 
 def _to_rectified(session, h, *, actor, at, reason, note, **_):
     acts = _actions(session, h.id)
-    still = [a for a in acts if a.status in ACTIVE_ACTION]
-    if still:
-        names = _dept_names(session, [a.department_id for a in still if a.department_id])
-        parts = ", ".join(f"{names.get(a.department_id, 'no department')} (action #{a.id}, {a.status})" for a in still)
-        raise TransitionError(f"hazard #{h.id}: cannot be rectified while {len(still)} action(s) are not done: {parts}")
-    if not any(a.status == "done" for a in acts):
-        raise TransitionError(f"hazard #{h.id}: no completed corrective action to rectify it")
+    names = _dept_names(session, [a.department_id for a in acts if a.department_id and a.status in ACTIVE_ACTION])
+    check_rectifiable(h.id, [(a.id, a.status, names.get(a.department_id, "no department")) for a in acts])
     h.rectified_at = at
     _record(session, h, "rectified", actor, at, note)
 
@@ -333,18 +263,14 @@ def _to_closed(session, h, *, actor, at, reason, note, **_):
 
 
 def _to_rejected(session, h, *, actor, at, reason, note, **_):
-    if not reason:
-        raise TransitionError(f"hazard #{h.id}: a rejection needs a reason")
     for a in _actions(session, h.id, ACTIVE_ACTION):
         a.status = "cancelled"
     h.reject_reason = reason
     h.points_awarded = 0
-    _record(session, h, "rejected", actor, at, _join(reason, note))
+    _record(session, h, "rejected", actor, at, join_notes(reason, note))
 
 
 def _to_reopened(session, h, *, actor, at, reason, note, **_):
-    if not reason:
-        raise TransitionError(f"hazard #{h.id}: reopening needs a reason")
     site = session.get(m.Site, h.site_id)
     try:
         policy = resolve_policy(session, site, h.category, h.severity)
@@ -353,12 +279,7 @@ def _to_reopened(session, h, *, actor, at, reason, note, **_):
     h.reject_reason = None
     h.rectified_at = h.verified_at = h.closed_at = None
     h.response_due_at = policy.response_due(at)
-    _record(session, h, "reopened", actor, at, _join(reason, note))
-
-
-def _join(*parts: str | None) -> str | None:
-    s = "; ".join(p for p in parts if p)
-    return s or None
+    _record(session, h, "reopened", actor, at, join_notes(reason, note))
 
 
 # -------------------------------------------------------------------------------- actions
@@ -370,9 +291,7 @@ def _action_for_update(session: Session, action_id: int) -> m.CorrectiveAction:
 
 
 def _check_action(a: m.CorrectiveAction, to: str) -> None:
-    if to not in ACTION_TRANSITIONS[a.status]:
-        allowed = ", ".join(ACTION_TRANSITIONS[a.status]) or "nothing (final)"
-        raise TransitionError(f"action #{a.id}: cannot go from {a.status!r} to {to!r} (allowed next: {allowed})")
+    check_action_transition(a.id, a.status, to)
 
 
 def start_action(session: Session, action_id: int, *, actor: Scope | str,
@@ -413,7 +332,7 @@ def complete_action(session: Session, action_id: int, *, actor: Scope | str, at:
         remaining = _actions(session, h.id, ACTIVE_ACTION)
         if not remaining:
             h.rectified_at = at
-            _record(session, h, "rectified", actor, at, _join(note, f"last action #{a.id} done"))
+            _record(session, h, "rectified", actor, at, join_notes(note, f"last action #{a.id} done"))
     session.flush()
     return a
 

@@ -307,9 +307,9 @@ def start_broker(conf: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
     """Mosquitto with the product configuration (deploy/mosquitto.conf) on a free local port:
     the same queueing, persistence and in-flight settings, anonymous on loopback (see bench_broker_conf)."""
     import random
+    import shutil
     import socket
     import stat
-    import shutil
 
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     for _ in range(100):

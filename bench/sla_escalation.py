@@ -47,8 +47,8 @@ def server_url() -> str:
     url = os.environ.get("QHSE_DATABASE_URL") or os.environ.get("QHSE_TEST_DATABASE_URL")
     if url:
         return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
-    from qhse.settings import get_settings
     from db.engine import resolve_database_url
+    from qhse.settings import get_settings
 
     return resolve_database_url(get_settings())
 

@@ -16,13 +16,13 @@ from ingestion.spool import Spool
 
 from .ingest_fixtures import (
     Publisher,
-    db_proxy,
-    proxied_url,
     consumer_config,
     count_readings,
+    db_proxy,
     make_plant,
     mqtt_v5,
     now_ms,
+    proxied_url,
     reading,
     start_consumer,
     start_ingest,

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .actor_fixtures import act
 from db import models as m
 from db.queries import hazards as q
 from db.queries.scope import SYSTEM
 from qhse.services.inspections import InspectionError, perform, schedule, slot_times
 
+from .actor_fixtures import act
 from .loop_org import make_org
 
 UTC = dt.UTC
@@ -136,7 +136,7 @@ def test_findings_become_hazard_reports(eng):
                       results={"exits_clear": False, "extinguishers_ok": True, "housekeeping": 2, "remarks": "oil"},
                       findings=[{"title": "Forklift battery leaking", "category": "chemical", "severity": "high"}])
         assert not out.late
-        hz = sorted(((h.category, h.severity, h.title) for h in out.hazards))
+        hz = sorted((h.category, h.severity, h.title) for h in out.hazards)
         assert hz == [("chemical", "high", "Forklift battery leaking"),
                       ("fire", "normal", "Inspection finding: Emergency exits clear"),
                       ("housekeeping", "normal", "Inspection finding: Housekeeping (1-5)")]

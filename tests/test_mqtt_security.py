@@ -300,8 +300,8 @@ def test_redact_url_and_address_repr():
 
 
 def test_notifications_and_vision_events_publish_with_the_platform_credentials(secure, monkeypatch):
-    from qhse.settings import reset_settings_cache
     from qhse.services.notify import default_notifiers
+    from qhse.settings import reset_settings_cache
     from vision.events import MqttPublisher
 
     for k, v in {"QHSE_MQTT_URL": secure.url, "QHSE_MQTT_USERNAME": PLATFORM_USER,

@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
 
-from .actor_fixtures import act
 from db import models as m
-from qhse.services import notify, workflow as wf
+from qhse.services import notify
+from qhse.services import workflow as wf
 from qhse.services.notify import MqttNotifier, NotifyError, SmtpNotifier, WebhookNotifier, deliver_pending, enqueue
 from qhse.services.sla import escalate_overdue
 
+from .actor_fixtures import act
 from .loop_org import make_org
 
 UTC = dt.UTC

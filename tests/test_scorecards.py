@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries.scorecards import EvidenceNotVisible, score_evidence, scores
-from qhse.services import scorecards as sc
 from qhse.domain.scorecards import ScorecardError
+from qhse.services import scorecards as sc
 from qhse.services.scorecards import compute_month, load_indicators, record_manual_entry
 from tests import kpi_fixtures as fx
 

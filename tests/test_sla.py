@@ -15,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .actor_fixtures import act
 from db import models as m
 from qhse.services import workflow as wf
 from qhse.services.sla import escalate_overdue, resolve_policy
 
+from .actor_fixtures import act
 from .loop_org import add_policy, make_org
 
 UTC = dt.UTC

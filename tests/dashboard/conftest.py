@@ -36,7 +36,6 @@ def dash_url(db_factory, seeded_url) -> str:
     if not copied:
         from db.migrate import upgrade
         from qhse.demo.seed import seed
-
         from tests.conftest import SEED_END
 
         upgrade(url)

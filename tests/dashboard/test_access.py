@@ -8,7 +8,15 @@ import sqlalchemy as sa
 from db.queries import org, users
 from db.queries.scope import SYSTEM
 from qhse.services import access
-from qhse.services.auth import AuthError, LoginFailed, add_user, authenticate, hash_password, set_password, verify_password
+from qhse.services.auth import (
+    AuthError,
+    LoginFailed,
+    add_user,
+    authenticate,
+    hash_password,
+    set_password,
+    verify_password,
+)
 
 from .conftest import PASSWORD, site_id
 

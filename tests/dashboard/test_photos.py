@@ -13,8 +13,8 @@ from db.queries import users
 from qhse.services import access
 from qhse.services.hazard_intake import report
 from qhse.services.uploads import UploadError
-
 from tests.unit.test_uploads import jpeg_with_gps, png_bomb
+
 from .conftest import site_id
 
 

@@ -14,14 +14,14 @@ Revision ID: d2b4_audit_roles
 Revises: 0008_assessment_params, c7a3_loop_indexes, c9e1_response
 Create Date: 2026-12-01 12:00:00
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 from alembic import op
 
 revision: str = "d2b4_audit_roles"
-down_revision: Union[str, Sequence[str], None] = ("0008_assessment_params", "c7a3_loop_indexes", "c9e1_response")
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = ("0008_assessment_params", "c7a3_loop_indexes", "c9e1_response")
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 APP_ROLE = "qhse_app"
 

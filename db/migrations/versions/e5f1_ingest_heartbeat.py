@@ -4,15 +4,15 @@ Revision ID: e5f1_ingest_heartbeat
 Revises: d2b4_audit_roles
 Create Date: 2026-12-01 12:30:00
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e5f1_ingest_heartbeat"
-down_revision: Union[str, Sequence[str], None] = "d2b4_audit_roles"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = "d2b4_audit_roles"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -4,15 +4,15 @@ Revision ID: f3a7_auth_sessions
 Revises: 0008_assessment_params, c7a3_loop_indexes, c9e1_response
 Create Date: 2026-12-01 11:30:00
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "f3a7_auth_sessions"
-down_revision: Union[str, Sequence[str], None] = ("0008_assessment_params", "c7a3_loop_indexes", "c9e1_response")
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = ("0008_assessment_params", "c7a3_loop_indexes", "c9e1_response")
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -127,8 +127,9 @@ def test_due_soon_per_department(world):
 
 def test_worker_runs_the_gating_scan(world):
     from qhse.jobs import runner as W
+    from qhse.jobs.schedule import JOBS_BY_NAME
 
-    out = W.run_job(world.engine, W.JOBS_BY_NAME["training_gating"], now=T + 8 * H)
+    out = W.run_job(world.engine, JOBS_BY_NAME["training_gating"], now=T + 8 * H)
     assert out.status == "ok", out.detail
     assert "person-area checks" in out.detail and "no-entry warnings" in out.detail
     with Session(world.engine) as s:

@@ -113,10 +113,11 @@ def _on_call_rows(engine) -> list[tuple]:
 
 def test_stale_heartbeat_notifies_on_call_once_per_stall(hb_engine, monkeypatch):
     from qhse.jobs import runner as w
+    from qhse.jobs.schedule import JOBS_BY_NAME
 
     monkeypatch.setenv("QHSE_HEARTBEAT_STALE_S", "30")
     monkeypatch.setenv("QHSE_ONCALL_NOTIFY", "email:oncall@example.com, mqtt:ops/oncall")
-    job = w.JOBS_BY_NAME["ingest_heartbeat"]
+    job = JOBS_BY_NAME["ingest_heartbeat"]
     _insert_beat(hb_engine, "qhse-ingest-fresh", 2)
     _insert_beat(hb_engine, "qhse-ingest-wedged", 120)
     o = w.run_job(hb_engine, job, force=True)

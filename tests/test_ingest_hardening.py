@@ -202,6 +202,7 @@ def test_inbox_is_bounded_while_the_writer_is_blocked(engine, db_url, mqtt_url, 
 
 def test_dead_letter_retention_job_deletes_only_old_rows(engine, monkeypatch):
     from qhse.jobs import runner as w
+    from qhse.jobs.schedule import JOBS_BY_NAME
     from qhse.settings import reset_settings_cache
 
     topic = f"retention-{time.time_ns()}"
@@ -213,7 +214,7 @@ def test_dead_letter_retention_job_deletes_only_old_rows(engine, monkeypatch):
     monkeypatch.setenv("QHSE_DEAD_LETTER_RETENTION_DAYS", "10")
     reset_settings_cache()
     try:
-        out = w.run_job(engine, w.JOBS_BY_NAME["dead_letter_purge"], force=True)
+        out = w.run_job(engine, JOBS_BY_NAME["dead_letter_purge"], force=True)
         assert out.status == "ok", out
         with engine.connect() as conn:
             left = conn.execute(sa.text("SELECT detail FROM dead_letter WHERE topic = :t ORDER BY received_at"),
@@ -221,7 +222,7 @@ def test_dead_letter_retention_job_deletes_only_old_rows(engine, monkeypatch):
         assert left == ["9 days old", "0 days old"]
         monkeypatch.setenv("QHSE_DEAD_LETTER_RETENTION_DAYS", "0")
         reset_settings_cache()
-        assert w.run_job(engine, w.JOBS_BY_NAME["dead_letter_purge"], force=True).status == "skipped"
+        assert w.run_job(engine, JOBS_BY_NAME["dead_letter_purge"], force=True).status == "skipped"
     finally:
         monkeypatch.delenv("QHSE_DEAD_LETTER_RETENTION_DAYS")
         reset_settings_cache()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from .actor_fixtures import act
 from db import models as m
 from qhse.jobs import runner as w
+from qhse.jobs.schedule import JOBS_BY_NAME, select_jobs
 from qhse.services import workflow as wf
 
 from .loop_org import make_org
@@ -50,7 +51,7 @@ def _runs(e):
 
 def test_run_once_runs_each_due_job_and_logs_it(env):
     e, org = env
-    outs = w.run_once(e, w.select_jobs(CORE))
+    outs = w.run_once(e, select_jobs(CORE))
     assert [(o.job, o.status) for o in outs] == [(j, "ok") for j in CORE], [o.detail for o in outs]
     runs = _runs(e)
     assert [r.job for r in runs] == CORE
@@ -65,17 +66,17 @@ def test_run_once_runs_each_due_job_and_logs_it(env):
         assert s.scalar(sa.select(sa.func.count()).select_from(m.Notification).where(m.Notification.status != "sent")) == 0
         assert s.scalar(sa.select(sa.func.count()).select_from(m.Inspection)) > 0
     # Run again at once: nothing is due.
-    again = w.run_once(e, w.select_jobs(CORE))
+    again = w.run_once(e, select_jobs(CORE))
     assert {o.status for o in again} == {"not_due"}
     assert len(_runs(e)) == len(CORE)
     # --force runs them anyway.
-    forced = w.run_once(e, w.select_jobs(["sla_escalation"]), force=True)
+    forced = w.run_once(e, select_jobs(["sla_escalation"]), force=True)
     assert forced[0].status == "ok" and "0 escalations" in forced[0].detail
 
 
 def test_scorecards_job(env):
     e, _ = env
-    (o,) = w.run_once(e, w.select_jobs(["scorecards"]))
+    (o,) = w.run_once(e, select_jobs(["scorecards"]))
     assert o.status == "ok", o.detail
     month = dt.datetime.now(UTC).strftime("%Y-%m")
     assert month in o.detail
@@ -85,7 +86,7 @@ def test_scorecards_job(env):
 
 def test_job_locked_by_another_worker_is_left_alone(env):
     e, _ = env
-    job = w.JOBS_BY_NAME["sla_escalation"]
+    job = JOBS_BY_NAME["sla_escalation"]
     with e.connect() as other:
         assert other.execute(sa.text("SELECT pg_try_advisory_lock(:ns, :k)"),
                              {"ns": w.LOCK_NAMESPACE, "k": job.lock_key}).scalar()
@@ -104,7 +105,7 @@ def test_failing_job_is_recorded_and_others_still_run(env):
         raise RuntimeError("disk full\nsecond line")
 
     bad = w.Job("broken_job", 60, boom, "always fails")
-    outs = w.run_once(e, [bad, w.JOBS_BY_NAME["notifications"]])
+    outs = w.run_once(e, [bad, JOBS_BY_NAME["notifications"]])
     assert [(o.job, o.status) for o in outs] == [("broken_job", "failed"), ("notifications", "ok")]
     runs = _runs(e)
     assert runs[0].job == "broken_job" and runs[0].status == "failed" and runs[0].detail == "RuntimeError: disk full"
@@ -115,7 +116,7 @@ def test_run_left_running_by_a_dead_worker_is_marked_failed(env):
     with e.begin() as c:
         c.execute(sa.text("INSERT INTO job_run (job, started_at, status, worker) "
                           "VALUES ('sla_escalation', now() - interval '1 hour', 'running', 'gone:1')"))
-    o = w.run_job(e, w.JOBS_BY_NAME["sla_escalation"])
+    o = w.run_job(e, JOBS_BY_NAME["sla_escalation"])
     assert o.status == "ok"
     runs = _runs(e)
     assert runs[0].status == "failed" and "worker stopped before the job finished" in runs[0].detail
@@ -123,14 +124,14 @@ def test_run_left_running_by_a_dead_worker_is_marked_failed(env):
 
 def test_unknown_job_name_refused():
     with pytest.raises(ValueError, match="unknown job"):
-        w.select_jobs(["sla_escalation", "make_coffee"])
+        select_jobs(["sla_escalation", "make_coffee"])
 
 
 def test_run_forever_stops_cleanly(env):
     e, _ = env
     stop = threading.Event()
     seen = []
-    t = threading.Thread(target=w.run_forever, args=(e, w.select_jobs(["notifications", "sla_escalation"])),
+    t = threading.Thread(target=w.run_forever, args=(e, select_jobs(["notifications", "sla_escalation"])),
                          kwargs={"tick_s": 0.2, "stop": stop, "on_outcome": seen.append})
     t.start()
     deadline = time.time() + 30

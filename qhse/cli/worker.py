@@ -55,7 +55,8 @@ def worker(once: bool, jobs: tuple[str, ...], force: bool, tick: float, list_job
     """
     import logging
 
-    from qhse.jobs.runner import JOBS, run_forever, run_once, select_jobs, worker_id
+    from qhse.jobs.runner import run_forever, run_once, worker_id
+    from qhse.jobs.schedule import JOBS, select_jobs
 
     if list_jobs:
         for j in JOBS:

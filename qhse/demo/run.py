@@ -57,8 +57,9 @@ def run_demo(*, scale: str = "small", seed: int = 42, ui: bool = True, port: int
 
     _step("Job runner: every periodic job once (qhse worker --once)")
     from qhse.jobs.runner import run_once
+    from qhse.jobs.schedule import JOBS
 
-    for o in run_once(get_engine(url)):
+    for o in run_once(get_engine(url), list(JOBS)):
         click.echo(f"  {o.job:<20} {o.status:<8} {o.duration_s:6.2f} s  {o.detail}")
 
     _step("Live sensor stream: MQTT broker, ingestion, simulator")

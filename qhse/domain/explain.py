@@ -8,6 +8,7 @@ the model's margin, logit(probability).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 def logit(p: float) -> float:
@@ -15,8 +16,8 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def waterfall_steps(probability: float, base_value: float | None, contributions: list[dict] | None,
-                    other_label: str = "other features") -> tuple[float, list[dict], float]:
+def waterfall_steps(probability: float, base_value: float | None, contributions: list[dict[str, Any]] | None,
+                    other_label: str = "other features") -> tuple[float, list[dict[str, Any]], float]:
     """(base, steps, margin): steps are the stored contributions plus the remainder, if any."""
     margin = logit(probability)
     base = float(base_value) if base_value is not None else 0.0

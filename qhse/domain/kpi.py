@@ -22,7 +22,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 BASE_200K = 200_000
 BASE_1M = 1_000_000
@@ -65,7 +65,7 @@ class SeverityConvention:
     days: Literal["days_away", "days_away_and_restricted"] = "days_away"
     base: int = BASE_200K
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.days not in ("days_away", "days_away_and_restricted"):
             raise ValueError(f"unknown severity convention {self.days!r}")
         if self.base <= 0:
@@ -154,7 +154,7 @@ class KpiCounts:
         return out
 
     @classmethod
-    def from_mapping(cls, row: Mapping) -> KpiCounts:
+    def from_mapping(cls, row: Mapping[str, Any]) -> KpiCounts:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in row.items() if k in names and v is not None})
 
@@ -237,6 +237,7 @@ def change(current: float | None, previous: float | None, higher_is_better: bool
     if current is None or previous is None:
         return Change(current, previous, None, "n/a")
     delta = current - previous
+    direction: Literal["better", "worse", "same", "n/a"]
     if abs(delta) <= tolerance:
         direction = "same"
     elif (delta > 0) == higher_is_better:

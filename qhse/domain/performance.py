@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -55,7 +55,7 @@ class HealthWeights(_Strict):
     severity_mix: float = 0.20
 
     @model_validator(mode="after")
-    def _check(self):
+    def _check(self) -> Self:
         _positive_weights(self.model_dump())
         return self
 
@@ -91,7 +91,7 @@ class ResourceWeights(_Strict):
     ppe_violations: float = 0.15
 
     @model_validator(mode="after")
-    def _check(self):
+    def _check(self) -> Self:
         _positive_weights(self.model_dump())
         return self
 
@@ -101,8 +101,9 @@ class ResourcesCfg(_Strict):
     weights: ResourceWeights = ResourceWeights()
     risk_class_score: dict[str, float] = Field(default_factory=lambda: {"A": 1.0, "B": 0.6, "C": 0.25})
     hazard_severity_weights: dict[str, float] = Field(
-        default_factory=lambda: {"low": 1, "normal": 2, "high": 4, "severe": 8})
-    alarm_severity_weights: dict[str, float] = Field(default_factory=lambda: {"info": 0, "warning": 1, "critical": 3})
+        default_factory=lambda: {"low": 1.0, "normal": 2.0, "high": 4.0, "severe": 8.0})
+    alarm_severity_weights: dict[str, float] = Field(
+        default_factory=lambda: {"info": 0.0, "warning": 1.0, "critical": 3.0})
     kinds: dict[str, ResourceKindCfg] = Field(default_factory=lambda: {
         "gas_detector": ResourceKindCfg(gas_areas_only=True, minimum=1),
         "breathing_apparatus": ResourceKindCfg(gas_areas_only=True, minimum=1),

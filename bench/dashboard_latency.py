@@ -61,7 +61,7 @@ def main() -> None:
     from dashboard.pages import PAGES
     from db.engine import describe_url, get_engine
     from db.queries.users import get_by_username
-    from qhse.services import access
+    from qhse.domain import access
     from qhse.services.auth import DEMO_USERS, ensure_demo_users
 
     console = Console()

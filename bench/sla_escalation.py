@@ -36,7 +36,7 @@ from db import models as m  # noqa: E402
 from db.engine import libpq_dsn  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.queries.hazards import sla_board  # noqa: E402
-from db.queries.scope import SYSTEM  # noqa: E402
+from qhse.domain.access import SYSTEM  # noqa: E402
 from qhse.services.notify import SpoolMailer, deliver_pending  # noqa: E402
 from qhse.services.sla import escalate_overdue  # noqa: E402
 

@@ -20,7 +20,8 @@ import streamlit as st  # noqa: E402
 
 from dashboard import core, i18n  # noqa: E402
 from dashboard.pages import PAGES, SECTIONS  # noqa: E402
-from qhse.services import access  # noqa: E402
+from qhse.domain import access  # noqa: E402
+from qhse.services.access import scope_for_user
 
 # A local icon: a Material icon name would make every browser fetch it from a font CDN.
 st.set_page_config(page_title="QHSE Platform", page_icon=str(ROOT / "dashboard" / "assets" / "icon.png"), layout="wide")
@@ -96,7 +97,7 @@ def main() -> None:
         st.session_state["_login_path"] = "" if pg.url_path in ("", "login") else pg.url_path
         pg.run()
         return
-    scope = access.scope_for_user(user)
+    scope = scope_for_user(user)
     loc = core.locale()
     allowed = {p.key for p in PAGES if access.can(scope, p.permission)}
     first_allowed = next((p.key for p in PAGES if p.key in allowed), None)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from dashboard import i18n
-from db.queries.scope import Scope
+from qhse.domain.access import Scope
 
 # Session keys (persist across pages for the whole browser session).
 K_USER = "auth.user_id"

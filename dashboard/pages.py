@@ -7,7 +7,7 @@ To add a page:
    reads data only through ``core.fetch(db.queries.<module>.<function>, ctx.scope, ...)``
    (cached, scope applied in the query layer) and draws; no SQL, no business rules;
 2. add a ``PageSpec`` line to ``PAGES`` below (section, file, English and Chinese title,
-   Material icon, the permission from ``qhse.services.access`` that opens it, ``filters=True`` if
+   Material icon, the permission from ``qhse.domain.access`` that opens it, ``filters=True`` if
    it uses the shared site / area / period filters);
 3. add an AppTest in ``tests/dashboard/`` (see ``tests/dashboard/test_pages.py``).
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qhse.services import access as A
+from qhse.domain import access as A
 
 
 @dataclass(frozen=True)

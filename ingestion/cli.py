@@ -325,7 +325,7 @@ def alarm_clear(alarm_id: int, as_user: str, note: str | None) -> None:
 
 def _alarm_act(alarm_id: int, as_user: str, action: str, note: str | None) -> None:
     """Acknowledge or clear as ``--as USERNAME`` (qhse.services.alarms.act: permission, update, audit, NOTIFY)."""
-    from qhse.services.access import ACK_ALARMS, AccessDenied
+    from qhse.domain.access import ACK_ALARMS, AccessDenied
     from qhse.services.alarms import AlarmError, act
 
     engine = open_engine()

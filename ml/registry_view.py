@@ -14,9 +14,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.queries import audit
-from db.queries.scope import Scope
 from ml import tracking
-from qhse.services import access
+from qhse.domain import access
+from qhse.domain.access import Scope
 
 METRICS = ("holdout_pr_auc", "holdout_roc_auc", "holdout_f1", "holdout_precision", "holdout_recall", "val_pr_auc",
            "val_f1", "threshold")

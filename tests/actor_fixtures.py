@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from db.queries.scope import Scope
-from qhse.services import access
+from qhse.domain import access
+from qhse.domain.access import Scope
 
 
 def act(bind, username: str, role: str = "admin", *, active: bool = True, site_ids: tuple[int, ...] = ()) -> Scope:

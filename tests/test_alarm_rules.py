@@ -381,7 +381,7 @@ def _raise_voc_alarm(engine, db_url) -> tuple:
 
 def test_acknowledge_and_clear_go_through_one_checked_audited_function(engine, db_url):
     """The dashboard and the CLI: permission and site checked, audit row with the user id, NOTIFY, one transaction."""
-    from qhse.services import access
+    from qhse.domain import access
     from qhse.services import alarms as A
 
     plant, aid = _raise_voc_alarm(engine, db_url)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from db import models as m
 from db.engine import libpq_dsn
 from db.queries import audit
-from db.queries.scope import SYSTEM
+from qhse.domain.access import SYSTEM
 
 
 def _audit_row(engine) -> int:

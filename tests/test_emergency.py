@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 from db.queries.emergency import emergencies, emergency_detail
-from db.queries.scope import SYSTEM, Scope
 from qhse.demo.response_seed import DEFAULT_GATING_RULES, DEFAULT_PLAN_TEMPLATES, ensure_reference_data
+from qhse.domain.access import SYSTEM, Scope
 from qhse.services import contractors as C
 from qhse.services import emergency as E
 

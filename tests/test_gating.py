@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import models as m
-from db.queries.scope import SYSTEM, Scope
 from db.queries.training import due_soon, due_soon_by_department, entry_warnings
+from qhse.domain.access import SYSTEM, Scope
 from qhse.services import contractors as C
 from qhse.services import gating as G
 

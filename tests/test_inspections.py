@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 from db.queries import hazards as q
-from db.queries.scope import SYSTEM
+from qhse.domain.access import SYSTEM
 from qhse.services.inspections import InspectionError, perform, schedule, slot_times
 
 from .actor_fixtures import act

@@ -11,7 +11,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from db.queries.scope import Scope
+from qhse.domain.access import Scope
 from qhse.services import ledgers as L
 
 SITE = "SZ-ELEC"

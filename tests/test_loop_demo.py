@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db.queries import hazards as q
-from db.queries.scope import SYSTEM
+from qhse.domain.access import SYSTEM
 from qhse.domain.sla import DEFAULT_RECTIFY_HOURS
-from qhse.services.sla import escalate_overdue
 from qhse.domain.workflow import TRANSITIONS
+from qhse.services.sla import escalate_overdue
 
 from .conftest import SEED_END
 

@@ -8,14 +8,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .actor_fixtures import act
 from db import models as m
 from db.queries import hazards as q
-from db.queries.scope import SYSTEM
-from qhse.services import workflow as wf
+from qhse.domain.access import SYSTEM
 from qhse.domain.workflow import TRANSITIONS, TransitionError, WorkflowError
+from qhse.services import workflow as wf
 from qhse.vocab import HazardStatus
 
+from .actor_fixtures import act
 from .loop_org import make_org
 
 UTC = dt.UTC
@@ -383,6 +383,6 @@ def test_site_scope_applies_to_transitions(eng, org):
 
 
 def dataclass_scope_without_id(name):
-    from db.queries.scope import Scope
+    from qhse.domain.access import Scope
 
     return Scope(user_id=None, username=name, role="admin", site_ids=None)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import core
 from db.queries import audit, org, users
-from qhse.services import access
+from qhse.domain import access
 from qhse.services.auth import AuthError, add_user, set_active, set_password, set_role_and_sites
 
 ctx = core.page_context()

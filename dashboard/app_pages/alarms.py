@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import charts, core
 from db.queries import alarms as aq
-from qhse.services import access
+from qhse.domain import access
 from qhse.services.alarms import AlarmError, acknowledge
 
 ctx = core.page_context()

@@ -9,10 +9,10 @@ import streamlit as st
 from dashboard import core
 from db.queries import hazards as hazard_q
 from db.queries import org, safety
-from qhse.services import access
+from qhse.domain import access
+from qhse.domain.workflow import WorkflowError
 from qhse.services.hazard_intake import CATEGORIES, SEVERITIES, report
 from qhse.services.uploads import MAX_PHOTO_BYTES, UploadError
-from qhse.domain.workflow import WorkflowError
 
 ctx = core.page_context()
 f = ctx.filters

@@ -9,7 +9,7 @@ from dashboard import core
 from db.engine import describe_url
 from ml.registry_view import models_overview, promote, retrain, score_now
 from ml.tracking import RegistryError
-from qhse.services import access
+from qhse.domain import access
 
 ctx = core.page_context()
 manage = access.can(ctx.scope, access.MANAGE_MODELS)

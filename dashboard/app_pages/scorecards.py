@@ -8,9 +8,9 @@ import streamlit as st
 
 from dashboard import core, kpi_charts
 from db.queries.scorecards import EvidenceNotVisible
-from qhse.services import access
-from qhse.services import kpi_views as kv
+from qhse.domain import access
 from qhse.domain.scorecards import ScorecardError
+from qhse.services import kpi_views as kv
 
 ctx = core.page_context()
 f = ctx.filters

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import charts, core
 from db.queries import vision as vq
-from qhse.services import access
+from qhse.domain import access
 from qhse.services.vision_review import ReviewError, review
 
 ctx = core.page_context()

@@ -11,7 +11,7 @@ def site_list(scope) -> list[int] | None:
     """The caller's site scope as a list of ids (None: every site).
 
     Accepts None, an iterable of ids, or a scope object with a ``site_ids`` attribute
-    (``db.queries.scope.Scope``)."""
+    (``qhse.domain.access.Scope``)."""
     if scope is None:
         return None
     if hasattr(scope, "site_ids") and not isinstance(scope, (list, tuple, set, frozenset)):

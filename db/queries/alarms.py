@@ -8,8 +8,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.models import Alarm, AlarmRule, Area, Asset, Sensor, Site
+from qhse.domain.access import Scope
 
-from .scope import Scope
+from .scope import site_filter
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -25,7 +26,7 @@ def open_alarms(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=None
                    a.c.update_count, a.c.acknowledged_at, a.c.acknowledged_by, a.c.message, a.c.site_id, a.c.area_id)
          .join(r, r.c.id == a.c.rule_id).join(s, s.c.id == a.c.site_id).join(ar, ar.c.id == a.c.area_id)
          .join(se, se.c.id == a.c.sensor_id).outerjoin(asst, asst.c.id == se.c.asset_id)
-         .where(a.c.cleared_at.is_(None), scope.site_filter(a.c.site_id, site_ids))
+         .where(a.c.cleared_at.is_(None), site_filter(scope, a.c.site_id, site_ids))
          .order_by(sev_rank, a.c.raised_at.desc(), a.c.id.desc()).limit(limit))
     if area_ids:
         q = q.where(a.c.area_id.in_(tuple(area_ids)))
@@ -43,7 +44,7 @@ def alarm_counts_by_day(engine: sa.Engine, scope: Scope, *, start: dt.datetime, 
     a = Alarm.__table__
     day = sa.cast(sa.func.date_trunc("day", sa.func.timezone(tz, a.c.raised_at)), sa.Date).label("day")
     q = (sa.select(day, a.c.severity, sa.func.count().label("n"))
-         .where(a.c.raised_at >= start, a.c.raised_at < end, scope.site_filter(a.c.site_id, site_ids))
+         .where(a.c.raised_at >= start, a.c.raised_at < end, site_filter(scope, a.c.site_id, site_ids))
          .group_by(day, a.c.severity).order_by(day))
     if area_ids:
         q = q.where(a.c.area_id.in_(tuple(area_ids)))
@@ -60,7 +61,7 @@ def recent_alarms(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: d
     q = (sa.select(a.c.id, a.c.raised_at, a.c.severity, a.c.status, s.c.code.label("site"), ar.c.name.label("area"),
                    r.c.name.label("rule"), a.c.peak_value, a.c.acknowledged_by, ack_min, clr_min)
          .join(r, r.c.id == a.c.rule_id).join(s, s.c.id == a.c.site_id).join(ar, ar.c.id == a.c.area_id)
-         .where(a.c.raised_at >= start, a.c.raised_at < end, scope.site_filter(a.c.site_id, site_ids))
+         .where(a.c.raised_at >= start, a.c.raised_at < end, site_filter(scope, a.c.site_id, site_ids))
          .order_by(a.c.raised_at.desc()).limit(limit))
     if area_ids:
         q = q.where(a.c.area_id.in_(tuple(area_ids)))

@@ -8,8 +8,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.models import AuditLog, UserAccount, UserSiteScope
+from qhse.domain.access import Scope
 
-from .scope import Scope
+from .scope import site_filter
 
 
 def record(conn: sa.Connection, scope: Scope | None, action: str, *, entity: str | None = None,
@@ -39,9 +40,9 @@ def _visible(scope: Scope):
     a, u, s = AuditLog.__table__, UserAccount.__table__, UserSiteScope.__table__
     ids = scope.site_ids or ()
     local_users = (sa.select(s.c.user_id).join(u, u.c.id == s.c.user_id)
-                   .where(u.c.all_sites.is_(False), scope.site_filter(s.c.site_id)))
+                   .where(u.c.all_sites.is_(False), site_filter(scope, s.c.site_id)))
     local_ids_text = (sa.select(sa.cast(s.c.user_id, sa.Text)).join(u, u.c.id == s.c.user_id)
-                      .where(u.c.all_sites.is_(False), scope.site_filter(s.c.site_id)))
+                      .where(u.c.all_sites.is_(False), site_filter(scope, s.c.site_id)))
     site_of_row = a.c.detail["site_id"].astext
     return sa.or_(
         site_of_row.in_([str(i) for i in ids]) if ids else sa.false(),

@@ -11,7 +11,7 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
-from .scope import Scope
+from qhse.domain.access import Scope
 
 _VISIBLE_COMPANY = """(:all_sites
     OR EXISTS (SELECT 1 FROM person wp WHERE wp.contractor_company_id = c.id AND wp.site_id = ANY(:sites))

@@ -2,7 +2,7 @@
 
 The plan inputs (``area_context`` .. ``notify_contacts``) take an open connection so a
 plan is built in a handful of indexed queries; the page queries take the caller's
-:class:`~db.queries.scope.Scope` and return DataFrames.
+:class:`~qhse.domain.access.Scope` and return DataFrames.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.models import Emergency, EmergencyEvent, EmergencyReview, PlanTemplate
+from qhse.domain.access import Scope
 
-from .scope import Scope
+from .scope import site_filter
 
 
 def _rows(conn, sql: str, **params) -> list[dict]:
@@ -124,7 +125,8 @@ def emergency_detail(engine: sa.Engine, scope: Scope, emergency_id: int) -> dict
     """The emergency with its stored plan, timeline and review (None outside the scope)."""
     e, ev, rv = Emergency.__table__, EmergencyEvent.__table__, EmergencyReview.__table__
     with engine.connect() as conn:
-        row = conn.execute(sa.select(e).where(e.c.id == emergency_id, scope.site_filter(e.c.site_id))).mappings().first()
+        row = conn.execute(sa.select(e).where(e.c.id == emergency_id, site_filter(scope, e.c.site_id)))\
+            .mappings().first()
         if row is None:
             return None
         events = conn.execute(sa.select(ev).where(ev.c.emergency_id == emergency_id)

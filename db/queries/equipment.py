@@ -8,8 +8,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.models import Area, Asset, FailurePrediction, Sensor, SensorReadingDaily, SensorReadingHourly, Site
+from qhse.domain.access import Scope
 
-from .scope import Scope
+from .scope import site_filter
 
 RANK_COLUMNS = ["asset_id", "code", "name", "kind", "site", "area", "area_id", "probability", "risk_band",
                 "scored_at", "model_name", "model_version", "threshold", "base_value", "contributions", "horizon_days"]
@@ -28,7 +29,7 @@ def ranked_assets(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=No
                    latest.c.contributions, latest.c.horizon_days)
          .join(s, s.c.id == a.c.site_id).join(ar, ar.c.id == a.c.area_id)
          .outerjoin(latest, sa.true())
-         .where(a.c.active, scope.site_filter(a.c.site_id, site_ids))
+         .where(a.c.active, site_filter(scope, a.c.site_id, site_ids))
          .order_by(latest.c.probability.desc().nulls_last(), a.c.code))
     if area_ids:
         q = q.where(a.c.area_id.in_(tuple(area_ids)))
@@ -41,7 +42,7 @@ def prediction_history(engine: sa.Engine, scope: Scope, asset_id: int, *, since:
     fp, a = FailurePrediction.__table__, Asset.__table__
     q = (sa.select(fp.c.scored_at, fp.c.probability, fp.c.risk_band, fp.c.model_version)
          .join(a, a.c.id == fp.c.asset_id)
-         .where(fp.c.asset_id == asset_id, scope.site_filter(a.c.site_id)).order_by(fp.c.scored_at))
+         .where(fp.c.asset_id == asset_id, site_filter(scope, a.c.site_id)).order_by(fp.c.scored_at))
     if since is not None:
         q = q.where(fp.c.scored_at >= since)
     with engine.connect() as conn:
@@ -60,7 +61,7 @@ def sensors(engine: sa.Engine, scope: Scope, *, asset_id: int | None = None, sit
                    ar.c.name.label("area"), s.c.code.label("site"), se.c.warn_low, se.c.warn_high, se.c.alarm_low,
                    se.c.alarm_high)
          .join(s, s.c.id == se.c.site_id).join(ar, ar.c.id == se.c.area_id).outerjoin(a, a.c.id == se.c.asset_id)
-         .where(se.c.active, scope.site_filter(se.c.site_id, site_ids)).order_by(s.c.code, ar.c.name, se.c.code))
+         .where(se.c.active, site_filter(scope, se.c.site_id, site_ids)).order_by(s.c.code, ar.c.name, se.c.code))
     if asset_id is not None:
         q = q.where(se.c.asset_id == asset_id)
     if area_ids:
@@ -77,7 +78,7 @@ def sensor_history(engine: sa.Engine, scope: Scope, sensor_id: int, *, start: dt
     """
     se = Sensor.__table__
     with engine.connect() as conn:
-        ok = conn.execute(sa.select(se.c.id).where(se.c.id == sensor_id, scope.site_filter(se.c.site_id))).first()
+        ok = conn.execute(sa.select(se.c.id).where(se.c.id == sensor_id, site_filter(scope, se.c.site_id))).first()
         if ok is None:
             return "hour", pd.DataFrame(columns=["t", "avg", "min", "max", "n"])
         if resolution == "auto":

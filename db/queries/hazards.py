@@ -2,7 +2,7 @@
 view, leaderboard, inspections.
 
 Every query takes ``(bind, scope, ...)``: an Engine (or a Connection, to read inside the
-caller's transaction), then the caller's :class:`~db.queries.scope.Scope`, then its
+caller's transaction), then the caller's :class:`~qhse.domain.access.Scope`, then its
 parameters.  ``site_ids`` (``None``: every site in scope) narrows the request; the scope
 is always applied on top, so a caller never sees a site outside it.  Results are pandas
 DataFrames (one row per item) or plain dicts.
@@ -17,9 +17,8 @@ from contextlib import nullcontext
 import pandas as pd
 import sqlalchemy as sa
 
+from qhse.domain.access import Scope
 from qhse.domain.sla import BOARD_STATES, board_state, ladder_label
-
-from .scope import Scope
 
 
 def _connect(bind: sa.Engine | sa.Connection):

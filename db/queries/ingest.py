@@ -6,8 +6,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.heartbeats import read_all
-
-from .scope import Scope
+from qhse.domain.access import Scope
 
 COLUMNS = ["client_id", "host", "status", "stale", "age_s", "updated_at", "last_commit_at", "lag_s", "backlog",
            "spool_bytes", "dead_letters_per_s", "connected"]

@@ -1,6 +1,6 @@
 """Compliance ledger reads: the register of regulations and the source rows of each ledger.
 
-Every function takes the caller's :class:`~db.queries.scope.Scope` and a site; a site
+Every function takes the caller's :class:`~qhse.domain.access.Scope` and a site; a site
 outside the scope yields no rows.  Times are bounded by a half-open UTC interval
 ``[t0, t1)`` (the caller turns local dates into it); every row carries the id of the
 record it comes from.
@@ -13,7 +13,7 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
-from .scope import Scope
+from qhse.domain.access import Scope
 
 WASTE_GAS_KINDS = ("voc", "h2s")
 

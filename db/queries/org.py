@@ -8,8 +8,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.models import Alarm, Area, Department, HazardReport, Incident, Region, Site, VisionEvent
+from qhse.domain.access import Scope
 
-from .scope import Scope
+from .scope import site_filter
 
 
 def sites(engine: sa.Engine, scope: Scope) -> pd.DataFrame:
@@ -17,7 +18,7 @@ def sites(engine: sa.Engine, scope: Scope) -> pd.DataFrame:
     q = (sa.select(s.c.id, s.c.code, s.c.name, s.c.industry, s.c.city, r.c.code.label("region"),
                    r.c.name.label("region_name"))
          .join(r, r.c.id == s.c.region_id)
-         .where(scope.site_filter(s.c.id)).order_by(s.c.code))
+         .where(site_filter(scope, s.c.id)).order_by(s.c.code))
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(q).mappings().all(),
                             columns=["id", "code", "name", "industry", "city", "region", "region_name"])
@@ -28,7 +29,7 @@ def areas(engine: sa.Engine, scope: Scope, site_ids: tuple[int, ...] | None = No
     q = (sa.select(a.c.id, a.c.site_id, s.c.code.label("site_code"), a.c.code, a.c.name, a.c.kind, a.c.risk_class,
                    a.c.is_gas_area, d.c.name.label("department"))
          .join(s, s.c.id == a.c.site_id).outerjoin(d, d.c.id == a.c.department_id)
-         .where(scope.site_filter(a.c.site_id, site_ids)).order_by(s.c.code, a.c.code))
+         .where(site_filter(scope, a.c.site_id, site_ids)).order_by(s.c.code, a.c.code))
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(q).mappings().all(),
                             columns=["id", "site_id", "site_code", "code", "name", "kind", "risk_class",
@@ -38,10 +39,10 @@ def areas(engine: sa.Engine, scope: Scope, site_ids: tuple[int, ...] | None = No
 def data_horizon(engine: sa.Engine, scope: Scope) -> dt.datetime | None:
     """The latest event time in the scope's data (hazards, alarms, incidents, vision events)."""
     parts = [
-        sa.select(sa.func.max(HazardReport.reported_at)).where(scope.site_filter(HazardReport.site_id)),
-        sa.select(sa.func.max(Alarm.raised_at)).where(scope.site_filter(Alarm.site_id)),
-        sa.select(sa.func.max(Incident.occurred_at)).where(scope.site_filter(Incident.site_id)),
-        sa.select(sa.func.max(VisionEvent.started_at)).where(scope.site_filter(VisionEvent.site_id)),
+        sa.select(sa.func.max(HazardReport.reported_at)).where(site_filter(scope, HazardReport.site_id)),
+        sa.select(sa.func.max(Alarm.raised_at)).where(site_filter(scope, Alarm.site_id)),
+        sa.select(sa.func.max(Incident.occurred_at)).where(site_filter(scope, Incident.site_id)),
+        sa.select(sa.func.max(VisionEvent.started_at)).where(site_filter(scope, VisionEvent.site_id)),
     ]
     with engine.connect() as conn:
         vals = [conn.execute(p).scalar() for p in parts]

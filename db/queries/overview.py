@@ -11,8 +11,9 @@ import datetime as dt
 import sqlalchemy as sa
 
 from db.models import Alarm, Area, CorrectiveAction, HazardReport, VisionEvent
+from qhse.domain.access import Scope
 
-from .scope import Scope
+from .scope import site_filter
 
 
 def _area_filter(column, area_ids):
@@ -25,7 +26,7 @@ def overdue_actions(engine: sa.Engine, scope: Scope, *, at: dt.datetime, site_id
     q = (sa.select(sa.func.count()).select_from(ca.join(h, h.c.id == ca.c.hazard_id))
          .where(ca.c.status != "cancelled", ca.c.created_at <= at, ca.c.due_at < at,
                 sa.or_(ca.c.completed_at.is_(None), ca.c.completed_at > at),
-                scope.site_filter(h.c.site_id, site_ids), _area_filter(h.c.area_id, area_ids)))
+                site_filter(scope, h.c.site_id, site_ids), _area_filter(h.c.area_id, area_ids)))
     with engine.connect() as conn:
         return int(conn.execute(q).scalar_one())
 
@@ -35,7 +36,7 @@ def open_alarms(engine: sa.Engine, scope: Scope, *, at: dt.datetime, site_ids=No
     a = Alarm.__table__
     q = (sa.select(a.c.severity, sa.func.count())
          .where(a.c.raised_at <= at, sa.or_(a.c.cleared_at.is_(None), a.c.cleared_at > at),
-                scope.site_filter(a.c.site_id, site_ids), _area_filter(a.c.area_id, area_ids))
+                site_filter(scope, a.c.site_id, site_ids), _area_filter(a.c.area_id, area_ids))
          .group_by(a.c.severity))
     with engine.connect() as conn:
         out = {sev: int(n) for sev, n in conn.execute(q)}
@@ -47,7 +48,7 @@ def alarms_raised(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: d
                   area_ids=None) -> int:
     a = Alarm.__table__
     q = sa.select(sa.func.count()).where(a.c.raised_at >= start, a.c.raised_at < end,
-                                         scope.site_filter(a.c.site_id, site_ids), _area_filter(a.c.area_id, area_ids))
+                                         site_filter(scope, a.c.site_id, site_ids), _area_filter(a.c.area_id, area_ids))
     with engine.connect() as conn:
         return int(conn.execute(q).scalar_one())
 
@@ -57,7 +58,7 @@ def ppe_violations(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: 
     """Vision events started in [start, end): confirmed violations, and those still awaiting review."""
     v = VisionEvent.__table__
     q = (sa.select(v.c.review_status, sa.func.count())
-         .where(v.c.started_at >= start, v.c.started_at < end, scope.site_filter(v.c.site_id, site_ids),
+         .where(v.c.started_at >= start, v.c.started_at < end, site_filter(scope, v.c.site_id, site_ids),
                 _area_filter(v.c.area_id, area_ids))
          .group_by(v.c.review_status))
     with engine.connect() as conn:
@@ -68,6 +69,6 @@ def ppe_violations(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: 
 def areas_of(engine: sa.Engine, scope: Scope, area_ids) -> list[int]:
     """The requested areas that lie in the scope."""
     ar = Area.__table__
-    q = sa.select(ar.c.id).where(ar.c.id.in_(tuple(area_ids or ())), scope.site_filter(ar.c.site_id))
+    q = sa.select(ar.c.id).where(ar.c.id.in_(tuple(area_ids or ())), site_filter(scope, ar.c.site_id))
     with engine.connect() as conn:
         return sorted(conn.execute(q).scalars())

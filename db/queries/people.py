@@ -14,9 +14,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.models import Department, Person, Post, Site, TrainingRecord
+from qhse.domain.access import MASK, Scope
 
 from . import audit
-from .scope import MASK, Scope
+from .scope import site_filter
 
 SENSITIVE = tuple(c.name for c in Person.__table__.columns if c.info.get("sensitive"))
 
@@ -35,7 +36,7 @@ def people(engine: sa.Engine, scope: Scope, *, site_ids=None, kind: str | None =
     q = (sa.select(p.c.id, p.c.employee_no, p.c.name, p.c.kind, s.c.code.label("site"), d.c.name.label("department"),
                    po.c.name.label("post"), valid.label("training_valid"), expired.label("training_expired"), *health)
          .join(s, s.c.id == p.c.site_id).outerjoin(d, d.c.id == p.c.department_id).outerjoin(po, po.c.id == p.c.post_id)
-         .where(p.c.active, scope.site_filter(p.c.site_id, site_ids)).order_by(s.c.code, p.c.name).limit(limit))
+         .where(p.c.active, site_filter(scope, p.c.site_id, site_ids)).order_by(s.c.code, p.c.name).limit(limit))
     if kind:
         q = q.where(p.c.kind == kind)
     if search:

@@ -8,8 +8,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.models import Alarm, AlarmRule, Area, Asset, FailurePrediction, HazardReport, Sensor, Site, VisionEvent
+from qhse.domain.access import Scope
 
-from .scope import Scope
+from .scope import site_filter
 
 OPEN_HAZARD = ("reported", "assigned", "in_progress", "rectified", "verified", "reopened")
 
@@ -22,7 +23,7 @@ def hazard_register(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end:
                    h.c.severity, h.c.likelihood, h.c.consequence, h.c.status, h.c.reported_at)
          .join(s, s.c.id == h.c.site_id).join(a, a.c.id == h.c.area_id)
          .where(h.c.reported_at >= start, h.c.reported_at < end, h.c.status != "rejected",
-                scope.site_filter(h.c.site_id, site_ids))
+                site_filter(scope, h.c.site_id, site_ids))
          .order_by(h.c.reported_at.desc()))
     if area_ids:
         q = q.where(h.c.area_id.in_(tuple(area_ids)))
@@ -39,7 +40,7 @@ def area_items(engine: sa.Engine, scope: Scope, area_id: int, *, start: dt.datet
     ar = Area.__table__
     with engine.connect() as conn:
         area = conn.execute(sa.select(ar.c.id, ar.c.name, ar.c.site_id, ar.c.risk_class)
-                            .where(ar.c.id == area_id, scope.site_filter(ar.c.site_id))).mappings().first()
+                            .where(ar.c.id == area_id, site_filter(scope, ar.c.site_id))).mappings().first()
         if area is None:
             return {}
         h = HazardReport.__table__

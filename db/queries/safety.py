@@ -7,8 +7,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.models import Area, HazardReport, HazardTransition, Site
+from qhse.domain.access import Scope
 
-from .scope import Scope
+from .scope import site_filter
 
 
 def my_reports(engine: sa.Engine, scope: Scope, *, limit: int = 100) -> pd.DataFrame:
@@ -21,7 +22,7 @@ def my_reports(engine: sa.Engine, scope: Scope, *, limit: int = 100) -> pd.DataF
                    h.c.reject_reason, h.c.points_awarded, h.c.photo_path, last.c.to_status.label("last_step"),
                    last.c.at.label("last_step_at"), last.c.actor.label("last_step_by"))
          .join(s, s.c.id == h.c.site_id).join(a, a.c.id == h.c.area_id).outerjoin(last, sa.true())
-         .where(h.c.reporter_user_id == scope.user_id, scope.site_filter(h.c.site_id))
+         .where(h.c.reporter_user_id == scope.user_id, site_filter(scope, h.c.site_id))
          .order_by(h.c.reported_at.desc(), h.c.id.desc()).limit(limit))
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(q).mappings().all(),
@@ -32,6 +33,6 @@ def my_reports(engine: sa.Engine, scope: Scope, *, limit: int = 100) -> pd.DataF
 
 def hazard_photo_path(engine: sa.Engine, scope: Scope, hazard_id: int) -> str | None:
     h = HazardReport.__table__
-    q = sa.select(h.c.photo_path).where(h.c.id == hazard_id, scope.site_filter(h.c.site_id))
+    q = sa.select(h.c.photo_path).where(h.c.id == hazard_id, site_filter(scope, h.c.site_id))
     with engine.connect() as conn:
         return conn.execute(q).scalar()

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
-from .scope import Scope
+from qhse.domain.access import Scope
 
 DUE_COLUMNS = ["site", "department", "employee_no", "person", "kind", "course_code", "course", "expires_on",
                "days_left", "status", "record_id"]

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from db.models import LoginAttempt, Site, UserAccount, UserSession, UserSiteScope
+from qhse.domain.access import Scope
 
 from . import audit
-from .scope import Scope
+from .scope import site_filter
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def list_users(engine: sa.Engine, scope: Scope) -> pd.DataFrame:
                    sites.label("sites"), u.c.active, u.c.last_login_at, u.c.created_at)
          .order_by(u.c.username))
     if not scope.all_sites:
-        q = q.where(u.c.id.in_(sa.select(s.c.user_id).where(scope.site_filter(s.c.site_id))))
+        q = q.where(u.c.id.in_(sa.select(s.c.user_id).where(site_filter(scope, s.c.site_id))))
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(q).mappings().all(),
                             columns=["id", "username", "display_name", "role", "locale", "all_sites", "sites",

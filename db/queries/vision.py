@@ -8,8 +8,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from db.models import Area, Camera, CameraZone, Site, UserAccount, VisionEvent
+from qhse.domain.access import Scope
 
-from .scope import Scope
+from .scope import site_filter
 
 QUEUE_COLUMNS = ["id", "started_at", "ended_at", "label", "score", "max_score", "boxes", "snapshot_path", "site",
                  "site_id", "area", "camera", "zone", "required_ppe", "track_id"]
@@ -23,7 +24,7 @@ def review_queue(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=Non
                    c.c.name.label("camera"), z.c.name.label("zone"), z.c.required_ppe, v.c.track_id)
          .join(c, c.c.id == v.c.camera_id).join(s, s.c.id == v.c.site_id)
          .outerjoin(z, z.c.id == v.c.zone_id).outerjoin(a, a.c.id == v.c.area_id)
-         .where(v.c.review_status == "new", scope.site_filter(v.c.site_id, site_ids))
+         .where(v.c.review_status == "new", site_filter(scope, v.c.site_id, site_ids))
          .order_by(v.c.started_at, v.c.id).limit(limit))
     if area_ids:
         q = q.where(v.c.area_id.in_(tuple(area_ids)))
@@ -33,7 +34,7 @@ def review_queue(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=Non
 
 def queue_size(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=None) -> int:
     v = VisionEvent.__table__
-    q = sa.select(sa.func.count()).where(v.c.review_status == "new", scope.site_filter(v.c.site_id, site_ids))
+    q = sa.select(sa.func.count()).where(v.c.review_status == "new", site_filter(scope, v.c.site_id, site_ids))
     if area_ids:
         q = q.where(v.c.area_id.in_(tuple(area_ids)))
     with engine.connect() as conn:
@@ -49,7 +50,7 @@ def violations_by_zone_hour(engine: sa.Engine, scope: Scope, *, start: dt.dateti
     q = (sa.select(zone, hour, v.c.label, sa.func.count().label("n"))
          .join(c, c.c.id == v.c.camera_id).join(s, s.c.id == v.c.site_id).outerjoin(z, z.c.id == v.c.zone_id)
          .where(v.c.review_status == "confirmed", v.c.started_at >= start, v.c.started_at < end,
-                scope.site_filter(v.c.site_id, site_ids))
+                site_filter(scope, v.c.site_id, site_ids))
          .group_by(zone, hour, v.c.label))
     if area_ids:
         q = q.where(v.c.area_id.in_(tuple(area_ids)))
@@ -64,7 +65,7 @@ def review_outcomes(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end:
     q = (sa.select(v.c.review_status, sa.func.coalesce(u.c.username, "-").label("reviewer"),
                    sa.func.count().label("n"))
          .outerjoin(u, u.c.id == v.c.reviewed_by)
-         .where(v.c.started_at >= start, v.c.started_at < end, scope.site_filter(v.c.site_id, site_ids))
+         .where(v.c.started_at >= start, v.c.started_at < end, site_filter(scope, v.c.site_id, site_ids))
          .group_by(v.c.review_status, "reviewer"))
     if area_ids:
         q = q.where(v.c.area_id.in_(tuple(area_ids)))

@@ -38,7 +38,7 @@ def _contractor_call(fn, *args, **kwargs):
 def contractor_list(on_: str | None) -> None:
     """Companies with approval state, licence validity and workers."""
     from db.queries.contractors import companies
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     engine = open_engine()
     on = parse_date(on_, "--on") if on_ else dt.date.today()
@@ -49,7 +49,7 @@ def contractor_list(on_: str | None) -> None:
 
 def _manager(engine, as_user: str):
     """``--as USERNAME`` holding manage_contractors."""
-    from qhse.services.access import MANAGE_CONTRACTORS
+    from qhse.domain.access import MANAGE_CONTRACTORS
 
     return acting_user(engine, as_user, MANAGE_CONTRACTORS)
 
@@ -61,7 +61,7 @@ def _manager(engine, as_user: str):
 def contractor_approve(company: str, capacity: str, as_user: str) -> None:
     """Give the safety or legal approval of COMPANY (id or exact name)."""
     from db.queries import refs
-    from qhse.services.access import VIEW_CONTRACTORS
+    from qhse.domain.access import VIEW_CONTRACTORS
     from qhse.services.contractors import approve_company
 
     engine = open_engine()
@@ -173,7 +173,7 @@ def contractor_job_approve(job_id: int, as_user: str) -> None:
 def contractor_jobs(status: str | None, limit: int) -> None:
     """List jobs, newest window first."""
     from db.queries.contractors import jobs
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     engine = open_engine()
     print_table("Contractor jobs", jobs(engine, SYSTEM, status=status, limit=limit),
@@ -186,7 +186,7 @@ def contractor_jobs(status: str | None, limit: int) -> None:
 def contractor_show(job_id: int) -> None:
     """A job with its workers, checks and sign-offs."""
     from db.queries.contractors import job_detail
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     engine = open_engine()
     d = job_detail(engine, SYSTEM, job_id)
@@ -214,7 +214,7 @@ def contractor_show(job_id: int) -> None:
 def contractor_enter(employee_no: str, area: str, at_: str | None, as_user: str) -> None:
     """Record an entry; refused (exit 2) outside an approved window or when a rule bars it."""
     from db.queries import refs
-    from qhse.services.access import RECORD_ACCESS
+    from qhse.domain.access import RECORD_ACCESS
     from qhse.services.contractors import record_entry
 
     engine = open_engine()
@@ -232,7 +232,7 @@ def contractor_enter(employee_no: str, area: str, at_: str | None, as_user: str)
 def contractor_exit(employee_no: str, area: str | None, at_: str | None, as_user: str) -> None:
     """Record an exit."""
     from db.queries import refs
-    from qhse.services.access import RECORD_ACCESS
+    from qhse.domain.access import RECORD_ACCESS
     from qhse.services.contractors import record_exit
 
     engine = open_engine()

@@ -34,7 +34,7 @@ def emergency_declare(area: str, kind: str, as_user: str, description: str | Non
                       as_json: bool) -> None:
     """Declare an emergency, print the response plan and notify."""
     from db.queries import refs
-    from qhse.services.access import MANAGE_EMERGENCY
+    from qhse.domain.access import MANAGE_EMERGENCY
     from qhse.services.emergency import declare, plan_text
 
     engine = open_engine()
@@ -60,7 +60,7 @@ def emergency_declare(area: str, kind: str, as_user: str, description: str | Non
 @click.option("--at", "at_", default=None)
 def emergency_log(emergency_id: int, as_user: str, action, note, resource_id, quantity, at_) -> None:
     """Add an action, a note or a resource used to the timeline."""
-    from qhse.services.access import MANAGE_EMERGENCY
+    from qhse.domain.access import MANAGE_EMERGENCY
     from qhse.services.emergency import log_action, use_resource
 
     if sum(x is not None for x in (action, note, resource_id)) != 1:
@@ -85,7 +85,7 @@ def emergency_log(emergency_id: int, as_user: str, action, note, resource_id, qu
 @click.option("--at", "at_", default=None)
 def emergency_close(emergency_id: int, as_user: str, summary: str, lessons, new_steps, at_) -> None:
     """Close with a review; lessons and new steps become a new version of the site's plan template."""
-    from qhse.services.access import MANAGE_EMERGENCY
+    from qhse.domain.access import MANAGE_EMERGENCY
     from qhse.services.emergency import close
 
     engine = open_engine()
@@ -100,7 +100,7 @@ def emergency_close(emergency_id: int, as_user: str, summary: str, lessons, new_
 def emergency_show(emergency_id: int) -> None:
     """The stored plan, the timeline and the review."""
     from db.queries.emergency import emergency_detail
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
     from qhse.services.emergency import plan_text
 
     engine = open_engine()
@@ -124,7 +124,7 @@ def emergency_show(emergency_id: int) -> None:
 @click.option("--status", type=click.Choice(["active", "closed"]), default=None)
 def emergency_list(status: str | None) -> None:
     from db.queries.emergency import emergencies
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     engine = open_engine()
     print_table("Emergencies", emergencies(engine, SYSTEM, status=status),

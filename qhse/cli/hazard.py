@@ -44,7 +44,7 @@ def hazard_report(site_code, area_code, category, title, severity, description, 
     """Report a hazard (response due time, recurrence link and area manager notice follow)."""
     from db.engine import session_scope
     from db.models import Area, Asset, Site
-    from qhse.services.access import REPORT_HAZARD
+    from qhse.domain.access import REPORT_HAZARD
     from qhse.services.workflow import report_hazard
 
     eng = open_engine()
@@ -79,7 +79,7 @@ def hazard_list(site_code, status, open_only, limit) -> None:
     from rich.table import Table
 
     from db.queries.hazards import hazard_list as query
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
     from qhse.domain.workflow import STATUSES
 
     if status and status not in STATUSES:
@@ -102,7 +102,7 @@ def hazard_list(site_code, status, open_only, limit) -> None:
 def hazard_show(hazard_id: int) -> None:
     """One report with its history, actions and predecessors."""
     from db.queries.hazards import hazard_detail
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     d = hazard_detail(open_engine(), SYSTEM, hazard_id)
     if d is None:
@@ -141,7 +141,7 @@ def hazard_transition(hazard_id, status, as_user, reason, note, departments, due
 
     from db.engine import session_scope
     from db.models import Department, HazardReport
-    from qhse.services.access import VIEW_ACTIONS
+    from qhse.domain.access import VIEW_ACTIONS
     from qhse.services.workflow import transition
 
     eng = open_engine()
@@ -173,7 +173,7 @@ def hazard_transition(hazard_id, status, as_user, reason, note, departments, due
 def hazard_start_action(action_id: int, as_user: str) -> None:
     """A team starts work on its corrective action."""
     from db.engine import session_scope
-    from qhse.services.access import VIEW_ACTIONS
+    from qhse.domain.access import VIEW_ACTIONS
     from qhse.services.workflow import start_action
 
     actor = acting_user(open_engine(), as_user, VIEW_ACTIONS)
@@ -195,7 +195,7 @@ def hazard_complete_action(action_id: int, as_user: str, note: str | None, cost:
     """A team finishes its corrective action (the last one rectifies the hazard)."""
     from db.engine import session_scope
     from db.models import HazardReport
-    from qhse.services.access import VIEW_ACTIONS
+    from qhse.domain.access import VIEW_ACTIONS
     from qhse.services.workflow import complete_action
 
     actor = acting_user(open_engine(), as_user, VIEW_ACTIONS)
@@ -219,7 +219,7 @@ def hazard_board(site_code, due_soon_hours, limit) -> None:
     from rich.table import Table
 
     from db.queries.hazards import BOARD_STATES, awaiting_response, sla_board
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     eng = open_engine()
     site_ids = site_filter(eng, site_code)
@@ -247,7 +247,7 @@ def hazard_leaderboard(site_code: str, days: int) -> None:
     from db.engine import session_scope
     from db.models import Site
     from db.queries.hazards import leaderboard
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     eng = open_engine()
     with session_scope(eng) as s:

@@ -42,7 +42,7 @@ def inspection_schedule(days: float) -> None:
 def inspection_list(site_code, status, limit) -> None:
     """List inspections, latest due first."""
     from db.queries.hazards import inspections
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     eng = open_engine()
     site_ids = site_filter(eng, site_code)
@@ -65,8 +65,7 @@ def inspection_perform(inspection_id, inspector, answers, findings, as_user) -> 
     """Record an inspection's results; failed items and findings become hazard reports."""
     from db.engine import session_scope
     from db.queries.hazards import inspection_form
-    from db.queries.scope import SYSTEM
-    from qhse.services.access import REPORT_HAZARD
+    from qhse.domain.access import REPORT_HAZARD, SYSTEM
     from qhse.services.inspections import perform
 
     eng = open_engine()

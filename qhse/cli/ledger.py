@@ -49,7 +49,7 @@ def ledger_register(site: str | None, kind: str | None) -> None:
     """The regulations and internal standards that apply."""
     from db.queries import refs
     from db.queries.ledgers import regulations
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     engine = open_engine()
     sid = resolve_ref(refs.site_id, engine, site) if site else None

@@ -23,8 +23,8 @@ def training() -> None:
 def training_due_soon(sites, days: int, on_: str | None, no_expired: bool, detail: bool) -> None:
     """Training expiring within DAYS (and expired), per department."""
     from db.queries import refs
-    from db.queries.scope import SYSTEM
     from db.queries.training import due_soon, due_soon_by_department
+    from qhse.domain.access import SYSTEM
 
     if days < 0:
         raise UserError("--days must be zero or more")

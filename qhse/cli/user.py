@@ -45,8 +45,8 @@ def user_list() -> None:
     from rich.table import Table
 
     from db.engine import get_engine
-    from db.queries.scope import SYSTEM
     from db.queries.users import list_users
+    from qhse.domain.access import SYSTEM
 
     df = list_users(get_engine(database_url(migrate=True)), SYSTEM)
     t = Table()

@@ -20,7 +20,7 @@ def notify() -> None:
 def notify_list(status, limit) -> None:
     """Latest notifications with their delivery state."""
     from db.queries.hazards import notifications
-    from db.queries.scope import SYSTEM
+    from qhse.domain.access import SYSTEM
 
     df = notifications(open_engine(), SYSTEM, status=status, limit=limit)
     for r in df.itertuples():

@@ -1,121 +1,14 @@
-"""Access policy: which role may do what, on which sites, and which person fields it may read.
+"""Access applied to stored things: the Scope of a user row, and the sensitive columns of a table.
 
-The policy has three parts, all decided here and nowhere else:
-
-* **permissions**: each role holds a set of permissions; a dashboard page or an action
-  requires one (``can(role, perm)``); pages declare theirs in ``dashboard/pages.py``;
-* **site scope**: a user sees every site (``all_sites``) or only the sites listed for
-  them; ``scope_for(user)`` turns that into a :class:`db.queries.scope.Scope` which every
-  query function receives and applies, so scope holds in the query layer whatever a
-  page asks for;
-* **masking**: person columns marked ``info={'sensitive': True}`` (health data) are
-  returned only to roles holding ``READ_SENSITIVE``; everyone else gets ``MASK``.
+The policy itself (roles, permissions, :class:`~qhse.domain.access.Scope`, masking) is
+:mod:`qhse.domain.access`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from qhse.domain.access import Scope, scope_for
 
-from db.models import ROLES
-from db.queries.scope import MASK, SYSTEM, Scope
-
-__all__ = ["ROLES", "Scope", "SYSTEM", "AccessDenied", "can", "require", "scope_for", "permissions_of",
-           "ROLE_PERMISSIONS", "GROUP_ROLES", "MASK", "sensitive_columns", "mask_record"]
-
-
-class AccessDenied(Exception):
-    """The caller's role lacks a permission, or the object lies outside their sites."""
-
-
-# -- permissions ------------------------------------------------------------------------
-VIEW_OVERVIEW = "view_overview"
-VIEW_RISK = "view_risk"
-VIEW_ALARMS = "view_alarms"
-ACK_ALARMS = "ack_alarms"
-VIEW_EQUIPMENT = "view_equipment"
-VIEW_VISION = "view_vision"
-REVIEW_VISION = "review_vision"
-REPORT_HAZARD = "report_hazard"
-VIEW_ACTIONS = "view_actions"
-VIEW_KPIS = "view_kpis"  # scorecards, site comparison, resources
-VIEW_MODELS = "view_models"
-MANAGE_MODELS = "manage_models"  # retrain, promote
-VIEW_PEOPLE = "view_people"
-READ_SENSITIVE = "read_sensitive"  # health fields of people
-VIEW_CONTRACTORS = "view_contractors"
-MANAGE_EMERGENCY = "manage_emergency"
-VIEW_LEDGERS = "view_ledgers"
-MANAGE_USERS = "manage_users"
-VIEW_AUDIT = "view_audit"
-ENTER_SCORES = "enter_scores"  # record manual-check results of assessment indicators
-MANAGE_CONTRACTORS = "manage_contractors"  # licences, induction, jobs, site checks, sign-off, suspension
-RECORD_ACCESS = "record_access"  # record contractor and employee entries and exits at the gate
-
-PERMISSIONS = (
-    VIEW_OVERVIEW, VIEW_RISK, VIEW_ALARMS, ACK_ALARMS, VIEW_EQUIPMENT, VIEW_VISION, REVIEW_VISION,
-    REPORT_HAZARD, VIEW_ACTIONS, VIEW_KPIS, VIEW_MODELS, MANAGE_MODELS, VIEW_PEOPLE, READ_SENSITIVE,
-    VIEW_CONTRACTORS, MANAGE_EMERGENCY, VIEW_LEDGERS, MANAGE_USERS, VIEW_AUDIT, ENTER_SCORES,
-    MANAGE_CONTRACTORS, RECORD_ACCESS,
-)
-
-_MANAGER_VIEW = {VIEW_OVERVIEW, VIEW_RISK, VIEW_ALARMS, VIEW_EQUIPMENT, VIEW_VISION, VIEW_ACTIONS, VIEW_KPIS,
-                 REPORT_HAZARD, VIEW_CONTRACTORS, VIEW_LEDGERS}
-
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    # Runs the platform: users, audit, every page; not health data (not an occupational-health role).
-    "admin": frozenset(set(PERMISSIONS) - {READ_SENSITIVE}),
-    # Group HQ: every site, read-only comparison and drill-down.
-    "group_manager": frozenset(_MANAGER_VIEW | {VIEW_MODELS, VIEW_PEOPLE}),
-    # Plant / HSE manager: acts on everything at their plant, including people's fitness for duty.
-    "plant_manager": frozenset(_MANAGER_VIEW | {ACK_ALARMS, REVIEW_VISION, VIEW_MODELS, VIEW_PEOPLE, READ_SENSITIVE,
-                                                MANAGE_EMERGENCY, ENTER_SCORES, MANAGE_CONTRACTORS,
-                                                RECORD_ACCESS}),
-    # Plant head: compares their plants, reads KPIs and the SLA board.
-    "plant_head": frozenset(_MANAGER_VIEW | {VIEW_PEOPLE, MANAGE_EMERGENCY}),
-    # Data scientist: models and the equipment they predict for.
-    "data_scientist": frozenset({VIEW_OVERVIEW, VIEW_RISK, VIEW_EQUIPMENT, VIEW_MODELS, MANAGE_MODELS}),
-    # Security staff: PPE review queue and live alarms.
-    "security": frozenset({VIEW_ALARMS, ACK_ALARMS, VIEW_VISION, REVIEW_VISION, REPORT_HAZARD, VIEW_CONTRACTORS,
-                           MANAGE_EMERGENCY, RECORD_ACCESS}),
-    # Inspector: rounds, hazards, the risk picture of their areas.
-    "inspector": frozenset({VIEW_RISK, VIEW_ALARMS, REPORT_HAZARD, VIEW_ACTIONS}),
-    # Worker: reports hazards and follows their own reports.
-    "worker": frozenset({REPORT_HAZARD}),
-}
-
-# Roles that are normally created with every site in scope.
-GROUP_ROLES = frozenset({"admin", "group_manager", "data_scientist"})
-
-assert set(ROLE_PERMISSIONS) == set(ROLES), "every role needs a permission set"
-
-
-def permissions_of(role: str) -> frozenset[str]:
-    return ROLE_PERMISSIONS.get(role, frozenset())
-
-
-def can(role_or_scope: str | Scope, permission: str) -> bool:
-    role = role_or_scope.role if isinstance(role_or_scope, Scope) else role_or_scope
-    if permission not in PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
-    return permission in permissions_of(role)
-
-
-def require(scope: Scope, permission: str, site_id: int | None = None) -> None:
-    """Raise :class:`AccessDenied` unless ``scope`` holds ``permission`` (and covers ``site_id``)."""
-    if not can(scope, permission):
-        raise AccessDenied(f"role {scope.role!r} may not {permission.replace('_', ' ')}")
-    if site_id is not None and not scope.allows_site(site_id):
-        raise AccessDenied(f"site {site_id} is outside {scope.username}'s sites")
-
-
-def scope_for(*, user_id: int | None, username: str, role: str, all_sites: bool,
-              site_ids: Iterable[int] = ()) -> Scope:
-    """The Scope a user's queries run under."""
-    if role not in ROLE_PERMISSIONS:
-        raise AccessDenied(f"unknown role {role!r}")
-    sites = None if all_sites else tuple(sorted({int(s) for s in site_ids}))
-    return Scope(user_id=user_id, username=username, role=role, site_ids=sites,
-                 sensitive=READ_SENSITIVE in permissions_of(role))
+__all__ = ["scope_for_user", "sensitive_columns"]
 
 
 def scope_for_user(user) -> Scope:
@@ -125,17 +18,6 @@ def scope_for_user(user) -> Scope:
 
 
 def sensitive_columns(table) -> list[str]:
-    """Names of the columns of a SQLAlchemy table (or model) marked sensitive."""
+    """Names of the columns of a SQLAlchemy table (or model) marked sensitive (``info={'sensitive': True}``)."""
     t = getattr(table, "__table__", table)
     return [c.name for c in t.columns if c.info.get("sensitive")]
-
-
-def mask_record(record: dict, columns: Iterable[str], scope: Scope) -> dict:
-    """A copy of ``record`` with the sensitive ``columns`` masked unless the scope may read them."""
-    if scope.sensitive:
-        return dict(record)
-    out = dict(record)
-    for c in columns:
-        if c in out:
-            out[c] = MASK
-    return out

@@ -1,7 +1,7 @@
 """Who makes a change: a platform user (from the user table) or a labelled system actor.
 
 Every write of the hazard loop, emergencies, inspections, contractors and alarms names
-its actor with a :class:`~db.queries.scope.Scope`: the dashboard passes the signed-in
+its actor with a :class:`~qhse.domain.access.Scope`: the dashboard passes the signed-in
 user's scope; the command line resolves ``--as USERNAME`` against ``user_account``
 (:func:`resolve_user`: unknown or disabled users are refused and the role must hold the
 command's permission); jobs act as ``system:<name>`` (:func:`system`).  Free text is
@@ -15,7 +15,7 @@ import re
 
 import sqlalchemy as sa
 
-from db.queries.scope import SYSTEM, Scope
+from qhse.domain.access import SYSTEM, Scope
 
 SYSTEM_RE = re.compile(r"^system(:[a-z0-9][a-z0-9_.-]{0,60})?$")
 
@@ -52,7 +52,8 @@ def resolve_user(engine: sa.Engine, username: str, permission: str | None = None
     """The Scope of the active platform user ``username``; ActorError when unknown, disabled or
     when their role lacks ``permission`` (see :mod:`qhse.services.access`)."""
     from db.queries.users import get_by_username
-    from qhse.services import access
+    from qhse.domain import access
+    from qhse.services.access import scope_for_user
 
     name = (username or "").strip().lower()
     if not name:
@@ -64,7 +65,7 @@ def resolve_user(engine: sa.Engine, username: str, permission: str | None = None
         raise ActorError(f"unknown user {name!r} (see 'qhse user list')")
     if not user.active:
         raise ActorError(f"user {name!r} is disabled")
-    scope = access.scope_for_user(user)
+    scope = scope_for_user(user)
     if permission is not None and not access.can(scope, permission):
         raise ActorError(f"user {name!r} (role {user.role}) may not {permission.replace('_', ' ')}")
     return scope

@@ -19,8 +19,9 @@ import sqlalchemy as sa
 
 from db.queries import alarms as aq
 from db.queries import audit
-from db.queries.scope import Scope
-from qhse.services import access, actors
+from qhse.domain import access
+from qhse.domain.access import Scope
+from qhse.services import actors
 
 CHANNEL = "qhse_alarms"  # the same channel as ingestion.alarms.CHANNEL
 ACTIONS = {"acknowledge": ("acknowledge_alarm", "acknowledged"), "clear": ("clear_alarm", "cleared")}

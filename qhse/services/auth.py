@@ -13,8 +13,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from db.queries import users as uq
-from db.queries.scope import SYSTEM, Scope
-from qhse.services.access import GROUP_ROLES, ROLE_PERMISSIONS, scope_for_user
+from qhse.domain.access import GROUP_ROLES, ROLE_PERMISSIONS, SYSTEM, Scope
+from qhse.services.access import scope_for_user
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 

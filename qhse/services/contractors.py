@@ -16,7 +16,7 @@ Rules (one place each):
 * a job is completed when every party (contractor, supervisor, area owner, safety) has
   signed off, and nobody of the job is still inside.
 
-Every write names its actor as a :class:`~db.queries.scope.Scope`: a platform user (whose
+Every write names its actor as a :class:`~qhse.domain.access.Scope`: a platform user (whose
 role must hold ``manage_contractors``, ``record_access`` for the gate, or the approver
 roles below, on the site concerned) or a ``system:`` actor such as ``system:gate`` (see
 :mod:`qhse.services.actors`); free text is refused.  Each write appends an ``audit_log`` row with
@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.models.response import CHECK_RESULTS, SIGNOFF_PARTIES
 from db.queries import audit
-from db.queries.scope import Scope
+from db.queries.scope import site_filter
+from qhse.domain.access import Scope
 
 UTC = dt.UTC
 DEFAULT_PASS_MARK = 80.0
@@ -114,7 +115,8 @@ def _who(actor: object) -> Scope:
 
 def _allow(actor: Scope, permission: str | None, site_id: int | None = None) -> None:
     """A platform user needs ``permission`` (and ``site_id`` in scope); system actors act everywhere."""
-    from qhse.services import access, actors
+    from qhse.domain import access
+    from qhse.services import actors
 
     if actors.is_system(actor):
         return
@@ -210,7 +212,7 @@ def approve_company(engine: sa.Engine, company_id: int, capacity: str, *, actor:
 
 
 def suspend_company(engine: sa.Engine, company_id: int, *, actor: Scope | str, reason: str) -> None:
-    from qhse.services import access
+    from qhse.domain import access
 
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
@@ -226,7 +228,7 @@ def suspend_company(engine: sa.Engine, company_id: int, *, actor: Scope | str, r
 def add_qualification(engine: sa.Engine, *, actor: Scope | str, kind: str, expires_on: dt.date | None,
                       number: str | None = None, company_id: int | None = None, person_id: int | None = None) -> int:
     """File a company licence or a worker's certificate."""
-    from qhse.services import access
+    from qhse.domain import access
 
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
@@ -252,7 +254,7 @@ def add_qualification(engine: sa.Engine, *, actor: Scope | str, kind: str, expir
 def record_induction(engine: sa.Engine, person_id: int, score: float, *, actor: Scope | str,
                      at: dt.datetime | None = None) -> InductionResult:
     """Record an induction test; below the site's pass mark the worker stays refused."""
-    from qhse.services import access
+    from qhse.domain import access
 
     at = _now(at)
     who = _who(actor)
@@ -321,7 +323,7 @@ def create_job(engine: sa.Engine, *, actor: Scope | str, company_id: int, area_i
                work_types: Sequence[str], starts_at: dt.datetime, ends_at: dt.datetime, worker_ids: Sequence[int],
                supervisor_person_id: int | None = None) -> int:
     """Declare a job (status 'requested'); every worker is checked against the job."""
-    from qhse.services import access
+    from qhse.domain import access
 
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
@@ -392,7 +394,7 @@ def approve_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, at: dt.da
 
 
 def cancel_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, reason: str) -> None:
-    from qhse.services import access
+    from qhse.domain import access
 
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
@@ -463,7 +465,8 @@ def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, actor: Scop
     A refusal is written to the audit log; a refusal by a training-gating rule also raises
     the no-entry warning and notifies the area owner.
     """
-    from qhse.services import access, gating
+    from qhse.domain import access
+    from qhse.services import gating
 
     at = _now(at)
     who = _who(actor)
@@ -501,7 +504,7 @@ def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, actor: Scop
 def record_exit(engine: sa.Engine, person_id: int, *, actor: Scope | str, area_id: int | None = None,
                 at: dt.datetime | None = None) -> int:
     """Close the person's open access records (in one area or all, of the actor's sites); returns how many."""
-    from qhse.services import access
+    from qhse.domain import access
 
     at = _now(at)
     who = _who(actor)
@@ -509,7 +512,7 @@ def record_exit(engine: sa.Engine, person_id: int, *, actor: Scope | str, area_i
     A = m.AccessRecord
     with Session(engine) as s, s.begin():
         q = (sa.update(A).where(A.person_id == person_id, A.exited_at.is_(None), A.entered_at <= at,
-                                who.site_filter(A.site_id))
+                                site_filter(who, A.site_id))
              .returning(A.id, A.site_id))
         if area_id is not None:
             q = q.where(A.area_id == area_id)
@@ -549,7 +552,7 @@ def record_check(engine: sa.Engine, job_id: int, *, actor: Scope | str, result: 
                  supervisor_person_id: int | None = None, note: str | None = None, at: dt.datetime | None = None,
                  data_dir: Path | None = None) -> int:
     """Record a supervisor's site check with its photos (copied under the data directory)."""
-    from qhse.services import access
+    from qhse.domain import access
 
     at = _now(at)
     who = _who(actor)
@@ -594,7 +597,7 @@ def sign_off(engine: sa.Engine, job_id: int, *, party: str, actor: Scope | str, 
              at: dt.datetime | None = None) -> tuple[list[str], bool]:
     """One party's completion sign-off, recorded by ``actor`` (stored as the signer);
     returns (parties still to sign, completed)."""
-    from qhse.services import access
+    from qhse.domain import access
 
     at = _now(at)
     who = _who(actor)

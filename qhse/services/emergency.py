@@ -10,7 +10,7 @@ saw), the notifications are queued in the same transaction, and the timeline rec
 each step.  Closing requires a review; its lessons and new steps become a new version
 of the site's plan template, so the next plan carries them.
 
-Every write names its actor as a :class:`~db.queries.scope.Scope`: a platform user holding
+Every write names its actor as a :class:`~qhse.domain.access.Scope`: a platform user holding
 ``manage_emergency`` on the emergency's site, or a ``system:`` actor (see
 :mod:`qhse.services.actors`); free text is refused.  Each write appends an ``audit_log`` row with
 the user id in the same transaction as the change.
@@ -30,7 +30,7 @@ from db import models as m
 from db.models.response import EMERGENCY_KINDS
 from db.queries import audit
 from db.queries import emergency as q
-from db.queries.scope import Scope
+from qhse.domain.access import Scope
 
 UTC = dt.UTC
 RESOURCES_PER_KIND = 3
@@ -55,7 +55,8 @@ def _who(actor: object) -> Scope:
 
 def _require(actor: Scope, site_id: int) -> None:
     """A platform user must manage emergencies at this site; system actors act everywhere."""
-    from qhse.services import access, actors
+    from qhse.domain import access
+    from qhse.services import actors
 
     if actors.is_system(actor):
         return

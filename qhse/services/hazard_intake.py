@@ -11,8 +11,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from db.engine import session_scope
-from db.queries.scope import Scope
-from qhse.services import access, workflow
+from qhse.domain import access
+from qhse.domain.access import Scope
+from qhse.services import workflow
 from qhse.services.uploads import UploadError, store_photo, validate_photo
 
 CATEGORIES = ("chemical", "electrical", "fire", "machine_guarding", "lockout", "ppe", "housekeeping", "ventilation",

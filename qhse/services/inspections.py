@@ -32,9 +32,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from db import models as m
-from db.queries.scope import Scope
-from qhse.services import notify
+from qhse.domain.access import Scope
 from qhse.domain.sla import SEVERITIES
+from qhse.services import notify
 
 UTC = dt.UTC
 DEFAULT_FREQUENCY_DAYS = {"A": 1.0, "B": 2.0, "C": 3.5}

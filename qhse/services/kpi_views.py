@@ -1,7 +1,7 @@
 """What the Scorecards, Site comparison and Resources pages show, ready to draw.
 
 Each function takes ``(engine, scope, ...)`` like every dashboard read: ``scope`` is the
-caller's :class:`db.queries.scope.Scope`; the sites a page asks for (``site_ids``) are
+caller's :class:`qhse.domain.access.Scope`; the sites a page asks for (``site_ids``) are
 narrowed to it here, and the queries below apply the result, so a page can never widen
 what a user sees.  Results are plain DataFrames and dicts (cacheable).
 """

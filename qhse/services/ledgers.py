@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from db.queries import ledgers as q
-from db.queries.scope import SYSTEM, Scope
+from qhse.domain.access import SYSTEM, Scope
 
 UTC = dt.UTC
 KINDS = ("waste_gas", "training", "inspection")

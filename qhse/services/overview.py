@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from db.queries import kpi as kq
 from db.queries import overview as oq
-from db.queries.scope import Scope
 from qhse.domain import kpi
+from qhse.domain.access import Scope
 
 TILE_KPIS = ("trir", "ltifr", "dart", "near_miss_ratio", "hazard_closure_rate", "on_time_rectification_rate")
 

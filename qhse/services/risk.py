@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from db.queries import resources as rq
 from db.queries import risk as riskq
-from db.queries.scope import Scope
+from qhse.domain.access import Scope
 from qhse.domain.performance import default_config
 from qhse.domain.risk import heatmap, matrix
 

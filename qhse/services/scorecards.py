@@ -311,7 +311,7 @@ def record_manual_entry(engine: sa.Engine, *, code: str, unit: Unit | str, month
             from db.queries._sites import site_list
 
             if hasattr(scope, "role"):  # a signed-in user's Scope: the role must allow entries
-                from qhse.services.access import ENTER_SCORES, can
+                from qhse.domain.access import ENTER_SCORES, can
 
                 if not can(scope, ENTER_SCORES):
                     raise ScorecardError(f"role {scope.role} may not record assessment results")

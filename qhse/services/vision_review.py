@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from db.queries import audit
 from db.queries import vision as vq
-from db.queries.scope import Scope
-from qhse.services import access
+from qhse.domain import access
+from qhse.domain.access import Scope
 
 DECISIONS = ("confirmed", "dismissed", "false_positive")
 

@@ -7,7 +7,7 @@ actor's site, applies the rule, and in the same transaction stores the transitio
 queues the notifications.  On assignment the owner team(s) come from the dispatch rules
 (or are named explicitly), each department gets one corrective action with a due time
 from the SLA policy, and the reporter earns their incentive points.  The actor is a
-:class:`~db.queries.scope.Scope` (a platform user, or a ``system:`` actor, see
+:class:`~qhse.domain.access.Scope` (a platform user, or a ``system:`` actor, see
 :mod:`qhse.services.actors`); free text is refused.  Functions take a SQLAlchemy session;
 the caller commits.
 """
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from db import models as m
 from db.queries import audit
-from db.queries.scope import Scope
+from qhse.domain.access import Scope
 from qhse.domain.sla import SlaError
 from qhse.domain.workflow import (
     ACTIVE_ACTION,

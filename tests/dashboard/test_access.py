@@ -6,8 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries import org, users
-from db.queries.scope import SYSTEM
-from qhse.services import access
+from qhse.domain import access
+from qhse.domain.access import SYSTEM
+from qhse.services.access import scope_for_user, sensitive_columns
 from qhse.services.auth import (
     AuthError,
     LoginFailed,
@@ -21,41 +22,10 @@ from qhse.services.auth import (
 from .conftest import PASSWORD, site_id
 
 
-def test_every_role_has_a_permission_set_and_admin_cannot_read_health():
-    assert set(access.ROLE_PERMISSIONS) == set(access.ROLES)
-    assert access.can("plant_manager", access.READ_SENSITIVE)
-    assert not access.can("admin", access.READ_SENSITIVE)
-    assert access.can("admin", access.MANAGE_USERS)
-    assert not access.can("worker", access.VIEW_OVERVIEW)
-    assert access.can("data_scientist", access.MANAGE_MODELS)
-    assert not access.can("plant_manager", access.MANAGE_MODELS)
-    with pytest.raises(ValueError):
-        access.can("admin", "fly_to_the_moon")
-
-
-def test_require_checks_permission_and_site():
-    s = access.scope_for(user_id=1, username="pm", role="plant_manager", all_sites=False, site_ids=[1])
-    access.require(s, access.ACK_ALARMS, site_id=1)
-    with pytest.raises(access.AccessDenied):
-        access.require(s, access.ACK_ALARMS, site_id=2)
-    with pytest.raises(access.AccessDenied):
-        access.require(s, access.MANAGE_USERS)
-
-
-def test_scope_intersects_requests_and_never_widens():
-    s = access.scope_for(user_id=1, username="pm", role="plant_manager", all_sites=False, site_ids=[3, 1])
-    assert s.site_ids == (1, 3)
-    assert s.sites([2]) == ()  # asked for a site outside scope: nothing
-    assert s.sites([1, 2]) == (1,)
-    assert s.sites(None) == (1, 3)
-    assert SYSTEM.sites([2]) == (2,)
-    assert SYSTEM.sites(None) is None
-
-
 def test_masking_follows_the_sensitive_column_marks():
     from db.models import Person
 
-    cols = access.sensitive_columns(Person)
+    cols = sensitive_columns(Person)
     assert set(cols) == {"blood_type", "medical_conditions", "last_medical_exam_on", "fit_for_duty"}
     rec = {"name": "Li Wei", "blood_type": "A", "fit_for_duty": True}
     pm = access.scope_for(user_id=1, username="pm", role="plant_manager", all_sites=True)
@@ -113,7 +83,7 @@ def test_password_change_is_audited_without_the_hash(dash_engine, dash_users):
 def test_reference_queries_apply_scope(dash_engine, dash_users):
     elec = site_id(dash_engine, "SZ-ELEC")
     mach = site_id(dash_engine, "SU-MACH")
-    pm = access.scope_for_user(users.get_by_id(dash_engine, dash_users["plant.manager"]))
+    pm = scope_for_user(users.get_by_id(dash_engine, dash_users["plant.manager"]))
     assert org.sites(dash_engine, pm)["code"].tolist() == ["SZ-ELEC"]
     assert set(org.areas(dash_engine, pm)["site_id"]) == {elec}
     assert org.areas(dash_engine, pm, (mach,)).empty  # asking for another plant gives nothing

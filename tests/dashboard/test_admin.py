@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries import audit, users
-from qhse.services import access
+from qhse.services.access import scope_for_user
 from qhse.services.auth import AuthError, add_user, set_active, set_password, set_role_and_sites
 
 from .conftest import PASSWORD, site_id
@@ -49,7 +49,7 @@ def test_changing_the_picked_user_shows_that_users_role_and_sites(dash_env, dash
 
 
 def test_site_admin_cannot_grant_sites_outside_its_scope(dash_engine, site_admin):
-    actor = access.scope_for_user(users.get_by_id(dash_engine, site_admin))
+    actor = scope_for_user(users.get_by_id(dash_engine, site_admin))
     with pytest.raises(AuthError, match="outside"):
         add_user(dash_engine, username="new.mach", password=PASSWORD, role="worker", site_codes=["SU-MACH"],
                  actor=actor)
@@ -103,16 +103,16 @@ def test_site_admin_sees_only_its_sites_audit_rows(dash_engine, dash_users, site
     mach = _user(dash_engine, "mach.only")
     set_password(dash_engine, "mach.only", "mach-password-2")  # audited about a SU-MACH-only account
     with dash_engine.begin() as conn:
-        audit.record(conn, access.scope_for_user(mach), "report_hazard", entity="hazard_report", entity_id=1,
+        audit.record(conn, scope_for_user(mach), "report_hazard", entity="hazard_report", entity_id=1,
                      detail={"site_id": site_id(dash_engine, "SU-MACH")})
-        audit.record(conn, access.scope_for_user(_user(dash_engine, "worker")), "report_hazard",
+        audit.record(conn, scope_for_user(_user(dash_engine, "worker")), "report_hazard",
                      entity="hazard_report", entity_id=2, detail={"site_id": site_id(dash_engine, "SZ-ELEC")})
-    actor = access.scope_for_user(users.get_by_id(dash_engine, site_admin))
+    actor = scope_for_user(users.get_by_id(dash_engine, site_admin))
     rows = audit.recent(dash_engine, actor, limit=5000)
     assert "mach.only" not in set(rows["username"])
     assert not ((rows["entity"] == "user_account") & (rows["entity_id"] == str(mach.id))).any()
     assert ((rows["username"] == "worker") & (rows["action"] == "report_hazard")).any()
-    everything = audit.recent(dash_engine, access.scope_for_user(_user(dash_engine, "admin")), limit=5000)
+    everything = audit.recent(dash_engine, scope_for_user(_user(dash_engine, "admin")), limit=5000)
     assert "mach.only" in set(everything["username"])
     counts = audit.action_counts(dash_engine, actor)
     assert counts["n"].sum() == len(audit.recent(dash_engine, actor, limit=100_000))

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from dashboard.pages import PAGES, SECTIONS
-from qhse.services import access
+from qhse.domain import access
 
 DASH = Path(__file__).resolve().parents[2] / "dashboard"
 FORBIDDEN = re.compile(r"\btext\(|\bselect\(|session\.execute|\.query\(|\bexec_driver_sql\b|\bsqlalchemy\b")

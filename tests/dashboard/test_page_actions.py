@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries import users
-from db.queries.scope import SYSTEM
-from qhse.services import access
+from qhse.domain import access
+from qhse.domain.access import SYSTEM
+from qhse.services.access import scope_for_user
 from qhse.services.alarms import AlarmError, acknowledge
 from qhse.services.vision_review import ReviewError, review
 
@@ -95,8 +96,8 @@ def test_security_acknowledges_an_alarm_of_their_site(dash_env, dash_users, dash
 
 
 def test_alarm_rules_for_acknowledging(dash_engine, dash_users, live_rows):
-    sec = access.scope_for_user(users.get_by_id(dash_engine, dash_users["security"]))
-    head = access.scope_for_user(users.get_by_id(dash_engine, dash_users["plant.head"]))
+    sec = scope_for_user(users.get_by_id(dash_engine, dash_users["security"]))
+    head = scope_for_user(users.get_by_id(dash_engine, dash_users["plant.head"]))
     elec = site_id(dash_engine, "SZ-ELEC")
     elec_alarm = _one(dash_engine, "SELECT id FROM alarm WHERE site_id = :s AND cleared_at IS NULL "
                                    "AND acknowledged_at IS NULL LIMIT 1", s=elec)[0]
@@ -152,8 +153,8 @@ def test_security_confirms_a_ppe_event(dash_env, dash_users, dash_engine, live_r
 
 
 def test_review_rules(dash_engine, dash_users, live_rows):
-    sec = access.scope_for_user(users.get_by_id(dash_engine, dash_users["security"]))
-    gm = access.scope_for_user(users.get_by_id(dash_engine, dash_users["group.manager"]))
+    sec = scope_for_user(users.get_by_id(dash_engine, dash_users["security"]))
+    gm = scope_for_user(users.get_by_id(dash_engine, dash_users["group.manager"]))
     elec_event = _one(dash_engine, "SELECT v.id FROM vision_event v JOIN site s ON s.id = v.site_id "
                                    "WHERE s.code = 'SZ-ELEC' AND review_status = 'new' LIMIT 1")[0]
     with pytest.raises(ReviewError, match="no camera event"):

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.pages import PAGES
-from qhse.services import access
+from qhse.domain import access
 from qhse.services.auth import DEMO_USERS
 
 from .conftest import APP, PASSWORD

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from db.queries import users
-from qhse.services import access
+from qhse.services.access import scope_for_user
 from qhse.services.hazard_intake import report
 from qhse.services.uploads import UploadError
 from tests.unit.test_uploads import jpeg_with_gps, png_bomb
@@ -22,7 +22,7 @@ def _worker_and_area(engine, dash_users):
     elec = site_id(engine, "SZ-ELEC")
     with engine.connect() as c:
         area = c.execute(sa.text("SELECT min(id) FROM area WHERE site_id = :s"), {"s": elec}).scalar_one()
-    return access.scope_for_user(users.get_by_id(engine, dash_users["worker"])), elec, area
+    return scope_for_user(users.get_by_id(engine, dash_users["worker"])), elec, area
 
 
 def test_reported_photo_is_stored_without_its_location(dash_env, dash_engine, dash_users, tmp_path):

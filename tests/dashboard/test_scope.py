@@ -20,10 +20,10 @@ from db.queries import (
     users,
     vision,
 )
-from db.queries.scope import SYSTEM
-from qhse.services import access
+from qhse.domain.access import SYSTEM
 from qhse.services import overview as qoverview
 from qhse.services import risk as qrisk
+from qhse.services.access import scope_for_user
 
 from .conftest import site_id
 
@@ -33,7 +33,7 @@ END = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
 
 @pytest.fixture()
 def scopes(dash_engine, dash_users, live_rows):
-    pm = access.scope_for_user(users.get_by_id(dash_engine, dash_users["plant.manager"]))  # SZ-ELEC only
+    pm = scope_for_user(users.get_by_id(dash_engine, dash_users["plant.manager"]))  # SZ-ELEC only
     return {"pm": pm, "elec": site_id(dash_engine, "SZ-ELEC"), "mach": site_id(dash_engine, "SU-MACH")}
 
 

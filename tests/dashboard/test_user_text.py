@@ -9,7 +9,7 @@ from markdown_it import MarkdownIt
 
 from dashboard.core import plain
 from db.queries import users
-from qhse.services import access
+from qhse.services.access import scope_for_user
 from qhse.services.hazard_intake import report
 
 from .conftest import site_id
@@ -54,7 +54,7 @@ def test_hazard_title_with_markdown_renders_as_text(dash_env, dash_users, dash_e
     elec = site_id(dash_engine, "SZ-ELEC")
     with dash_engine.connect() as c:
         area = c.execute(sa.text("SELECT min(id) FROM area WHERE site_id = :s"), {"s": elec}).scalar_one()
-    worker = access.scope_for_user(users.get_by_id(dash_engine, dash_users["worker"]))
+    worker = scope_for_user(users.get_by_id(dash_engine, dash_users["worker"]))
     hid = report(dash_engine, worker, site_id=elec, area_id=area, category="other", title=EVIL, severity="severe",
                  folder=dash_data_dir / "uploads")
     at = open_page(dash_users["plant.manager"], "app_pages/hazards.py")

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.pages import PAGES
-from qhse.services import access
+from qhse.domain import access
 
 from ..dashboard.conftest import PASSWORD
 

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from db.queries import users
-from qhse.services import access
+from qhse.services.access import scope_for_user
 from qhse.services.hazard_intake import report
 
 from ..dashboard.conftest import site_id
@@ -22,7 +22,7 @@ def test_markdown_in_a_hazard_title_is_inert(browser, dashboard_server, dash_eng
     elec = site_id(dash_engine, "SZ-ELEC")
     with dash_engine.connect() as c:
         area = c.execute(sa.text("SELECT min(id) FROM area WHERE site_id = :s"), {"s": elec}).scalar_one()
-    worker = access.scope_for_user(users.get_by_id(dash_engine, dash_users["worker"]))
+    worker = scope_for_user(users.get_by_id(dash_engine, dash_users["worker"]))
     report(dash_engine, worker, site_id=elec, area_id=area, category="other", title=TITLE, severity="severe",
            folder=dash_data_dir / "uploads")
     ctx, page = sign_in(browser, dashboard_server, "plant.manager")

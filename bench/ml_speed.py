@@ -151,7 +151,7 @@ def main() -> None:
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM failure_prediction WHERE scored_at = :t AND model_version = :v"),
                          {"t": as_of, "v": sc.version})
-        f_s, m_s, w_s = (statistics.median(x) for x in zip(*times))
+        f_s, m_s, w_s = (statistics.median(x) for x in zip(*times, strict=True))
         print(f"\nScoring all active machines ({sc.assets}) with SHAP reasons, median of {args.repeat}")
         line("features in SQL (7-day + 30-day windows)", f"{f_s * 1000:.0f} ms")
         line("model + SHAP + top-5 reasons", f"{m_s * 1000:.1f} ms")

@@ -107,7 +107,7 @@ def main() -> None:
         r = measure(th, a.model, a.clip, a.frames, a.detect_fps)
         e2e = 1.0 / (r["t_decode"] + r["t_motion"] + r["t_detect"])
 
-        def cams(duty: float) -> float:
+        def cams(duty: float, r: dict = r) -> float:
             return 1.0 / (a.stream_fps * r["t_decode"] + a.detect_fps * (r["t_motion"] + duty * r["t_detect"]))
 
         print(f"{th:>7} {1 / r['t_decode']:>10.1f} {1 / r['t_motion']:>10.1f} {1 / r['t_detect']:>10.1f} "

@@ -184,9 +184,9 @@ def top_contributions_batch(
     return [
         [
             {"feature": names[i], "value": (None if v != v else v), "contribution": c}
-            for i, v, c in zip(ti, tv, tc)
+            for i, v, c in zip(ti, tv, tc, strict=True)
         ]
-        for ti, tv, tc in zip(top_i, top_v, top_c)
+        for ti, tv, tc in zip(top_i, top_v, top_c, strict=True)
     ]
 
 

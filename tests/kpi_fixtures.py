@@ -26,7 +26,7 @@ def build_org(conn, *, local: dict | None = None) -> dict:
                              "VALUES (:i, 1, :c, :n, 'machining', 'Asia/Shanghai', CAST(:s AS jsonb))"),
                      {"i": sid, "c": code, "n": f"Plant {code}",
                       "s": '{"local_indicators": %s}' % ("{}" if not local or code not in local else
-                                                         '{"%s": true}' % local[code])})
+                                                         f'{{"{local[code]}": true}}')})
         conn.execute(sa.text("INSERT INTO department (id, site_id, code, name, stage) VALUES (:i, :i, 'D', :n, :st)"),
                      {"i": sid, "n": f"Dept {code}", "st": stage})
         conn.execute(sa.text("INSERT INTO area (id, site_id, department_id, code, name, kind, risk_class, is_gas_area, "

@@ -29,7 +29,7 @@ def test_department_ranking_on_seeded_data(seeded_engine):
     rows = health_ranking(seeded_engine, month=OCT, tz=TZ)
     ranked = [r for r in rows if r["rank"] is not None]
     assert [r["rank"] for r in ranked] == sorted(r["rank"] for r in ranked)
-    assert all(a["index"] >= b["index"] for a, b in zip(ranked, ranked[1:]))
+    assert all(a["index"] >= b["index"] for a, b in zip(ranked, ranked[1:], strict=False))
     # One department recomputed by hand from its hazards.
     d = next(r for r in ranked if r["hazards"] >= 3)
     with seeded_engine.connect() as c:
@@ -44,7 +44,7 @@ def test_department_ranking_on_seeded_data(seeded_engine):
               AND h.reported_at >= '2026-10-01 00:00+08' AND h.reported_at < '2026-11-01 00:00+08'"""),
             {"d": d["unit_id"]}).one()
     dims = [100 * max(0, 1 - h.n / h.areas / 8), 100 * h.rect / h.n, 100 * (1 - h.rep / h.n), 100 * (1 - float(h.sev))]
-    expected = sum(w * v for w, v in zip((0.25, 0.35, 0.20, 0.20), dims))
+    expected = sum(w * v for w, v in zip((0.25, 0.35, 0.20, 0.20), dims, strict=True))
     assert d["index"] == pytest.approx(expected)
     # Change vs last month and rank change are reported.
     assert any(r["change"] is not None for r in ranked) and any(r["rank_change"] is not None for r in ranked)

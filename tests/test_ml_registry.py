@@ -107,7 +107,7 @@ def test_shap_contributions_plus_bias_equal_margin(first, store, seeded_engine):
     prob, bias, reasons = explain(champ, snaps, top_k=5)
     np.testing.assert_allclose(prob, champ.booster.predict(dm), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(bias, contribs[:, -1], rtol=1e-6)
-    for r, row in zip(reasons, contribs):
+    for r, row in zip(reasons, contribs, strict=True):
         assert len(r) == 5
         mags = [abs(c["contribution"]) for c in r]
         assert mags == sorted(mags, reverse=True)

@@ -19,7 +19,7 @@ def test_levels():
 
 def test_benchmarks_median_and_best_by_direction():
     rows = [{k.code: None for k in KPIS} for _ in range(3)]
-    for r, trir, closure in zip(rows, (1.0, 3.0, 2.0), (80.0, 95.0, None)):
+    for r, trir, closure in zip(rows, (1.0, 3.0, 2.0), (80.0, 95.0, None), strict=True):
         r["trir"], r["hazard_closure_rate"] = trir, closure
     b = benchmarks(rows)
     assert set(b) == {k.code for k in KPIS}

@@ -1,7 +1,7 @@
 """initial schema: organisation, assets and readings, alarms, hazards, inspections, people, vision, assessment
 
 Revision ID: 0001_initial
-Revises: 
+Revises:
 Create Date: 2026-11-21 12:13:05.222928
 """
 from collections.abc import Sequence

@@ -158,8 +158,8 @@ def run_fuzz(db_url: str, mqtt_url: str, n_bad: int, n_good: int, work: Path, se
 
         def counts():
             with engine.connect() as conn:
-                n, distinct = conn.execute(sa.text("SELECT count(*), count(DISTINCT (sensor_id, ts)) FROM sensor_reading "
-                                                   "WHERE sensor_id = ANY(:s)"), {"s": ids}).one()
+                n, distinct = conn.execute(sa.text("SELECT count(*), count(DISTINCT (sensor_id, ts)) "
+                                                   "FROM sensor_reading WHERE sensor_id = ANY(:s)"), {"s": ids}).one()
                 dead = conn.execute(sa.text("SELECT count(*) FROM dead_letter WHERE topic LIKE :t"),
                                     {"t": plant.root + "/%"}).scalar()
             return n, distinct, dead
@@ -171,12 +171,14 @@ def run_fuzz(db_url: str, mqtt_url: str, n_bad: int, n_good: int, work: Path, se
         n, distinct, dead = counts()
         with engine.connect() as conn:
             reasons = dict(conn.execute(sa.text("SELECT reason, count(*) FROM dead_letter WHERE topic LIKE :t "
-                                                "GROUP BY reason ORDER BY 2 DESC"), {"t": plant.root + "/%"}).fetchall())
+                                                "GROUP BY reason ORDER BY 2 DESC"),
+                                        {"t": plant.root + "/%"}).fetchall())
             empty = conn.execute(sa.text("SELECT count(*) FROM dead_letter WHERE topic LIKE :t AND "
                                          "(coalesce(reason, '') = '' OR coalesce(detail, '') = '')"),
                                  {"t": plant.root + "/%"}).scalar()
-            stored = set(conn.execute(sa.text("SELECT (extract(epoch FROM ts) * 1000)::bigint - :t0 FROM sensor_reading "
-                                              "WHERE sensor_id = ANY(:s)"), {"s": ids, "t0": t0}).scalars())
+            stored = set(conn.execute(sa.text("SELECT (extract(epoch FROM ts) * 1000)::bigint - :t0 "
+                                              "FROM sensor_reading WHERE sensor_id = ANY(:s)"),
+                                      {"s": ids, "t0": t0}).scalars())
     finally:
         pub.close()
         if proc.poll() is None:

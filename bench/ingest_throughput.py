@@ -73,7 +73,8 @@ def make_sensors(url: str, n: int) -> tuple[str, list[dict]]:
     sensors = []
     with eng.begin() as conn:
         ent = conn.execute(sa.insert(m.Enterprise).values(name="Bench").returning(m.Enterprise.id)).scalar()
-        reg = conn.execute(sa.insert(m.Region).values(enterprise_id=ent, code="R", name="R").returning(m.Region.id)).scalar()
+        reg = conn.execute(sa.insert(m.Region).values(enterprise_id=ent, code="R", name="R")
+                           .returning(m.Region.id)).scalar()
         sid = conn.execute(sa.insert(m.Site).values(region_id=reg, code=site, name="Bench plant", industry="machining",
                                                     settings={}).returning(m.Site.id)).scalar()
         area = conn.execute(sa.insert(m.Area).values(site_id=sid, code="HALL", name="Hall", kind="machining",
@@ -116,7 +117,8 @@ def build_messages(root: str, site: str, sensors: list[dict], k: int, mode: str,
             s = group[x % sensors_per_msg]
             idx = j + x
             ts = now_ms - (per - idx // len(sensors)) * 0.5 - (idx % len(sensors)) * 1e-3
-            body.setdefault(s["code"], []).append({"ts": round(ts, 3), "value": round(s["typical"] + (idx % 7) * 0.01, 3),
+            body.setdefault(s["code"], []).append({"ts": round(ts, 3),
+                                                   "value": round(s["typical"] + (idx % 7) * 0.01, 3),
                                                    "unit": s["unit"]})
         msgs.append(encode_publish(topic, json.dumps(body, separators=(",", ":")).encode()))
         j += n

@@ -82,7 +82,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", choices=["small", "medium", "large"], default="medium")
     ap.add_argument("--database-url", default=None, help="An already seeded database to use instead.")
-    ap.add_argument("--ai4i", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ai4i2020" / "ai4i2020.csv"))
+    ap.add_argument("--ai4i",
+                    default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ai4i2020" / "ai4i2020.csv"))
     ap.add_argument("--assets", type=int, default=10_000, help="Synthetic fleet size for the model-time test.")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0,
@@ -117,9 +118,11 @@ def main() -> None:
             r = train_ai4i(args.ai4i, store=store)
             n = r.rows["train"]
             print("\nAI4I 2020 training (qhse-failure-ai4i; data CC BY 4.0, Matzka 2020, UCI DOI 10.24432/C5HS5C)")
-            line("rows train / validation / holdout", f"{r.rows['train']:,} / {r.rows['validation']:,} / {r.rows['holdout']:,}")
+            line("rows train / validation / holdout",
+                 f"{r.rows['train']:,} / {r.rows['validation']:,} / {r.rows['holdout']:,}")
             line("read + features", f"{r.seconds['features']:.2f} s")
-            line("fit (early stopping + refit)", f"{r.seconds['fit']:.2f} s  = {n / r.seconds['fit']:,.0f} train rows/s")
+            line("fit (early stopping + refit)",
+                 f"{r.seconds['fit']:.2f} s  = {n / r.seconds['fit']:,.0f} train rows/s")
             line("MLflow log + register", f"{r.seconds['log']:.2f} s")
             line("holdout PR-AUC / F1", f"{r.holdout['pr_auc']:.3f} / {r.holdout['f1']:.3f}")
         else:
@@ -131,9 +134,11 @@ def main() -> None:
         print(f"\nDemo data training (qhse-failure, '{args.scale}' scale, horizon 7 d, snapshots every 12 h)")
         line("snapshots (train / validation / holdout)",
              f"{r.rows['train']:,} / {r.rows['validation']:,} / {r.rows['holdout']:,}")
-        line("point-in-time features in SQL", f"{r.seconds['features']:.1f} s  = {snaps / r.seconds['features']:,.0f} snapshots/s"
+        line("point-in-time features in SQL",
+             f"{r.seconds['features']:.1f} s  = {snaps / r.seconds['features']:,.0f} snapshots/s"
              f", {n_read / r.seconds['features']:,.0f} readings/s")
-        line("fit (early stopping + refit)", f"{r.seconds['fit']:.2f} s  = {r.rows['train'] / r.seconds['fit']:,.0f} train rows/s")
+        line("fit (early stopping + refit)",
+             f"{r.seconds['fit']:.2f} s  = {r.rows['train'] / r.seconds['fit']:,.0f} train rows/s")
         line("MLflow log + register", f"{r.seconds['log']:.2f} s")
         line("total", f"{sum(r.seconds.values()):.1f} s")
         line("holdout PR-AUC / ROC-AUC / F1",

@@ -129,7 +129,8 @@ if (__BATCHED__) {
 const pool = context.get('pool');
 if (rows.length === 1) {
     const r = rows[0];
-    pool.query('INSERT INTO nodered_reading (sensor_id, ts, value, quality) VALUES ($1, to_timestamp($2::float8 / 1000), $3, $4)', r)
+    pool.query('INSERT INTO nodered_reading (sensor_id, ts, value, quality) '
+               + 'VALUES ($1, to_timestamp($2::float8 / 1000), $3, $4)', r)
         .catch((e) => node.error('insert: ' + e.message));
     return null;
 }
@@ -561,7 +562,8 @@ def main() -> None:
                         extra = (f", p50 {_pct(r.latencies_ms, 50):.1f} ms, p99 {_pct(r.latencies_ms, 99):.1f} ms, "
                                  f"max {r.latencies_ms[-1]:.1f} ms")
                     print(f"  round {rnd + 1} {case:<8} {system:<16} {r.distinct:,}/{r.readings:,} readings in "
-                          f"{r.seconds:.2f} s ({r.distinct / max(1e-9, r.seconds):,.0f}/s){extra}; CPU {r.cpu_s:.2f} s; "
+                          f"{r.seconds:.2f} s ({r.distinct / max(1e-9, r.seconds):,.0f}/s){extra}; "
+                          f"CPU {r.cpu_s:.2f} s; "
                           f"lost {r.lost:,}, duplicates {r.duplicates:,}"
                           + ("" if r.complete else " [INCOMPLETE]")
                           + (f"; load {os.getloadavg()[0]:.2f}"), flush=True)

@@ -70,7 +70,8 @@ def main() -> None:
                          "(SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits "
                          "WHERE inhparent = 'sensor_reading'::regclass))").fetchone()[0]
     print(f"scale={args.scale} readings={s.readings:,} copy_seconds={s.reading_seconds:.1f} "
-          f"readings_per_s={s.readings_per_s:,.0f} total_seed_seconds={total:.1f} readings_size={size} cpus={os.cpu_count()}")
+          f"readings_per_s={s.readings_per_s:,.0f} total_seed_seconds={total:.1f} readings_size={size} "
+          f"cpus={os.cpu_count()}")
     if not args.keep:
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -63,7 +63,8 @@ def backup(url: str, file: Path) -> Path:
     args, env = _conn_args(url)
     res = _run([_pg_bin("pg_dump"), "--format=custom", "--no-owner", "--file", str(file), *args], env)
     if res.returncode != 0:
-        raise BackupError(f"pg_dump failed: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}")
+        why = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode
+        raise BackupError(f"pg_dump failed: {why}")
     return file
 
 

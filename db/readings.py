@@ -94,8 +94,8 @@ def write_readings(conn, sensor_id: np.ndarray, ts_epoch_us: np.ndarray, value: 
         cur.execute(_STAGE_SQL)
         with cur.copy("COPY _reading_stage (sensor_id, ts, value, quality) FROM STDIN (FORMAT binary)") as cp:
             cp.write(COPY_HEADER)
-            cp.write(binary_rows(np.asarray(sensor_id, dtype=np.int32), ts_epoch_us, np.asarray(value, dtype=np.float64),
-                                 quality))
+            cp.write(binary_rows(np.asarray(sensor_id, dtype=np.int32), ts_epoch_us,
+                                 np.asarray(value, dtype=np.float64), quality))
             cp.write(COPY_TRAILER)
         cur.execute(
             "INSERT INTO sensor_reading (sensor_id, ts, value, quality) "

@@ -107,7 +107,8 @@ def supports_mqtt5(host: str, port: int, *, username: str | None = None, passwor
         if _connack(host, port, 4, username=username, password=password, tls=tls, ca_file=ca_file) == 0:
             return False  # a 3.1.1-only broker that answered the v5 CONNECT with a 3.1.1 code
         where = f"{'mqtts' if tls else 'mqtt'}://{host}:{port}"
-        who = f"user {username!r}" if username else "an anonymous client (set QHSE_MQTT_USERNAME and QHSE_MQTT_PASSWORD)"
+        who = (f"user {username!r}" if username
+               else "an anonymous client (set QHSE_MQTT_USERNAME and QHSE_MQTT_PASSWORD)")
         raise BrokerAuthError(f"MQTT broker {where} refused {who}: {_AUTH_CODES[code]}")
     return False
 

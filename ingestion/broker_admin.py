@@ -1,9 +1,9 @@
 """``qhse broker``: Mosquitto password-file entries and a development CA + server certificate.
 
 * ``write_entries`` (``qhse broker passwd FILE USER...``, see qhse/cli/broker.py) adds or
-  replaces users in a Mosquitto password file (PBKDF2-SHA512, the ``$7$`` format ``mosquitto_passwd`` writes).  Passwords are read
-  from stdin (one per line, ``--password-stdin``) or generated and printed once; they are
-  never logged.  The user names follow ``deploy/mosquitto.acl``: ``qhse-platform`` for the
+  replaces users in a Mosquitto password file (PBKDF2-SHA512, the ``$7$`` format ``mosquitto_passwd``
+  writes).  Passwords are read from stdin (one per line, ``--password-stdin``) or generated and
+  printed once; they are never logged.  The user names follow ``deploy/mosquitto.acl``: ``qhse-platform`` for the
   platform, ``qhse-reader`` for read-only consumers, the site code for a site's gateway.
 * ``make_dev_certs`` (``qhse broker dev-certs DIR``) writes, with ``openssl``, a self-signed CA
   and a server certificate for the broker's TLS listener (SANs: mosquitto, localhost, 127.0.0.1 and

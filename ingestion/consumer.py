@@ -596,7 +596,8 @@ class Consumer:
         try:
             return self._spool_append(msgs)
         except OSError as exc:
-            msg = f"spool {self.spool.dir} not writable ({exc.strerror or exc}); not acknowledging, the broker keeps the backlog"
+            msg = (f"spool {self.spool.dir} not writable ({exc.strerror or exc}); "
+                   "not acknowledging, the broker keeps the backlog")
             if self.spool_error != msg:
                 log.error("%s", msg)
             self.spool_error = msg

@@ -602,10 +602,12 @@ def _import_ai4i(conn: sa.Connection, chunks: Iterator[list[tuple[int, _Row]]], 
                 v = getattr(r, field_name)
                 lo, hi, code, col = limits[field_name]
                 if not (lo <= v <= hi):
-                    report.add_error(RowError(line, col, f"{v:g} is outside the valid range [{lo:g}, {hi:g}] of {code}"))
+                    report.add_error(RowError(line, col,
+                                              f"{v:g} is outside the valid range [{lo:g}, {hi:g}] of {code}"))
                     bad = True
             if r.failure == 0 and any(getattr(r, f) for f in _FLAGS[:4]):
-                report.add_error(RowError(line, "Machine failure", "a failure mode flag is set but Machine failure is 0"))
+                report.add_error(RowError(line, "Machine failure",
+                                          "a failure mode flag is set but Machine failure is 0"))
                 bad = True
             if bad:
                 continue

@@ -26,7 +26,8 @@ def check_segment(value: str, what: str) -> str:
 
 
 def check_root(root: str) -> str:
-    if not root or root.startswith("/") or root.endswith("/") or any(c in "+#\x00" for c in root) or root.startswith("$"):
+    if (not root or root.startswith("/") or root.endswith("/") or any(c in "+#\x00" for c in root)
+            or root.startswith("$")):
         raise ValueError(f"topic root {root!r} is not valid (no leading/trailing '/', no + # $)")
     return root
 

@@ -348,7 +348,8 @@ def training_snapshots(
     with engine.begin() as conn:
         assets = machine_assets(conn)
         if not assets:
-            raise FeatureError("no assets with machine sensors (air_temp, process_temp, rpm, torque, tool_wear, vibration)")
+            raise FeatureError("no assets with machine sensors "
+                               "(air_temp, process_temp, rpm, torque, tool_wear, vibration)")
         rng = reading_range(conn, assets)
         if rng.first is None:
             raise FeatureError("no machine sensor readings to learn from")

@@ -91,11 +91,13 @@ def score_table(res, console: Console | None = None, limit: int = 15) -> None:
     t.add_column("band")
     t.add_column("main reasons (SHAP, log-odds)")
     for r in sorted(res.rows, key=lambda r: -r["probability"])[:limit]:
-        why = "; ".join(f"{c['feature']}={_f(c['value'], 2)} ({c['contribution']:+.2f})" for c in r["contributions"][:3])
+        why = "; ".join(f"{c['feature']}={_f(c['value'], 2)} ({c['contribution']:+.2f})"
+                        for c in r["contributions"][:3])
         t.add_row(str(r["asset_id"]), _f(r["probability"]), r["risk_band"], why)
     console.print(t)
     console.print(
-        f"time: features {res.seconds_features:.2f} s, model + SHAP {res.seconds_model:.3f} s, write {res.seconds_write:.2f} s"
+        f"time: features {res.seconds_features:.2f} s, model + SHAP {res.seconds_model:.3f} s, "
+        f"write {res.seconds_write:.2f} s"
     )
 
 

@@ -313,7 +313,8 @@ def train_and_register(
         "validation_positives": int(yva.sum()),
         "holdout_positives": int(yho.sum()),
     }
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"{ds.source}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}") as run:
+    run_name = run_name or f"{ds.source}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         mlflow.log_params({f"xgb_{k}": v for k, v in params.items() if k not in ("n_jobs",)})
         mlflow.log_params(
             {
@@ -328,7 +329,8 @@ def train_and_register(
                 **ds.params,
             }
         )
-        metrics = {"threshold": thr, **_metrics_dict(m_val, yva, p_val, "val"), **_metrics_dict(m_hold, yho, p_hold, "holdout")}
+        metrics = {"threshold": thr, **_metrics_dict(m_val, yva, p_val, "val"),
+                   **_metrics_dict(m_hold, yho, p_hold, "holdout")}
         if champ_pr_auc is not None:
             metrics["champion_holdout_pr_auc"] = champ_pr_auc
         mlflow.log_metrics(metrics)
@@ -389,7 +391,8 @@ def train_and_register(
         run_id=run_id,
         experiment_id=exp_id,
         threshold=thr,
-        holdout=m_hold.core() | {"roc_auc": m_hold.roc_auc, "precision_at_npos": precision_at_k(yho, p_hold, max(1, int(yho.sum())))},
+        holdout=m_hold.core() | {"roc_auc": m_hold.roc_auc,
+                                 "precision_at_npos": precision_at_k(yho, p_hold, max(1, int(yho.sum())))},
         validation=m_val.core(),
         promoted=promoted,
         decision=decision,

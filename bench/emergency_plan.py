@@ -34,9 +34,9 @@ from tqdm import tqdm  # noqa: E402
 
 from db.engine import libpq_dsn  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
-from db.models.response import EMERGENCY_KINDS  # noqa: E402
 from qhse.demo.seed import seed  # noqa: E402
 from qhse.services import emergency as E  # noqa: E402
+from qhse.vocab import EmergencyKind, values  # noqa: E402
 
 END = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 TARGET_MS = 1000.0
@@ -109,7 +109,7 @@ def main() -> None:
     plan_ms: list[float] = []
     declare_ms: list[float] = []
     biggest = {"people": 0, "materials": 0, "resources": 0}
-    cases = [(a, k) for a in areas for k in EMERGENCY_KINDS]
+    cases = [(a, k) for a in areas for k in values(EmergencyKind)]
     with eng.connect() as conn:
         E.build_plan(conn, areas[0], "fire", at)  # warm the connection and the caches once
         for _ in tqdm(range(args.rounds), desc="plan", unit="round"):

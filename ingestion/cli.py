@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from qhse.cli.support import UserError, _settings, acting_user, as_user_option, database_url, open_engine
+from qhse.vocab import AlarmSeverity, values
 
 
 def _broker(s) -> tuple[str, bool]:
@@ -276,7 +277,7 @@ def alarm() -> None:
 @alarm.command("list")
 @click.option("--all", "all_", is_flag=True, help="Include cleared alarms.")
 @click.option("--site", default=None, help="Only this site code.")
-@click.option("--severity", type=click.Choice(["info", "warning", "critical"]), default=None)
+@click.option("--severity", type=click.Choice(values(AlarmSeverity)), default=None)
 @click.option("--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def alarm_list(all_: bool, site: str | None, severity: str | None, limit: int, as_json: bool) -> None:

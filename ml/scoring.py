@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 from ml import tracking
 from ml.modeling import shap_contributions, top_contributions_batch
+from qhse.vocab import RiskBand, values
 
-RISK_BANDS = ("low", "medium", "high", "critical")
+RISK_BANDS = values(RiskBand)
 TOP_REASONS = 5
 
 
@@ -38,12 +39,12 @@ def risk_band(probability: float, threshold: float) -> str:
         raise ValueError("threshold must be between 0 and 1")
     p = float(probability)
     if p >= threshold + (1.0 - threshold) / 2.0:
-        return "critical"
+        return RiskBand.CRITICAL.value
     if p >= threshold:
-        return "high"
+        return RiskBand.HIGH.value
     if p >= threshold / 2.0:
-        return "medium"
-    return "low"
+        return RiskBand.MEDIUM.value
+    return RiskBand.LOW.value
 
 
 @dataclass

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import yaml
 
+from qhse.vocab import ReviewStatus
+
 from .events import clean_snapshot_path
 from .prepare_data import CLASSES
 
-EXPORT_STATUSES = ("confirmed", "false_positive")
+EXPORT_STATUSES = (ReviewStatus.CONFIRMED.value, ReviewStatus.FALSE_POSITIVE.value)
 
 
 @dataclass
@@ -74,7 +76,7 @@ def export_reviews(engine, out_dir: Path, site_ids: list[int] | None = None,
             dst = out_dir / "images" / f"{stem}{src.suffix}"
             shutil.copyfile(src, dst)
             lines = []
-            if r.review_status == "confirmed":
+            if r.review_status == ReviewStatus.CONFIRMED:
                 for b in r.boxes or []:
                     cls = b.get("cls")
                     if cls not in index:

@@ -9,17 +9,19 @@ import sqlalchemy as sa
 
 from db.models import Alarm, AlarmRule, Area, Asset, Sensor, Site
 from qhse.domain.access import Scope
+from qhse.vocab import AlarmSeverity
 
 from .scope import site_filter
 
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# Most severe first: critical 0, warning 1, info 2.
+SEVERITY_ORDER = {s.value: i for i, s in enumerate(reversed(AlarmSeverity))}
 
 
 def open_alarms(engine: sa.Engine, scope: Scope, *, site_ids=None, area_ids=None, limit: int = 500) -> pd.DataFrame:
     """Alarms not cleared, most severe and newest first."""
     a, r, s, ar, se, asst = (Alarm.__table__, AlarmRule.__table__, Site.__table__, Area.__table__, Sensor.__table__,
                              Asset.__table__)
-    sev_rank = sa.case({"critical": 0, "warning": 1}, value=a.c.severity, else_=2)
+    sev_rank = sa.case(SEVERITY_ORDER, value=a.c.severity, else_=len(SEVERITY_ORDER))
     q = (sa.select(a.c.id, a.c.severity, a.c.status, a.c.raised_at, a.c.updated_at, s.c.code.label("site"),
                    ar.c.name.label("area"), se.c.code.label("sensor"), se.c.kind.label("sensor_kind"), se.c.unit,
                    asst.c.code.label("asset"), r.c.name.label("rule"), a.c.first_value, a.c.last_value, a.c.peak_value,

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 
 from db.models import Alarm, AlarmRule, Area, Asset, FailurePrediction, HazardReport, Sensor, Site, VisionEvent
 from qhse.domain.access import Scope
+from qhse.vocab import HazardStatus, ReviewStatus
 
 from .scope import site_filter
 
-OPEN_HAZARD = ("reported", "assigned", "in_progress", "rectified", "verified", "reopened")
+OPEN_HAZARD = tuple(s.value for s in HazardStatus if s not in (HazardStatus.CLOSED, HazardStatus.REJECTED))
 
 
 def hazard_register(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: dt.datetime, site_ids=None,
@@ -22,7 +23,7 @@ def hazard_register(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end:
     q = (sa.select(h.c.id, s.c.code.label("site"), a.c.name.label("area"), h.c.area_id, h.c.category, h.c.title,
                    h.c.severity, h.c.likelihood, h.c.consequence, h.c.status, h.c.reported_at)
          .join(s, s.c.id == h.c.site_id).join(a, a.c.id == h.c.area_id)
-         .where(h.c.reported_at >= start, h.c.reported_at < end, h.c.status != "rejected",
+         .where(h.c.reported_at >= start, h.c.reported_at < end, h.c.status != HazardStatus.REJECTED.value,
                 site_filter(scope, h.c.site_id, site_ids))
          .order_by(h.c.reported_at.desc()))
     if area_ids:
@@ -47,7 +48,8 @@ def area_items(engine: sa.Engine, scope: Scope, area_id: int, *, start: dt.datet
         hz = pd.DataFrame(conn.execute(
             sa.select(h.c.id, h.c.reported_at, h.c.category, h.c.title, h.c.severity, h.c.likelihood, h.c.consequence,
                       h.c.status)
-            .where(h.c.area_id == area_id, h.c.reported_at >= start, h.c.reported_at < end, h.c.status != "rejected")
+            .where(h.c.area_id == area_id, h.c.reported_at >= start, h.c.reported_at < end,
+                   h.c.status != HazardStatus.REJECTED.value)
             .order_by(h.c.reported_at.desc())).mappings().all(),
             columns=["id", "reported_at", "category", "title", "severity", "likelihood", "consequence", "status"])
         al, r, se = Alarm.__table__, AlarmRule.__table__, Sensor.__table__
@@ -72,7 +74,7 @@ def area_items(engine: sa.Engine, scope: Scope, area_id: int, *, start: dt.datet
         ppe = pd.DataFrame(conn.execute(
             sa.select(v.c.id, v.c.started_at, v.c.label, v.c.score, v.c.review_status)
             .where(v.c.area_id == area_id, v.c.started_at >= start, v.c.started_at < end,
-                   v.c.review_status.in_(("new", "confirmed")))
+                   v.c.review_status.in_((ReviewStatus.NEW.value, ReviewStatus.CONFIRMED.value)))
             .order_by(v.c.started_at.desc()).limit(200)).mappings().all(),
             columns=["id", "started_at", "label", "score", "review_status"])
     return {"area": dict(area), "hazards": hz, "alarms": alarms, "predictions": preds, "ppe": ppe}

@@ -17,6 +17,7 @@ from qhse.cli.support import (
     print_table,
     resolve_ref,
 )
+from qhse.vocab import CheckResult, ContractorJobStatus, SignoffParty, values
 
 
 @click.group()
@@ -25,7 +26,7 @@ def contractor() -> None:
 
 
 def _contractor_call(fn, *args, **kwargs):
-    from qhse.services.contractors import ContractorError
+    from qhse.domain.contractors import ContractorError
 
     try:
         return fn(*args, **kwargs)
@@ -168,7 +169,7 @@ def contractor_job_approve(job_id: int, as_user: str) -> None:
 
 
 @contractor.command("jobs")
-@click.option("--status", type=click.Choice(["requested", "approved", "active", "completed", "cancelled"]), default=None)
+@click.option("--status", type=click.Choice(values(ContractorJobStatus)), default=None)
 @click.option("--limit", type=int, default=50, show_default=True)
 def contractor_jobs(status: str | None, limit: int) -> None:
     """List jobs, newest window first."""
@@ -244,7 +245,7 @@ def contractor_exit(employee_no: str, area: str | None, at_: str | None, as_user
 
 @contractor.command("check")
 @click.argument("job_id", type=int)
-@click.option("--result", type=click.Choice(["ok", "issues", "stop_work"]), required=True)
+@click.option("--result", type=click.Choice(values(CheckResult)), required=True)
 @click.option("--photo", "photos", multiple=True, required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JPEG or PNG (repeat).")
 @click.option("--note", default=None)
@@ -266,7 +267,7 @@ def contractor_check(job_id: int, result: str, photos, note, supervisor, at_, as
 
 @contractor.command("sign-off")
 @click.argument("job_id", type=int)
-@click.option("--party", type=click.Choice(["contractor", "supervisor", "area_owner", "safety"]), required=True)
+@click.option("--party", type=click.Choice(values(SignoffParty)), required=True)
 @as_user_option(help_extra=" (manage_contractors on the job's site; recorded as the signer)")
 @click.option("--note", default=None)
 def contractor_sign_off(job_id: int, party: str, as_user: str, note: str | None) -> None:

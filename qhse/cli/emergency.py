@@ -7,6 +7,7 @@ import json
 import click
 
 from qhse.cli.support import UserError, acting_user, as_user_option, local_time, open_engine, print_table, resolve_ref
+from qhse.vocab import EmergencyKind, EmergencyStatus, values
 
 
 @click.group()
@@ -25,7 +26,7 @@ def _em_call(fn, *args, **kwargs):
 
 @emergency.command("declare")
 @click.option("--area", required=True, help="SITE/AREA, e.g. SZ-ELEC/CHEM.")
-@click.option("--type", "kind", type=click.Choice(["fire", "gas_leak", "chemical_spill", "injury"]), required=True)
+@click.option("--type", "kind", type=click.Choice(values(EmergencyKind)), required=True)
 @as_user_option(help_extra=" (manage_emergency on the area's site)")
 @click.option("--description", default=None)
 @click.option("--at", "at_", default=None, help="Declaration time (default now).")
@@ -121,7 +122,7 @@ def emergency_show(emergency_id: int) -> None:
 
 
 @emergency.command("list")
-@click.option("--status", type=click.Choice(["active", "closed"]), default=None)
+@click.option("--status", type=click.Choice(values(EmergencyStatus)), default=None)
 def emergency_list(status: str | None) -> None:
     from db.queries.emergency import emergencies
     from qhse.domain.access import SYSTEM

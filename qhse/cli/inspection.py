@@ -16,6 +16,7 @@ from qhse.cli.support import (
     rule_errors,
     site_filter,
 )
+from qhse.vocab import InspectionStatus, values
 
 
 @click.group()
@@ -37,7 +38,7 @@ def inspection_schedule(days: float) -> None:
 
 @inspection.command("list")
 @click.option("--site", "site_code", default=None)
-@click.option("--status", type=click.Choice(["scheduled", "done", "missed"]), default=None)
+@click.option("--status", type=click.Choice(values(InspectionStatus)), default=None)
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
 def inspection_list(site_code, status, limit) -> None:
     """List inspections, latest due first."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from qhse.cli.support import UserError, open_engine, parse_date, print_table, resolve_ref
+from qhse.vocab import LedgerKind, values
 
 
 @click.group()
@@ -15,7 +16,7 @@ def ledger() -> None:
 
 
 @ledger.command("export")
-@click.argument("kind", type=click.Choice(["waste_gas", "training", "inspection"]))
+@click.argument("kind", type=click.Choice(values(LedgerKind)))
 @click.option("--site", required=True, help="Site code.")
 @click.option("--from", "from_", required=True, help="First day YYYY-MM-DD (site time).")
 @click.option("--to", "to_", required=True, help="Last day YYYY-MM-DD (inclusive).")
@@ -44,7 +45,7 @@ def ledger_export(kind: str, site: str, from_: str, to_: str, fmt: str, output: 
 
 @ledger.command("register")
 @click.option("--site", default=None, help="Site code (default: every site).")
-@click.option("--kind", type=click.Choice(["waste_gas", "training", "inspection"]), default=None)
+@click.option("--kind", type=click.Choice(values(LedgerKind)), default=None)
 def ledger_register(site: str | None, kind: str | None) -> None:
     """The regulations and internal standards that apply."""
     from db.queries import refs

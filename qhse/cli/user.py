@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from qhse.cli.support import UserError, database_url
+from qhse.vocab import Locale, values
 
 
 @click.group()
@@ -19,7 +20,7 @@ def user() -> None:
 @click.option("--site", "sites", multiple=True, help="Site code in the user's scope (repeat for several).")
 @click.option("--all-sites", is_flag=True, help="Every site (group roles).")
 @click.option("--name", "display_name", default=None, help="Display name.")
-@click.option("--locale", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@click.option("--locale", type=click.Choice(values(Locale)), default="en", show_default=True)
 @click.option("--password", default=None, help="Password (prompted when left out).")
 def user_add(username: str, role: str, sites: tuple[str, ...], all_sites: bool, display_name: str | None,
              locale: str, password: str | None) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db import models as m
-from db.models.response import SIGNOFF_PARTIES
+from qhse.vocab import SignoffParty, values
 
 _NOTIFY = ["area_owner", "plant_manager", "security", "contractor_supervisor"]
 
@@ -163,7 +163,7 @@ def seed_response(conn, *, end: dt.datetime) -> None:
         WHERE kind = 'contractor' AND induction_score IS NOT NULL
         ORDER BY id"""), {"start": end - dt.timedelta(days=340)})
     # Completed jobs were signed off by every party on the day they ended.
-    for i, party in enumerate(SIGNOFF_PARTIES):
+    for i, party in enumerate(values(SignoffParty)):
         conn.execute(sa.text("""
             INSERT INTO job_signoff (job_id, party, signed_by, signed_at, note)
             SELECT j.id, CAST(:party AS text), CASE CAST(:party AS text) WHEN 'contractor' THEN c.name

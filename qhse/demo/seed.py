@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from db import models as m
 from qhse.domain.sensor_catalog import DEFAULT_ALARM_RULES, ENV_SENSORS, MACHINE_SENSORS
 from qhse.domain.sla import DEFAULT_RECTIFY_HOURS, DEFAULT_RESPONSE_HOURS, ESCALATION_ROLES
+from qhse.vocab import HazardSeverity, values
 from qhse.demo.response_seed import seed_response
 from db.readings import COPY_HEADER, COPY_READINGS_SQL, COPY_TRAILER, binary_rows, ensure_partitions, refresh_rollups
 
@@ -127,7 +128,7 @@ COURSES = [("H2S", "Hydrogen sulphide awareness", 12), ("CONFINED", "Confined sp
 RISK_HAZARD_RATE = {"A": 3.2, "B": 1.8, "C": 0.8}  # hazard reports per area-month at full training
 RISK_INSPECTION_DAYS = {"A": 1.0, "B": 2.0, "C": 3.5}
 SEVERITY_P = {"A": [0.20, 0.45, 0.25, 0.10], "B": [0.30, 0.50, 0.15, 0.05], "C": [0.45, 0.45, 0.08, 0.02]}
-SEVERITIES = ["low", "normal", "high", "severe"]
+SEVERITIES = values(HazardSeverity)  # SEVERITY_P gives their probabilities in this order
 SLA_HOURS = DEFAULT_RESPONSE_HOURS
 RECTIFY_HOURS = DEFAULT_RECTIFY_HOURS  # action due after assignment
 BACKLOG_DAYS = 21  # reports of the last three weeks are still being worked on when the history ends

@@ -78,19 +78,22 @@ def make_plant(engine: sa.Engine, *, rules: bool = True, rule_overrides: list[tu
                                                      risk_class="B").returning(m.Area.id)).scalar()
         asset_code = f"{code}-MILL-M01"
         asset = conn.execute(sa.insert(m.Asset).values(site_id=site, area_id=mill, code=asset_code, name="Mill 1",
-                                                       kind="cnc_mill", product_type="M").returning(m.Asset.id)).scalar()
+                                                       kind="cnc_mill", product_type="M")
+                             .returning(m.Asset.id)).scalar()
         plant = Plant(site_id=site, site=code, root=root, asset_id=asset, asset=asset_code)
         for kind, unit, lo, hi, wl, wh, al, ah in ENV_SENSORS["chemical_store"]:
             scode = f"{code}-CHEM-{kind}"
             sid = conn.execute(sa.insert(m.Sensor).values(
-                site_id=site, area_id=chem, asset_id=None, code=scode, kind=kind, unit=unit, min_valid=lo, max_valid=hi,
-                warn_low=wl, warn_high=wh, alarm_low=al, alarm_high=ah, sample_period_s=10).returning(m.Sensor.id)).scalar()
+                site_id=site, area_id=chem, asset_id=None, code=scode, kind=kind, unit=unit, min_valid=lo,
+                max_valid=hi, warn_low=wl, warn_high=wh, alarm_low=al, alarm_high=ah, sample_period_s=10,
+            ).returning(m.Sensor.id)).scalar()
             plant.sensors[kind] = SensorRef(sid, scode, kind, unit, "CHEM", None, lo, hi)
         for kind, unit, lo, hi, wh, ah in MACHINE_SENSORS:
             scode = f"{asset_code}-{kind}"
             sid = conn.execute(sa.insert(m.Sensor).values(
-                site_id=site, area_id=mill, asset_id=asset, code=scode, kind=kind, unit=unit, min_valid=lo, max_valid=hi,
-                warn_high=wh, alarm_high=ah, sample_period_s=10).returning(m.Sensor.id)).scalar()
+                site_id=site, area_id=mill, asset_id=asset, code=scode, kind=kind, unit=unit, min_valid=lo,
+                max_valid=hi, warn_high=wh, alarm_high=ah, sample_period_s=10,
+            ).returning(m.Sensor.id)).scalar()
             plant.sensors["m_" + kind] = SensorRef(sid, scode, kind, unit, "MILL", asset_code, lo, hi)
         if rules:
             for name, skind, kind, op, thr, clr, dur, sev in (rule_overrides or DEFAULT_ALARM_RULES):

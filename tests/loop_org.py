@@ -16,7 +16,8 @@ _counter = itertools.count(1)
 
 CHECKLIST = [
     {"key": "exits_clear", "label": "Emergency exits clear", "required": True, "type": "bool"},
-    {"key": "extinguishers_ok", "label": "Extinguishers in place", "required": True, "type": "bool", "severity": "high"},
+    {"key": "extinguishers_ok", "label": "Extinguishers in place", "required": True, "type": "bool",
+     "severity": "high"},
     {"key": "housekeeping", "label": "Housekeeping (1-5)", "required": True, "type": "number", "min": 3},
     {"key": "remarks", "label": "Remarks", "required": False, "type": "text"},
 ]
@@ -75,8 +76,8 @@ def make_org(engine: sa.Engine, *, calendar: dict | None = None, settings: dict 
             person[f"sup_{code}"] = sup.id
             person[f"op_{code}"] = op.id
         for i in (1, 2, 3):
-            w = m.Person(employee_no=f"{tag}-W{i}", name=f"Worker {i} {tag}", site_id=site.id, department_id=dept["PROD"],
-                         email=f"worker{i}.{n}@plant.example")
+            w = m.Person(employee_no=f"{tag}-W{i}", name=f"Worker {i} {tag}", site_id=site.id,
+                         department_id=dept["PROD"], email=f"worker{i}.{n}@plant.example")
             s.add(w)
             s.flush()
             person[f"worker{i}"] = w.id

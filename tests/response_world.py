@@ -79,9 +79,9 @@ def build_world(url: str) -> World:
             m.Area(site_id=sid, department_id=dep.id, code="GAS", name="Gas Treatment", kind="waste", risk_class="A",
                    is_gas_area=True, owner_person_id=p1, evacuation_route="Corridor A to the north gate",
                    assembly_point="Assembly point 1 (north car park)", x_m=0.0, y_m=0.0),
-            m.Area(site_id=sid, department_id=dep.id, code="HALL", name="Assembly Hall", kind="assembly", risk_class="C",
-                   is_gas_area=False, owner_person_id=p1, evacuation_route="Main doors", assembly_point="Assembly point 2",
-                   x_m=30.0, y_m=40.0),
+            m.Area(site_id=sid, department_id=dep.id, code="HALL", name="Assembly Hall", kind="assembly",
+                   risk_class="C", is_gas_area=False, owner_person_id=p1, evacuation_route="Main doors",
+                   assembly_point="Assembly point 2", x_m=30.0, y_m=40.0),
             m.Area(site_id=sid, department_id=dep.id, code="CHEM", name="Chemical Store", kind="chemical_store",
                    risk_class="A", is_gas_area=True, owner_person_id=p1, evacuation_route="East door",
                    assembly_point="Assembly point 3", x_m=100.0, y_m=0.0),
@@ -132,17 +132,17 @@ def build_world(url: str) -> World:
                            clear_threshold=5.0, severity="critical")
         s.add(rule)
         s.flush()
-        alarm = m.Alarm(rule_id=rule.id, sensor_id=sensor.id, site_id=sid, area_id=a_gas, severity="critical", status="open",
-                        raised_at=T - dt.timedelta(hours=1), updated_at=T - dt.timedelta(hours=1), first_value=14.0,
-                        last_value=14.0, peak_value=14.0)
+        alarm = m.Alarm(rule_id=rule.id, sensor_id=sensor.id, site_id=sid, area_id=a_gas, severity="critical",
+                        status="open", raised_at=T - dt.timedelta(hours=1), updated_at=T - dt.timedelta(hours=1),
+                        first_value=14.0, last_value=14.0, peak_value=14.0)
         s.add(alarm)
         res = {
             "gas_detector@GAS": m.EmergencyResource(site_id=sid, area_id=a_gas, kind="gas_detector", quantity=2,
                                                     location="GAS north wall"),
             "gas_detector@CHEM": m.EmergencyResource(site_id=sid, area_id=a_chem, kind="gas_detector", quantity=1,
                                                      location="CHEM door"),
-            "breathing_apparatus@HALL": m.EmergencyResource(site_id=sid, area_id=a_hall, kind="breathing_apparatus", quantity=1,
-                                                            location="HALL cabinet"),
+            "breathing_apparatus@HALL": m.EmergencyResource(site_id=sid, area_id=a_hall, kind="breathing_apparatus",
+                                                            quantity=1, location="HALL cabinet"),
             "breathing_apparatus@CHEM": m.EmergencyResource(site_id=sid, area_id=a_chem, kind="breathing_apparatus",
                                                             quantity=2, location="CHEM cabinet"),
             "extinguisher@HALL": m.EmergencyResource(site_id=sid, area_id=a_hall, kind="extinguisher", quantity=4,

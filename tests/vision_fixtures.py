@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 
-def make_yolo_onnx(path: Path, imgsz: int, names: list[str], preds: list[tuple], scale_by_brightness: bool = True) -> Path:
+def make_yolo_onnx(path: Path, imgsz: int, names: list[str], preds: list[tuple],
+                   scale_by_brightness: bool = True) -> Path:
     """Write a YOLO-shaped ONNX model whose output is fixed by ``preds``.
 
     ``preds``: (x1, y1, x2, y2, class_id, score) in model-input pixels.  The output is
@@ -63,6 +64,7 @@ def write_yolo_labels(path: Path, boxes: list[tuple], size: int) -> None:
     """(class, x1, y1, x2, y2) pixel boxes -> YOLO label file for a ``size`` x ``size`` image."""
     lines = []
     for c, x1, y1, x2, y2 in boxes:
-        lines.append(f"{c} {(x1 + x2) / 2 / size:.6f} {(y1 + y2) / 2 / size:.6f} {(x2 - x1) / size:.6f} {(y2 - y1) / size:.6f}")
+        lines.append(f"{c} {(x1 + x2) / 2 / size:.6f} {(y1 + y2) / 2 / size:.6f} "
+                     f"{(x2 - x1) / size:.6f} {(y2 - y1) / size:.6f}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

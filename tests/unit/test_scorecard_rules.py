@@ -63,7 +63,8 @@ def test_shipped_indicators_load_with_the_required_examples():
     assert defs["chemical_storage_compliance"].target == 100
     assert defs["rectification_on_time"].qualified_at == 98 and defs["rectification_on_time"].higher_is_better
     assert defs["hot_work_permit_compliance"].qualified_at == 100
-    assert defs["hazardous_waste_disposal_compliance"].manual and defs["hazardous_waste_disposal_compliance"].target == 100
+    waste = defs["hazardous_waste_disposal_compliance"]
+    assert waste.manual and waste.target == 100
     assert {d.level for d in defs.values()} == {"enterprise", "department", "post"}
     stages = {d.stage for d in defs.values()}
     assert {"storage", "machining", "welding", "electronics_assembly", "waste_disposal"} <= stages

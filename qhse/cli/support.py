@@ -88,11 +88,11 @@ def open_engine(*, migrate: bool = True, quiet: bool = True):
 
 def rule_errors() -> tuple[type[Exception], ...]:
     """Rule violations that a user can fix: shown as one line, exit 2."""
-    from qhse.services.dispatch import DispatchError
-    from qhse.services.incentives import IncentiveError
+    from qhse.domain.dispatch import DispatchError
+    from qhse.domain.incentives import IncentiveError
     from qhse.services.inspections import InspectionError
     from qhse.services.notify import NotifyError
-    from qhse.services.recurrence import RecurrenceError
+    from qhse.domain.recurrence import RecurrenceError
     from qhse.domain.sla import SlaError
     from qhse.domain.workflow import WorkflowError
 

@@ -50,7 +50,7 @@ def require(actor: object) -> Scope:
 
 def resolve_user(engine: sa.Engine, username: str, permission: str | None = None) -> Scope:
     """The Scope of the active platform user ``username``; ActorError when unknown, disabled or
-    when their role lacks ``permission`` (see :mod:`qhse.services.access`)."""
+    when their role lacks ``permission`` (see :mod:`qhse.domain.access`)."""
     from db.queries.users import get_by_username
     from qhse.domain import access
     from qhse.services.access import scope_for_user

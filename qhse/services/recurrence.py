@@ -1,40 +1,24 @@
-"""Recurrence: the same kind of hazard at the same place again within N days.
+"""Recurrence applied: finding and linking the predecessor of a hazard report.
 
-A new report is a repeat when an earlier, not rejected report of the same category was
-made at the same asset (or, for reports without an asset, in the same area) within the
-site's window (``settings["recurrence_days"]``, default 30).  It is linked to the most
-recent such report (``predecessor_id``); following the links gives every predecessor.
+The rule (window, what makes a repeat) is :mod:`qhse.domain.recurrence`.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import models as m
-
-DEFAULT_WINDOW_DAYS = 30
-
-
-class RecurrenceError(ValueError):
-    pass
-
-
-def window_days(site: m.Site) -> int:
-    v = (site.settings or {}).get("recurrence_days", DEFAULT_WINDOW_DAYS)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise RecurrenceError(f"site {site.code}: recurrence_days must be a whole number of days >= 1")
-    return v
+from qhse.domain.recurrence import repeat_key, window_days
 
 
 def find_predecessor(session: Session, hazard: m.HazardReport, site: m.Site) -> m.HazardReport | None:
     H = m.HazardReport
-    since = hazard.reported_at - dt.timedelta(days=window_days(site))
-    place = H.asset_id == hazard.asset_id if hazard.asset_id else H.area_id == hazard.area_id
-    q = (sa.select(H).where(place, H.category == hazard.category, H.status != "rejected",
-                            H.reported_at >= since, H.reported_at <= hazard.reported_at)
+    key = repeat_key(category=hazard.category, asset_id=hazard.asset_id, area_id=hazard.area_id,
+                     reported_at=hazard.reported_at, days=window_days(site.settings, site.code))
+    place = H.asset_id == key.asset_id if key.asset_id else H.area_id == key.area_id
+    q = (sa.select(H).where(place, H.category == key.category, H.status != key.excluded_status,
+                            H.reported_at >= key.since, H.reported_at <= key.until)
          .order_by(H.reported_at.desc(), H.id.desc()).limit(1))
     if hazard.id is not None:
         q = q.where(H.id != hazard.id)

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.queries import audit
 from qhse.domain.access import Scope
+from qhse.domain.dispatch import DispatchError
+from qhse.domain.incentives import points_for
 from qhse.domain.sla import SlaError
 from qhse.domain.workflow import (
     ACTIVE_ACTION,
@@ -36,7 +38,7 @@ from qhse.domain.workflow import (
     check_transition,
     join_notes,
 )
-from qhse.services import actors, incentives, notify, recurrence
+from qhse.services import actors, notify, recurrence
 from qhse.services import dispatch as dispatch_mod
 from qhse.services.sla import resolve_policy
 
@@ -193,7 +195,7 @@ def _to_assigned(session, h, *, actor, at, reason, note, department_ids, due_at)
     else:
         try:
             d = dispatch_mod.dispatch(session, h)
-        except dispatch_mod.DispatchError as exc:
+        except DispatchError as exc:
             raise WorkflowError(str(exc)) from None
         ids = d.department_ids
         rule_note = f"dispatch rule #{d.rule_id}" if d.rule_id else "area's own department"
@@ -219,7 +221,7 @@ def _to_assigned(session, h, *, actor, at, reason, note, department_ids, due_at)
     if h.responded_at is None:
         h.responded_at = at
     if h.reporter_person_id and h.points_awarded == 0:
-        h.points_awarded = incentives.points_for(site, h.severity)
+        h.points_awarded = points_for(site.settings, h.severity, site.code)
     summary = ", ".join(f"{names.get(a.department_id, a.department_id)} (action #{a.id})" for a in actions)
     _record(session, h, "assigned", actor, at,
             join_notes(note, f"{rule_note}: {summary}; due {due:%Y-%m-%d %H:%M} UTC"))

@@ -72,10 +72,12 @@ def test_idempotent_writes_and_partition_routing(engine):
         # Replaying the same batch (e.g. after a crash) writes nothing new.
         assert write_readings(conn, sid, ts, vals) == 0
         # A batch overlapping old and new readings only adds the new one.
-        assert write_readings(conn, np.array([9001, 9001]), np.array([ts[0], _us(2026, 3, 1)]), np.array([1.0, 5.0])) == 1
+        assert write_readings(conn, np.array([9001, 9001]), np.array([ts[0], _us(2026, 3, 1)]),
+                              np.array([1.0, 5.0])) == 1
         conn.commit()
         rows = conn.execute(
-            "SELECT tableoid::regclass::text, sensor_id, ts FROM sensor_reading WHERE sensor_id IN (9001, 9002) ORDER BY ts"
+            "SELECT tableoid::regclass::text, sensor_id, ts FROM sensor_reading "
+            "WHERE sensor_id IN (9001, 9002) ORDER BY ts"
         ).fetchall()
     assert [r[0] for r in rows] == ["sensor_reading_y2026m01", "sensor_reading_y2026m02", "sensor_reading_y2026m03",
                                     "sensor_reading_y2026m03"]
@@ -93,7 +95,8 @@ def test_unique_key_enforced(engine):
 def test_brin_index_on_time(engine):
     with engine.connect() as conn:
         idx = conn.execute(sa.text(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'sensor_reading' AND indexname = 'ix_sensor_reading_ts_brin'"
+            "SELECT indexdef FROM pg_indexes "
+            "WHERE tablename = 'sensor_reading' AND indexname = 'ix_sensor_reading_ts_brin'"
         )).scalar()
     assert idx and "USING brin (ts)" in idx
 
@@ -105,11 +108,13 @@ def _fingerprint(url: str) -> dict:
         for t in ("site", "area", "asset", "sensor", "alarm", "failure_event", "hazard_report", "corrective_action",
                   "incident", "inspection", "person", "training_record", "hours_worked", "vision_event"):
             out[t] = conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
-        out["readings"] = conn.execute(sa.text("SELECT count(*), round(sum(value)::numeric, 3) FROM sensor_reading")).one()
+        out["readings"] = conn.execute(sa.text("SELECT count(*), round(sum(value)::numeric, 3) "
+                                               "FROM sensor_reading")).one()
         out["hours"] = conn.execute(sa.text("SELECT sum(hours) FROM hours_worked")).scalar()
         out["days_away"] = conn.execute(sa.text("SELECT sum(days_away) FROM incident")).scalar()
         out["failures"] = conn.execute(sa.text(
-            "SELECT string_agg(asset_id || ':' || mode || ':' || occurred_at, ',' ORDER BY id) FROM failure_event")).scalar()
+            "SELECT string_agg(asset_id || ':' || mode || ':' || occurred_at, ',' ORDER BY id) "
+            "FROM failure_event")).scalar()
     eng.dispose()
     return out
 
@@ -135,7 +140,8 @@ def test_seed_deterministic_and_plausible(seeded_url, db_factory):
                    avg(r.value) FILTER (WHERE r.ts < f.occurred_at - interval '20 days')
             FROM failure_event f
             JOIN sensor s ON s.asset_id = f.asset_id AND s.kind = 'vibration'
-            JOIN sensor_reading r ON r.sensor_id = s.id AND r.ts BETWEEN f.occurred_at - interval '30 days' AND f.occurred_at
+            JOIN sensor_reading r ON r.sensor_id = s.id
+                                   AND r.ts BETWEEN f.occurred_at - interval '30 days' AND f.occurred_at
                                    AND r.value > 1.0
             WHERE f.mode = 'bearing'""")).one()
         # Hazard rate follows risk class.
@@ -167,7 +173,8 @@ def _cli(*args, url: str):
     env = {k: v for k, v in os.environ.items() if not k.startswith("QHSE_")}
     env["QHSE_DATABASE_URL"] = url
     env["QHSE_MIGRATION_DATABASE_URL"] = _owner(url)  # backup and restore run as the schema owner
-    return subprocess.run([sys.executable, "-m", "qhse.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-m", "qhse.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
 
 
 def test_backup_restore_round_trip(fresh_db_url, tmp_path):
@@ -175,8 +182,8 @@ def test_backup_restore_round_trip(fresh_db_url, tmp_path):
     with eng.begin() as conn:
         conn.execute(sa.insert(m.Enterprise.__table__), [{"id": 1, "name": "Acme"}])
         conn.execute(sa.insert(m.Region.__table__), [{"id": 1, "enterprise_id": 1, "code": "R", "name": "R"}])
-        conn.execute(sa.insert(m.Site.__table__), [{"id": 1, "region_id": 1, "code": "S1", "name": "Plant", "industry": "x",
-                                                     "timezone": "UTC", "settings": {}}])
+        conn.execute(sa.insert(m.Site.__table__), [{"id": 1, "region_id": 1, "code": "S1", "name": "Plant",
+                                                     "industry": "x", "timezone": "UTC", "settings": {}}])
     with psycopg.connect(libpq_dsn(eng.url)) as conn:
         write_readings(conn, np.array([1, 1]), np.array([_us(2026, 5, 1), _us(2026, 6, 1)]), np.array([1.5, 2.5]))
         conn.commit()

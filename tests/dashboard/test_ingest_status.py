@@ -10,9 +10,10 @@ from .helpers import assert_ok, open_page, texts
 def _beat(engine, cid: str, age_s: float) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "INSERT INTO ingest_heartbeat (client_id, host, pid, status, started_at, updated_at, last_commit_at, lag_s, "
-            "backlog, spool_bytes, spool_segments, received, readings, dead_letters, dead_letters_per_s, connected, "
-            "db_up) VALUES (:c, 'ingest-host-7', 1, 'running', now(), now() - make_interval(secs => :a), now(), 0.2, "
+            "INSERT INTO ingest_heartbeat (client_id, host, pid, status, started_at, updated_at, last_commit_at, "
+            "lag_s, backlog, spool_bytes, spool_segments, received, readings, dead_letters, dead_letters_per_s, "
+            "connected, db_up) "
+            "VALUES (:c, 'ingest-host-7', 1, 'running', now(), now() - make_interval(secs => :a), now(), 0.2, "
             "3, 2000000, 1, 10, 10, 0, 0.5, true, true) "
             "ON CONFLICT (client_id) DO UPDATE SET updated_at = EXCLUDED.updated_at"), {"c": cid, "a": age_s})
 

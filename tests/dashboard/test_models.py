@@ -64,5 +64,6 @@ def test_models_page_retrain_and_promote(dash_env, dash_users, dash_engine, trai
     assert_ok(at)
     assert at.metric[0].value == f"v{other}"
     with dash_engine.connect() as c:
-        promo = c.execute(sa.text("SELECT entity_id, detail->>'reason' FROM audit_log WHERE action = 'promote_model'")).one()
+        promo = c.execute(sa.text("SELECT entity_id, detail->>'reason' FROM audit_log "
+                                  "WHERE action = 'promote_model'")).one()
     assert tuple(promo) == (f"qhse-failure:{other}", "better recall on the press line")

@@ -141,7 +141,8 @@ def test_security_confirms_a_ppe_event(dash_env, dash_users, dash_engine, live_r
     at.run()
     assert_ok(at)
     assert f"Event #{event_id}: confirmed." in texts(at)
-    row = _one(dash_engine, "SELECT review_status, reviewed_by, review_note FROM vision_event WHERE id = :i", i=event_id)
+    row = _one(dash_engine, "SELECT review_status, reviewed_by, review_note FROM vision_event WHERE id = :i",
+               i=event_id)
     assert tuple(row) == ("confirmed", dash_users["security"], "worker at press 2")
     assert _one(dash_engine, "SELECT count(*) FROM audit_log WHERE action = 'review_vision_event' AND entity_id = :i",
                 i=str(event_id))[0] == 1

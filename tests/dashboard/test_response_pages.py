@@ -21,7 +21,8 @@ def test_emergency_page_declares_shows_the_plan_and_closes(dash_env, dash_users,
     sz = site_id(dash_engine, "SZ-ELEC")
     with dash_engine.connect() as conn:
         area = conn.execute(sa.text("""
-            SELECT a.id FROM area a WHERE a.site_id = :s AND EXISTS (SELECT 1 FROM hazardous_material h WHERE h.area_id = a.id)
+            SELECT a.id FROM area a
+            WHERE a.site_id = :s AND EXISTS (SELECT 1 FROM hazardous_material h WHERE h.area_id = a.id)
             ORDER BY (SELECT count(*) FROM access_record r WHERE r.area_id = a.id AND r.exited_at IS NULL) DESC, a.id
             LIMIT 1"""), {"s": sz}).scalar_one()
         inside = conn.execute(sa.text("SELECT count(DISTINCT person_id) FROM access_record WHERE area_id = :a "
@@ -64,7 +65,8 @@ def test_emergency_page_declares_shows_the_plan_and_closes(dash_env, dash_users,
             SELECT e.status, array_agg(ev.kind ORDER BY ev.id) FROM emergency e
             JOIN emergency_event ev ON ev.emergency_id = e.id WHERE e.id = :e GROUP BY e.status"""), {"e": eid}).one()
         lesson = conn.execute(sa.text("""SELECT lessons -> -1 ->> 'lesson' FROM plan_template
-                                         WHERE kind = 'chemical_spill' AND site_id = :s AND active"""), {"s": sz}).scalar()
+                                         WHERE kind = 'chemical_spill' AND site_id = :s AND active"""),
+                              {"s": sz}).scalar()
     assert status == "closed" and kinds == ["declared", "plan", "notified", "action", "reviewed", "closed"]
     assert lesson == "Inspect drum seams weekly"
     # Every step is in audit_log with the signed-in user's id.
@@ -108,7 +110,8 @@ def test_contractors_page_approves_and_lists_training(dash_env, dash_users, dash
     with dash_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT approved_safety_by FROM contractor_company WHERE id = :c"),
                             {"c": cid}).scalar_one() == "plant.manager"
-        audit = conn.execute(sa.text("SELECT user_id, username FROM audit_log WHERE action = 'approve_contractor_safety' "
+        audit = conn.execute(sa.text("SELECT user_id, username FROM audit_log "
+                                     "WHERE action = 'approve_contractor_safety' "
                                      "AND entity_id = :c ORDER BY id DESC LIMIT 1"), {"c": str(cid)}).one()
     assert tuple(audit) == (dash_users["plant.manager"], "plant.manager")
     # Training due soon per department, for the user's site only.

@@ -123,7 +123,8 @@ def test_confirm_a_ppe_event_with_the_keyboard(browser, dashboard_server, dash_e
         settle(page)
         assert_clean(page, "vision review after confirm")
         with dash_engine.connect() as c:
-            status = c.execute(sa.text("SELECT review_status FROM vision_event WHERE id = :i"), {"i": event_id}).scalar()
+            status = c.execute(sa.text("SELECT review_status FROM vision_event WHERE id = :i"),
+                               {"i": event_id}).scalar()
         assert status == "confirmed"
     finally:
         ctx.close()

@@ -51,10 +51,12 @@ def test_every_service_is_complete_and_consistent():
         svc = services[name]
         assert svc.get("build") == "." and svc["image"] == "qhse-platform:latest", name
         env = svc["environment"]
-        assert env["QHSE_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:5432/" in env["QHSE_DATABASE_URL"]
+        db_url = env["QHSE_DATABASE_URL"]
+        assert db_url.startswith("postgresql+psycopg://") and "@postgres:5432/" in db_url
         # The broker's TLS listener, with credentials from .env and the CA passed as a secret.
         assert env["QHSE_MQTT_URL"] == "mqtts://mosquitto:8883"
-        assert env["QHSE_MQTT_USERNAME"] == "qhse-platform" and env["QHSE_MQTT_PASSWORD"].startswith("${QHSE_MQTT_PASSWORD:?")
+        assert env["QHSE_MQTT_USERNAME"] == "qhse-platform"
+        assert env["QHSE_MQTT_PASSWORD"].startswith("${QHSE_MQTT_PASSWORD:?")
         assert env["QHSE_MQTT_CA_FILE"] == "/run/secrets/mqtt_ca_crt"
         assert name == "migrate" or "mqtt_ca_crt" in svc.get("secrets", []), name
         assert env["QHSE_MLFLOW_TRACKING_URI"] == "http://mlflow:5000"

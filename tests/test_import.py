@@ -120,7 +120,8 @@ E-UNKNOWN,{plant.course},2025-06-01,,,
     assert r.inserted == 2
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            "SELECT p.employee_no, t.completed_on, t.expires_on FROM training_record t JOIN person p ON p.id = t.person_id "
+            "SELECT p.employee_no, t.completed_on, t.expires_on "
+            "FROM training_record t JOIN person p ON p.id = t.person_id "
             "WHERE p.employee_no IN (:a, :b) ORDER BY 1"), {"a": e1, "b": e2}).fetchall()
     # Without expires_on, the course's 24-month validity applies.
     assert {(r[0], r[2]) for r in rows} == {(e1, dt.date(2027, 3, 10)), (e2, dt.date(2026, 6, 1))}
@@ -181,7 +182,8 @@ def test_ai4i_file_imports_as_asset_history(engine, plant, tmp_path):
                                   {"a": plant.asset_id}).fetchall())
         changes = conn.execute(sa.text("SELECT count(*) FROM maintenance_event WHERE asset_id = :a "
                                        "AND kind = 'tool_change'"), {"a": plant.asset_id}).scalar()
-        torque_first = conn.execute(sa.text("SELECT value FROM sensor_reading WHERE sensor_id = :s ORDER BY ts LIMIT 1"),
+        torque_first = conn.execute(sa.text("SELECT value FROM sensor_reading WHERE sensor_id = :s "
+                                            "ORDER BY ts LIMIT 1"),
                                     {"s": plant.sensors["m_torque"].id}).scalar()
         hourly = conn.execute(sa.text("SELECT sum(n) FROM sensor_reading_hourly WHERE sensor_id = ANY(:s)"),
                               {"s": ids}).scalar()

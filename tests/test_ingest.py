@@ -68,9 +68,9 @@ def test_decode_good_single_and_gateway_readings():
         ("r/S1/CHEM/-/S1-CHEM-voc/telemetry", b'{"value": 13, "unit": "ppm"}'),  # no ts: time of receipt
         ("r/S1/MILL/S1-M01/S1-M01-vibration/telemetry",
          json.dumps({"ts": dt.datetime.now(dt.UTC).isoformat(), "value": 2.2, "unit": "mm/s"}).encode()),
-        ("r/S1/gateway/telemetry", json.dumps({"S1-CHEM-voc": [{"ts": ts + 1, "value": 14, "unit": "ppm"},
-                                                               {"ts": ts + 2, "value": 15, "unit": "ppm"}],
-                                               "S1-M01-vibration": [{"ts": ts, "value": 3.0, "unit": "mm/s"}]}).encode()),
+        ("r/S1/gateway/telemetry", json.dumps({
+            "S1-CHEM-voc": [{"ts": ts + 1, "value": 14, "unit": "ppm"}, {"ts": ts + 2, "value": 15, "unit": "ppm"}],
+            "S1-M01-vibration": [{"ts": ts, "value": 3.0, "unit": "mm/s"}]}).encode()),
     ])
     assert out.dead == []
     assert sorted(out.sensor_id) == [1, 1, 1, 1, 2, 2]
@@ -147,8 +147,8 @@ def test_every_reading_lands_exactly_once_single_and_gateway(engine, db_url, mqt
         gw = {}
         for j in range(600):
             s = plant.sensors["m_" + ["air_temp", "rpm", "torque"][j % 3]]
-            gw.setdefault(s.code, []).append({"ts": t0 + j * 50, "value": {"K": 298.0, "rpm": 1500.0, "Nm": 40.0}[s.unit],
-                                              "unit": s.unit})
+            value = {"K": 298.0, "rpm": 1500.0, "Nm": 40.0}[s.unit]
+            gw.setdefault(s.code, []).append({"ts": t0 + j * 50, "value": value, "unit": s.unit})
         batches = [dict(list(gw.items())[k:k + 1]) for k in range(len(gw))]
         for topic, payload in msgs:
             pub.publish(topic, payload)

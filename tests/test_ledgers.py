@@ -54,7 +54,8 @@ def _source_truth(engine, kind, b) -> dict:
             "missed": _scalar(engine, """SELECT count(*) FROM inspection i JOIN area a ON a.id = i.area_id
                                          WHERE a.site_id = :site AND i.due_at >= :t0 AND i.due_at < :t1
                                            AND i.status = 'missed'""", **b),
-            "findings": _scalar(engine, """SELECT coalesce(sum(findings), 0) FROM inspection i JOIN area a ON a.id = i.area_id
+            "findings": _scalar(engine, """SELECT coalesce(sum(findings), 0)
+                                           FROM inspection i JOIN area a ON a.id = i.area_id
                                            WHERE a.site_id = :site AND i.due_at >= :t0 AND i.due_at < :t1""", **b),
             "ids": {f"inspection#{i}" for i in _ids(engine, """
                 SELECT i.id FROM inspection i JOIN area a ON a.id = i.area_id

@@ -93,12 +93,15 @@ def test_inspection_and_worker_commands(setup):
                         .order_by(m.Inspection.due_at)).scalars().first()
     e.dispose()
     insp = emp[org.person["sup_PROD"]]
-    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--as", "inspector.one", "--set", "exits_clear=yes")
+    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--as", "inspector.one",
+             "--set", "exits_clear=yes")
     assert r.returncode == 2 and "missing required item(s)" in r.stderr
-    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--as", "inspector.one", "--set", "exits_clear=maybe")
+    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--as", "inspector.one",
+             "--set", "exits_clear=maybe")
     assert r.returncode == 2 and "answer yes or no" in r.stderr
-    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--as", "inspector.one", "--set", "exits_clear=no",
-             "--set", "extinguishers_ok=yes", "--set", "housekeeping=4", "--finding", "Forklift battery leaking|chemical|high")
+    r = qhse(setup, "inspection", "perform", str(iid), "--inspector", insp, "--as", "inspector.one",
+             "--set", "exits_clear=no", "--set", "extinguishers_ok=yes", "--set", "housekeeping=4",
+             "--finding", "Forklift battery leaking|chemical|high")
     assert r.returncode == 0 and "2 finding(s) reported" in r.stdout, r.stderr
     r = qhse(setup, "inspection", "list", "--site", org.site_code, "--status", "done")
     assert r.returncode == 0 and "1 inspection(s)" in r.stdout

@@ -150,7 +150,8 @@ def test_smtp_retries_with_backoff_then_delivers(eng, smtp_sink):
     assert r.attempts == 2 and r.next_attempt_at == T0 + dt.timedelta(seconds=90)  # back-off doubled
     st = deliver_pending(eng, now=T0 + dt.timedelta(seconds=90), notifiers=tx)
     r = _row(eng, nid)
-    assert (st.sent, r.status, r.attempts, r.sent_at, r.last_error) == (1, "sent", 3, T0 + dt.timedelta(seconds=90), None)
+    assert (st.sent, r.status, r.attempts, r.sent_at, r.last_error) == (
+        1, "sent", 3, T0 + dt.timedelta(seconds=90), None)
     assert sink.attempts == 3 and len(sink.messages) == 1
     msg = sink.messages[0]
     assert msg["Subject"] == "Overdue action #7" and msg["To"] == "area.manager@plant.example"
@@ -257,7 +258,8 @@ def test_routing_per_role_and_site(eng):
         "group": [{"channel": "mqtt", "topic": "qhse/group/escalations"}]}})
     plain = make_org(eng)
     with Session(eng) as s, s.begin():
-        h = wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="fire", title="x", actor=act(s, "t"), reported_at=T0)
+        h = wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="fire", title="x",
+                             actor=act(s, "t"), reported_at=T0)
         out = {}
         for site, role in ((org, "area_manager"), (org, "plant_manager"), (org, "group"), (plain, "plant_manager")):
             before = s.scalar(sa.select(sa.func.max(m.Notification.id))) or 0

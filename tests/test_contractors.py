@@ -135,17 +135,20 @@ def test_job_needs_certificates_for_its_work_types(world):
 def test_company_needs_two_distinct_valid_approvals(world):
     w = world
     with Session(w.engine) as s, s.begin():
-        c = m.ContractorCompany(name="New Scaffolding", licence_no="L-9", licence_expires_on=T.date() + dt.timedelta(days=90))
+        c = m.ContractorCompany(name="New Scaffolding", licence_no="L-9",
+                                licence_expires_on=T.date() + dt.timedelta(days=90))
         s.add(c)
         s.flush()
         cid = c.id
     # No safety licence on file yet.
     with pytest.raises(C.ContractorError, match="no safety licence"):
         C.approve_company(w.engine, cid, "safety", actor=w.pm, at=T)
-    C.add_qualification(w.engine, actor=w.pm, company_id=cid, kind="safety_licence", expires_on=T.date() - dt.timedelta(days=1))
+    C.add_qualification(w.engine, actor=w.pm, company_id=cid, kind="safety_licence",
+                        expires_on=T.date() - dt.timedelta(days=1))
     with pytest.raises(C.ContractorError, match="safety licence expired"):
         C.approve_company(w.engine, cid, "safety", actor=w.pm, at=T)
-    C.add_qualification(w.engine, actor=w.pm, company_id=cid, kind="safety_licence", expires_on=T.date() + dt.timedelta(days=300))
+    C.add_qualification(w.engine, actor=w.pm, company_id=cid, kind="safety_licence",
+                        expires_on=T.date() + dt.timedelta(days=300))
     with pytest.raises(C.ContractorError, match="may not give the safety approval"):
         C.approve_company(w.engine, cid, "safety", actor=act(w.engine, "ds", "data_scientist"), at=T)
     pm_admin = act(w.engine, "pm", "admin")
@@ -186,9 +189,11 @@ def test_supervisor_check_needs_photos_and_stop_work_bars_entry(world, tmp_path)
     # The database itself refuses a check without photos.
     with pytest.raises(sa.exc.IntegrityError):
         with w.engine.begin() as conn:
-            conn.execute(sa.insert(m.SupervisorCheck.__table__).values(job_id=jid, checked_at=T, result="ok", photos=[]))
+            conn.execute(sa.insert(m.SupervisorCheck.__table__).values(job_id=jid, checked_at=T, result="ok",
+                                                                        photos=[]))
     with pytest.raises(C.ContractorError, match="needs a note"):
-        C.record_check(w.engine, jid, actor=w.pm, result="stop_work", photos=[photo], at=start + 2 * H, data_dir=tmp_path)
+        C.record_check(w.engine, jid, actor=w.pm, result="stop_work", photos=[photo], at=start + 2 * H,
+                       data_dir=tmp_path)
     stop = C.record_check(w.engine, jid, actor=w.pm, result="stop_work", photos=[_png(tmp_path / "b.png", (0, 0, 0))],
                           note="harness not clipped on", at=start + 2 * H, data_dir=tmp_path)
     with pytest.raises(C.AccessRefused, match=f"stopped by the supervisor's check #{stop}"):
@@ -197,7 +202,8 @@ def test_supervisor_check_needs_photos_and_stop_work_bars_entry(world, tmp_path)
         n = s.scalars(sa.select(m.Notification).where(m.Notification.ref == f"contractor_job:{jid}:check:{stop}")).all()
     assert [x.recipient for x in n] == ["owner1@plant.example"]
     # A later check that finds the work safe lets the crew back in.
-    C.record_check(w.engine, jid, actor=w.pm, result="ok", photos=[photo], note="fixed", at=start + 4 * H, data_dir=tmp_path)
+    C.record_check(w.engine, jid, actor=w.pm, result="ok", photos=[photo], note="fixed", at=start + 4 * H,
+                   data_dir=tmp_path)
     C.record_entry(w.engine, w.w1, w.hall, at=start + 5 * H, actor=w.gate)
     C.record_exit(w.engine, w.w1, at=start + 6 * H, actor=w.gate)
 

@@ -32,7 +32,8 @@ def world(db_factory):
     w = build_world(url)
     # People inside the gas area now: an employee and a contractor on an approved job.
     C.record_entry(w.engine, w.e2, w.gas, at=T - 30 * 60 * dt.timedelta(seconds=1), actor="system:gate")
-    jid = C.create_job(w.engine, actor=act(w.engine, "hse.manager", "plant_manager"), company_id=w.company, area_id=w.gas, scope="Pump repair", work_types=["hot_work"],
+    jid = C.create_job(w.engine, actor=act(w.engine, "hse.manager", "plant_manager"), company_id=w.company,
+                       area_id=w.gas, scope="Pump repair", work_types=["hot_work"],
                        starts_at=T - 2 * H, ends_at=T + 6 * H, worker_ids=[w.w1])
     C.approve_job(w.engine, jid, actor=act(w.engine, "hse.manager", "plant_manager"), at=T - 3 * H)
     C.record_entry(w.engine, w.w1, w.gas, at=T - H, actor="system:gate")
@@ -60,7 +61,8 @@ def test_plan_has_materials_nearest_resources_and_people_present(world):
     by_kind: dict[str, list] = {}
     for r in plan["resources"]:
         by_kind.setdefault(r["kind"], []).append((r["id"], r["distance_m"]))
-    assert by_kind["gas_detector"] == [(w.resources["gas_detector@GAS"], 0.0), (w.resources["gas_detector@CHEM"], 100.0)]
+    assert by_kind["gas_detector"] == [(w.resources["gas_detector@GAS"], 0.0),
+                                       (w.resources["gas_detector@CHEM"], 100.0)]
     assert by_kind["breathing_apparatus"] == [(w.resources["breathing_apparatus@HALL"], 50.0),
                                               (w.resources["breathing_apparatus@CHEM"], 100.0)]
     assert by_kind["first_aid"] == [(w.resources["first_aid@HALL"], 50.0)]
@@ -95,7 +97,8 @@ def test_timeline_actions_resources_and_duplicates(world):
     with pytest.raises(E.EmergencyError, match="already active"):
         E.declare(w.engine, area_id=w.gas, kind="gas_leak", actor=act(w.engine, "someone", "security"), at=T + H)
     eid = emergencies(w.engine, SYSTEM, status="active").iloc[0]["id"]
-    E.log_action(w.engine, int(eid), actor=act(w.engine, "shift.lead", "plant_manager"), text="Area evacuated, roll call complete", at=T + H)
+    E.log_action(w.engine, int(eid), actor=act(w.engine, "shift.lead", "plant_manager"),
+                 text="Area evacuated, roll call complete", at=T + H)
     rid = w.resources["breathing_apparatus@CHEM"]
     responder = act(w.engine, "responder", "security")
     E.use_resource(w.engine, int(eid), resource_id=rid, quantity=1, actor=responder, at=T + H)
@@ -160,7 +163,8 @@ def other_site(w) -> int:
 def _audit_rows(engine, eid: int) -> list[tuple]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text(
-            "SELECT action, user_id, username FROM audit_log WHERE entity = 'emergency' AND entity_id = :e ORDER BY id"),
+            "SELECT action, user_id, username FROM audit_log "
+            "WHERE entity = 'emergency' AND entity_id = :e ORDER BY id"),
             {"e": str(eid)})]
 
 
@@ -224,7 +228,8 @@ def test_plan_on_demo_data_matches_the_source_tables(seeded_engine):
             WHERE EXISTS (SELECT 1 FROM hazardous_material h WHERE h.area_id = a.id)
             ORDER BY (SELECT count(*) FROM access_record r WHERE r.area_id = a.id AND r.exited_at IS NULL) DESC, a.id
             LIMIT 1""")).scalar()
-        mats = set(conn.execute(sa.text("SELECT id FROM hazardous_material WHERE area_id = :a"), {"a": area_id}).scalars())
+        mats = set(conn.execute(sa.text("SELECT id FROM hazardous_material WHERE area_id = :a"),
+                                {"a": area_id}).scalars())
         inside = set(conn.execute(sa.text("""SELECT person_id FROM access_record WHERE area_id = :a
                                              AND entered_at <= :t AND (exited_at IS NULL OR exited_at > :t)"""),
                                   {"a": area_id, "t": at}).scalars())

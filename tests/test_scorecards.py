@@ -1,5 +1,6 @@
 """Assessment scorecards (the rules themselves: tests/unit/test_scorecard_rules.py): indicator files
-read from disk, versioned indicator definitions, scores computed from seeded data against independent SQL, manual entries."""
+read from disk, versioned indicator definitions, scores computed from seeded data against independent SQL,
+manual entries."""
 
 from __future__ import annotations
 

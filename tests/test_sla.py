@@ -239,14 +239,16 @@ def test_escalation_function_race_between_two_processes(fresh_db_url, tmp_path):
     expected = _overdue_actions(e, org, 40, now)
     start_at = time.time() + 3.0
     procs = [subprocess.Popen([sys.executable, "-c", _RACE, fresh_db_url, str(start_at), now.isoformat()],
-                              env=_env(fresh_db_url, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              env=_env(fresh_db_url, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     total_esc = sum(int(o[0].split()[0]) for o in outs)
     with Session(e) as s:
         got = {aid: _levels(s, aid) for aid in expected}
-        refs = s.execute(sa.select(m.Notification.ref, sa.func.count()).where(m.Notification.ref.like("action:%:level:%"))
+        refs = s.execute(sa.select(m.Notification.ref, sa.func.count())
+                         .where(m.Notification.ref.like("action:%:level:%"))
                          .group_by(m.Notification.ref)).all()
     e.dispose()
     assert got == {aid: list(range(1, lv + 1)) for aid, lv in expected.items()}

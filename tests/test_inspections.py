@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.queries import hazards as q
 from qhse.domain.access import SYSTEM
-from qhse.services.inspections import InspectionError, perform, schedule, slot_times
+from qhse.domain.inspections import InspectionError
+from qhse.services.inspections import perform, schedule
 
 from .actor_fixtures import act
 from .loop_org import make_org
@@ -89,16 +90,6 @@ def test_frequency_configurable(eng):
         n = {rc: [i.due_at.astimezone(SH) for i in _inspections(s, org.route[rc], lo, hi)] for rc in "ABC"}
     assert (len(n["A"]), len(n["B"]), len(n["C"])) == (14, 14, 2)
     assert all(t.weekday() == 0 and t.time() == dt.time(14, 30) for t in n["C"])
-
-
-def test_slot_grid_is_stable():
-    tz = SH
-    a = slot_times(3.5, local(2026, 11, 1), local(2026, 11, 15), tz, dt.time(9))
-    b = slot_times(3.5, local(2026, 11, 5, 12), local(2026, 11, 15), tz, dt.time(9))
-    assert b == [t for t in a if t >= local(2026, 11, 5, 12)]
-    # Several times a day: every 8 hours from local midnight.
-    c = slot_times(1 / 3, local(2026, 11, 2), local(2026, 11, 3), tz, dt.time(9))
-    assert [t.astimezone(SH).hour for t in c] == [0, 8, 16]
 
 
 def _one_inspection(eng, org, rc="B", at=None):

@@ -90,7 +90,7 @@ def rule_errors() -> tuple[type[Exception], ...]:
     """Rule violations that a user can fix: shown as one line, exit 2."""
     from qhse.domain.dispatch import DispatchError
     from qhse.domain.incentives import IncentiveError
-    from qhse.services.inspections import InspectionError
+    from qhse.domain.inspections import InspectionError
     from qhse.services.notify import NotifyError
     from qhse.domain.recurrence import RecurrenceError
     from qhse.domain.sla import SlaError

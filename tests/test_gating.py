@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from db import models as m
 from db.queries.training import due_soon, due_soon_by_department, entry_warnings
 from qhse.domain.access import SYSTEM, Scope
+from qhse.domain.contractors import AccessRefused
 from qhse.services import contractors as C
 from qhse.services import gating as G
 
@@ -43,7 +44,7 @@ def test_rule_fires_for_expired_person_in_alarmed_area_not_for_valid_one(world):
     assert f"H2S expired on {expired}" in v[0].message
     # The valid person walks in; the expired one is refused, warned, and the owner told.
     C.record_entry(w.engine, w.e2, w.gas, at=T, actor="system:gate")
-    with pytest.raises(C.AccessRefused, match="H2S expired"):
+    with pytest.raises(AccessRefused, match="H2S expired"):
         C.record_entry(w.engine, w.e3, w.gas, at=T, actor="system:gate")
     with Session(w.engine) as s:
         warns = s.scalars(sa.select(m.EntryWarning).where(m.EntryWarning.area_id == w.gas,

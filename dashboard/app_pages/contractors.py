@@ -12,7 +12,8 @@ from dashboard import core
 from db.queries import contractors as cq
 from db.queries import training as tq
 from qhse.settings import get_settings
-from qhse.services.contractors import APPROVER_ROLES, JOB_APPROVER_ROLES, ContractorError, approve_company, approve_job
+from qhse.domain.contractors import ContractorError, approval_capacities, may_approve_jobs
+from qhse.services.contractors import approve_company, approve_job
 
 ctx = core.page_context()
 f = ctx.filters
@@ -50,7 +51,7 @@ with t_comp:
                                 "approved_legal_by": ctx.tr("Legal approval", "法务审批"),
                                 "workers": ctx.tr("Workers", "人员"), "inducted": ctx.tr("Inducted", "已通过入场培训"),
                                 "open_jobs": ctx.tr("Open jobs", "进行中作业")})
-    capacities = [c for c, roles in APPROVER_ROLES.items() if ctx.scope.role in roles]
+    capacities = list(approval_capacities(ctx.scope))
     todo = comp[comp["status"] != "approved"]
     if capacities and not todo.empty:
         with st.container(border=True):
@@ -127,7 +128,7 @@ with t_jobs:
                     if len(imgs) < len(k["photos"]):
                         st.caption(ctx.tr(f"{len(k['photos']) - len(imgs)} photo file(s) not found on this server.",
                                           f"{len(k['photos']) - len(imgs)} 张照片在本服务器上未找到。"))
-            if j["status"] == "requested" and ctx.scope.role in JOB_APPROVER_ROLES:
+            if j["status"] == "requested" and may_approve_jobs(ctx.scope):
                 if st.button(ctx.tr("Approve this job", "批准该作业"), type="primary", key="ct.jobapprove"):
                     try:
                         approve_job(core.engine(), int(jid), actor=ctx.scope)

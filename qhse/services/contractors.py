@@ -1,26 +1,16 @@
 """Contractor control: approvals, qualifications, induction, jobs, site access, checks and sign-off.
 
-Rules (one place each):
-
-* a company works on site only once approved twice, by a **safety** approver and a
-  **legal** approver who are different people, with its licence and safety licence valid;
-* a worker passes the site induction with a score at or above the pass mark (default
-  80 %, per site in ``site.settings["induction_pass_mark"]``);
-* a job declares its scope, area, work types, workers and time window; every worker must
-  belong to the company, have passed the induction and hold a valid certificate for each
-  special work type for the whole window;
-* access is granted only to a worker of an approved job for that area, inside the job's
-  window, while the company, the induction and the certificates are valid, no supervisor
-  has stopped the work, and no training-gating rule bars entry (``qhse.services.gating``);
-* a supervisor's site check is recorded with at least one photo;
-* a job is completed when every party (contractor, supervisor, area owner, safety) has
-  signed off, and nobody of the job is still inside.
+The rules (two different approvers, induction pass mark, certificates per work type, the
+access window, site checks with photos, sign-off by every party) are
+:mod:`qhse.domain.contractors`; here the rows are read and written.
 
 Every write names its actor as a :class:`~qhse.domain.access.Scope`: a platform user (whose
-role must hold ``manage_contractors``, ``record_access`` for the gate, or the approver
-roles below, on the site concerned) or a ``system:`` actor such as ``system:gate`` (see
-:mod:`qhse.services.actors`); free text is refused.  Each write appends an ``audit_log`` row with
-the user id in the same transaction as the change.
+role must hold ``manage_contractors``, ``record_access`` for the gate, or the approval
+permissions ``approve_contractor_safety`` / ``approve_contractor_legal`` /
+``approve_contractor_jobs`` of :mod:`qhse.domain.access`, on the site concerned) or a
+``system:`` actor such as ``system:gate`` (see :mod:`qhse.services.actors`); free text is
+refused.  Each write appends an ``audit_log`` row with the user id in the same transaction
+as the change.
 """
 
 from __future__ import annotations
@@ -29,78 +19,43 @@ import datetime as dt
 import hashlib
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import models as m
-from db.models.response import CHECK_RESULTS, SIGNOFF_PARTIES
 from db.queries import audit
 from db.queries.scope import site_filter
+from qhse.domain import access
+from qhse.domain import contractors as rules
 from qhse.domain.access import Scope
+from qhse.domain.contractors import (
+    COMPANY_LICENCE_KIND,
+    MAX_PHOTO_BYTES,
+    AccessDecision,
+    AccessRefused,
+    ContractorError,
+    InductionResult,
+    approve,
+    aware,
+    check_approver,
+    check_job_approver,
+    check_job_request,
+    check_party,
+    check_site_check,
+    induction_score,
+    job_window_problems,
+    parties_missing,
+    photo_extension,
+    stopped_reason,
+)
 
 UTC = dt.UTC
-DEFAULT_PASS_MARK = 80.0
-CAPACITIES = ("safety", "legal")
-# Who may give each approval (roles of qhse.services.access).
-APPROVER_ROLES: dict[str, frozenset[str]] = {
-    "safety": frozenset({"admin", "plant_manager"}),
-    "legal": frozenset({"admin", "group_manager", "plant_head"}),
-}
-# Roles that approve jobs (the safety function of the plant).
-JOB_APPROVER_ROLES = frozenset({"admin", "plant_manager"})
-# Certificate a worker needs for each special work type.
-WORK_TYPE_QUALIFICATIONS: dict[str, str] = {
-    "hot_work": "welder",
-    "electrical": "electrician",
-    "work_at_height": "work_at_height",
-    "confined_space": "confined_space",
-}
-WORK_TYPES = tuple(WORK_TYPE_QUALIFICATIONS) + ("general",)
-COMPANY_LICENCE_KIND = "safety_licence"
-PHOTO_TYPES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG\r\n\x1a\n": ".png"}
-MAX_PHOTO_BYTES = 20 * 1024 * 1024
-
-
-class ContractorError(ValueError):
-    """A request the rules refuse, or bad input; the message says why in one line."""
-
-
-class AccessRefused(ContractorError):
-    def __init__(self, reasons: list[str]):
-        self.reasons = reasons
-        super().__init__("access refused: " + "; ".join(reasons))
-
-
-@dataclass
-class InductionResult:
-    attempt_id: int
-    person_id: int
-    score: float
-    pass_mark: float
-    passed: bool
-
-    def describe(self) -> str:
-        verdict = "passed" if self.passed else "refused (below the pass mark)"
-        return f"induction {verdict}: score {self.score:g} %, pass mark {self.pass_mark:g} %"
-
-
-@dataclass
-class AccessDecision:
-    allowed: bool
-    reasons: list[str] = field(default_factory=list)
-    job_id: int | None = None
-    gating: list = field(default_factory=list)  # qhse.services.gating.Violation
 
 
 def _now(at: dt.datetime | None) -> dt.datetime:
-    if at is None:
-        return dt.datetime.now(UTC)
-    if at.tzinfo is None:
-        raise ContractorError("times must carry a time zone")
-    return at
+    return aware(at)
 
 
 def _who(actor: object) -> Scope:
@@ -115,7 +70,6 @@ def _who(actor: object) -> Scope:
 
 def _allow(actor: Scope, permission: str | None, site_id: int | None = None) -> None:
     """A platform user needs ``permission`` (and ``site_id`` in scope); system actors act everywhere."""
-    from qhse.domain import access
     from qhse.services import actors
 
     if actors.is_system(actor):
@@ -141,40 +95,18 @@ def _get(s: Session, model, id_: int, what: str):
     return obj
 
 
+# ------------------------------------------------------------------------------ companies
 def pass_mark(site: m.Site | None) -> float:
     """The induction pass mark (percent) at a site."""
-    val = ((site.settings or {}).get("induction_pass_mark") if site is not None else None)
-    if val is None:
-        return DEFAULT_PASS_MARK
-    try:
-        v = float(val)
-    except (TypeError, ValueError):
-        raise ContractorError(f"site {site.code}: settings.induction_pass_mark must be a number, got {val!r}") from None
-    if not 0 <= v <= 100:
-        raise ContractorError(f"site {site.code}: settings.induction_pass_mark must be between 0 and 100, got {v:g}")
-    return v
+    return rules.pass_mark(site)
 
 
-def _valid_on(expires_on: dt.date | None, day: dt.date) -> bool:
-    return expires_on is None or expires_on >= day
-
-
-# ------------------------------------------------------------------------------ companies
-def company_problems(s: Session, company: m.ContractorCompany, day: dt.date, *, need_approval: bool = True) -> list[str]:
+def company_problems(s: Session, company: m.ContractorCompany, day: dt.date, *,
+                     need_approval: bool = True) -> list[str]:
     """Why the company may not work on ``day`` (empty: it may)."""
-    out = []
-    if need_approval and company.status != "approved":
-        out.append(f"company {company.name!r} is {company.status}, not approved")
-    if company.licence_expires_on is not None and company.licence_expires_on < day:
-        out.append(f"company licence expired on {company.licence_expires_on}")
     lic = s.scalars(sa.select(m.Qualification).where(m.Qualification.company_id == company.id,
                                                      m.Qualification.kind == COMPANY_LICENCE_KIND)).all()
-    if not lic:
-        out.append(f"company has no {COMPANY_LICENCE_KIND.replace('_', ' ')} on file")
-    elif not any(_valid_on(q.expires_on, day) for q in lic):
-        latest = max(q.expires_on for q in lic if q.expires_on)
-        out.append(f"company {COMPANY_LICENCE_KIND.replace('_', ' ')} expired on {latest}")
-    return out
+    return rules.company_problems(company, lic, day, need_approval=need_approval)
 
 
 def approve_company(engine: sa.Engine, company_id: int, capacity: str, *, actor: Scope | str,
@@ -183,37 +115,18 @@ def approve_company(engine: sa.Engine, company_id: int, capacity: str, *, actor:
     that capacity); returns the company's status afterwards."""
     at = _now(at)
     who = _who(actor)
-    if capacity not in CAPACITIES:
-        raise ContractorError(f"approval capacity must be one of {', '.join(CAPACITIES)}, got {capacity!r}")
+    check_approver(who, capacity)
     approver, approver_role = who.username[:120], who.role
-    if approver_role not in APPROVER_ROLES[capacity]:
-        raise ContractorError(f"role {approver_role!r} may not give the {capacity} approval "
-                              f"(allowed: {', '.join(sorted(APPROVER_ROLES[capacity]))})")
     with Session(engine) as s, s.begin():
         c = _get(s, m.ContractorCompany, company_id, "contractor company")
-        if c.status == "suspended":
-            raise ContractorError(f"company {c.name!r} is suspended; lift the suspension first")
-        problems = company_problems(s, c, at.date(), need_approval=False)
-        if problems:
-            raise ContractorError("cannot approve: " + "; ".join(problems))
-        other = c.approved_legal_by if capacity == "safety" else c.approved_safety_by
-        if other and other == approver:
-            raise ContractorError(f"{approver} already gave the other approval; safety and legal approvals "
-                                  "must come from different people")
-        if capacity == "safety":
-            c.approved_safety_by, c.approved_safety_at = approver, at
-        else:
-            c.approved_legal_by, c.approved_legal_at = approver, at
-        if c.approved_safety_by and c.approved_legal_by:
-            c.status = "approved"
+        problems = [] if c.status == "suspended" else company_problems(s, c, at.date(), need_approval=False)
+        status = approve(c, capacity, approver, at, problems)
         _audit(s, who, f"approve_contractor_{capacity}", "contractor_company", c.id, role=approver_role,
-               status=c.status)
-        return c.status
+               status=status)
+        return status
 
 
 def suspend_company(engine: sa.Engine, company_id: int, *, actor: Scope | str, reason: str) -> None:
-    from qhse.domain import access
-
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
     if not (reason or "").strip():
@@ -228,8 +141,6 @@ def suspend_company(engine: sa.Engine, company_id: int, *, actor: Scope | str, r
 def add_qualification(engine: sa.Engine, *, actor: Scope | str, kind: str, expires_on: dt.date | None,
                       number: str | None = None, company_id: int | None = None, person_id: int | None = None) -> int:
     """File a company licence or a worker's certificate."""
-    from qhse.domain import access
-
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
     if (company_id is None) == (person_id is None):
@@ -254,17 +165,10 @@ def add_qualification(engine: sa.Engine, *, actor: Scope | str, kind: str, expir
 def record_induction(engine: sa.Engine, person_id: int, score: float, *, actor: Scope | str,
                      at: dt.datetime | None = None) -> InductionResult:
     """Record an induction test; below the site's pass mark the worker stays refused."""
-    from qhse.domain import access
-
     at = _now(at)
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
-    try:
-        score = float(score)
-    except (TypeError, ValueError):
-        raise ContractorError(f"score must be a number, got {score!r}") from None
-    if not 0 <= score <= 100:
-        raise ContractorError(f"score must be between 0 and 100 (percent), got {score:g}")
+    score = induction_score(score)
     with Session(engine) as s, s.begin():
         p = _get(s, m.Person, person_id, "person")
         _allow(who, None, p.site_id)
@@ -289,33 +193,9 @@ def record_induction(engine: sa.Engine, person_id: int, score: float, *, actor: 
 def worker_problems(s: Session, person: m.Person, company_id: int | None, work_types: Iterable[str],
                     day: dt.date, until: dt.date | None = None) -> list[str]:
     """Why this worker may not work (on ``day``, and up to ``until`` for certificates)."""
-    out = []
-    who = f"{person.name} ({person.employee_no})"
-    if person.kind != "contractor":
-        out.append(f"{who} is not a contractor's worker")
-    if company_id is not None and person.contractor_company_id != company_id:
-        out.append(f"{who} does not work for this company")
-    if not person.active:
-        out.append(f"{who} is inactive")
     mark = pass_mark(s.get(m.Site, person.site_id))
-    if person.induction_passed_at is None or person.induction_score is None or person.induction_score < mark:
-        score = "not taken" if person.induction_score is None else f"{person.induction_score:g} %"
-        out.append(f"{who} has not passed the induction (score {score}, pass mark {mark:g} %)")
     quals = s.scalars(sa.select(m.Qualification).where(m.Qualification.person_id == person.id)).all()
-    last = until or day
-    for wt in sorted(set(work_types)):
-        need = WORK_TYPE_QUALIFICATIONS.get(wt)
-        if need is None:
-            continue
-        mine = [q for q in quals if q.kind == need]
-        if not mine:
-            out.append(f"{who} holds no {need.replace('_', ' ')} certificate (needed for {wt.replace('_', ' ')})")
-        elif not any(_valid_on(q.expires_on, last) for q in mine):
-            exp = max((q.expires_on for q in mine if q.expires_on), default=None)
-            when = "expired" if exp and exp < day else "expires"
-            out.append(f"{who}'s {need.replace('_', ' ')} certificate {when} on {exp}"
-                       + ("" if when == "expired" else f", before the job ends ({last})"))
-    return out
+    return rules.worker_problems(person, company_id, work_types, day, mark, quals, until)
 
 
 # ------------------------------------------------------------------------------------ jobs
@@ -323,20 +203,10 @@ def create_job(engine: sa.Engine, *, actor: Scope | str, company_id: int, area_i
                work_types: Sequence[str], starts_at: dt.datetime, ends_at: dt.datetime, worker_ids: Sequence[int],
                supervisor_person_id: int | None = None) -> int:
     """Declare a job (status 'requested'); every worker is checked against the job."""
-    from qhse.domain import access
-
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
     starts_at, ends_at = _now(starts_at), _now(ends_at)
-    if ends_at <= starts_at:
-        raise ContractorError("the job's window must end after it starts")
-    if not scope or not scope.strip():
-        raise ContractorError("the job needs a scope of work")
-    bad = [w for w in work_types if w not in WORK_TYPES]
-    if bad:
-        raise ContractorError(f"unknown work type(s) {', '.join(bad)} (use {', '.join(WORK_TYPES)})")
-    if not worker_ids:
-        raise ContractorError("the job needs at least one worker")
+    check_job_request(scope, work_types, starts_at, ends_at, worker_ids)
     with Session(engine) as s, s.begin():
         c = _get(s, m.ContractorCompany, company_id, "contractor company")
         area = _get(s, m.Area, area_id, "area")
@@ -371,9 +241,7 @@ def approve_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, at: dt.da
     at = _now(at)
     who = _who(actor)
     approver, approver_role = who.username[:120], who.role
-    if approver_role not in JOB_APPROVER_ROLES:
-        raise ContractorError(f"role {approver_role!r} may not approve contractor jobs "
-                              f"(allowed: {', '.join(sorted(JOB_APPROVER_ROLES))})")
+    check_job_approver(who)
     with Session(engine) as s, s.begin():
         job = _get(s, m.ContractorJob, job_id, "contractor job")
         if not who.allows_site(job.site_id):
@@ -394,8 +262,6 @@ def approve_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, at: dt.da
 
 
 def cancel_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, reason: str) -> None:
-    from qhse.domain import access
-
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
     with Session(engine) as s, s.begin():
@@ -436,21 +302,16 @@ def check_access(s: Session, person_id: int, area_id: int, at: dt.datetime) -> A
             .where(m.ContractorJobWorker.person_id == p.id, m.ContractorJob.area_id == area.id,
                    m.ContractorJob.status.in_(("approved", "active")))
             .order_by(m.ContractorJob.starts_at)))
-        current = [j for j in jobs if j.starts_at <= at < j.ends_at]
-        if not jobs:
-            reasons.append(f"{p.name} has no approved job in {area.name}")
-        elif not current:
-            windows = ", ".join(f"#{j.id} {j.starts_at:%Y-%m-%d %H:%M}-{j.ends_at:%Y-%m-%d %H:%M} UTC" for j in jobs[:3])
-            reasons.append(f"{at:%Y-%m-%d %H:%M} UTC is outside the approved window ({windows})")
-        else:
-            job = current[0]
+        job, why = job_window_problems(p, area, jobs, at)
+        reasons += why
+        if job is not None:
             job_id = job.id
             c = s.get(m.ContractorCompany, job.company_id)
             reasons += company_problems(s, c, at.date())
             reasons += worker_problems(s, p, c.id, job.work_types or [], at.date())
             stop = _stopped(s, job.id, at)
             if stop is not None:
-                reasons.append(f"work stopped by the supervisor's check #{stop.id} at {stop.checked_at:%Y-%m-%d %H:%M}")
+                reasons.append(stopped_reason(stop))
     elif not p.active:
         reasons.append(f"{p.name} is inactive")
     violations = gating.evaluate(s, [p.id], area, at)
@@ -465,7 +326,6 @@ def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, actor: Scop
     A refusal is written to the audit log; a refusal by a training-gating rule also raises
     the no-entry warning and notifies the area owner.
     """
-    from qhse.domain import access
     from qhse.services import gating
 
     at = _now(at)
@@ -504,8 +364,6 @@ def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, actor: Scop
 def record_exit(engine: sa.Engine, person_id: int, *, actor: Scope | str, area_id: int | None = None,
                 at: dt.datetime | None = None) -> int:
     """Close the person's open access records (in one area or all, of the actor's sites); returns how many."""
-    from qhse.domain import access
-
     at = _now(at)
     who = _who(actor)
     _allow(who, access.RECORD_ACCESS)
@@ -533,8 +391,7 @@ def _store_photo(src: Path, job_id: int, data_dir: Path) -> str:
     size = src.stat().st_size
     if size == 0 or size > MAX_PHOTO_BYTES:
         raise ContractorError(f"photo {src} is {size:,} bytes (must be 1 byte to {MAX_PHOTO_BYTES // 2**20} MiB)")
-    head = src.read_bytes()[:16]
-    ext = next((e for magic, e in PHOTO_TYPES.items() if head.startswith(magic)), None)
+    ext = photo_extension(src.read_bytes()[:16])
     if ext is None:
         raise ContractorError(f"photo {src} is not a JPEG or PNG image")
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:20]
@@ -552,17 +409,10 @@ def record_check(engine: sa.Engine, job_id: int, *, actor: Scope | str, result: 
                  supervisor_person_id: int | None = None, note: str | None = None, at: dt.datetime | None = None,
                  data_dir: Path | None = None) -> int:
     """Record a supervisor's site check with its photos (copied under the data directory)."""
-    from qhse.domain import access
-
     at = _now(at)
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
-    if result not in CHECK_RESULTS:
-        raise ContractorError(f"check result must be one of {', '.join(CHECK_RESULTS)}, got {result!r}")
-    if not photos:
-        raise ContractorError("a site check is recorded with at least one photo")
-    if result != "ok" and not (note and note.strip()):
-        raise ContractorError(f"a check with result {result!r} needs a note saying what was found")
+    check_site_check(result, photos, note)
     if data_dir is None:
         from qhse.settings import get_settings
 
@@ -597,13 +447,10 @@ def sign_off(engine: sa.Engine, job_id: int, *, party: str, actor: Scope | str, 
              at: dt.datetime | None = None) -> tuple[list[str], bool]:
     """One party's completion sign-off, recorded by ``actor`` (stored as the signer);
     returns (parties still to sign, completed)."""
-    from qhse.domain import access
-
     at = _now(at)
     who = _who(actor)
     _allow(who, access.MANAGE_CONTRACTORS)
-    if party not in SIGNOFF_PARTIES:
-        raise ContractorError(f"party must be one of {', '.join(SIGNOFF_PARTIES)}, got {party!r}")
+    check_party(party)
     with Session(engine) as s, s.begin():
         job = _get(s, m.ContractorJob, job_id, "contractor job")
         _allow(who, None, job.site_id)
@@ -618,7 +465,7 @@ def sign_off(engine: sa.Engine, job_id: int, *, party: str, actor: Scope | str, 
             raise ContractorError(f"the {party} has already signed off job #{job.id}")
         s.add(m.JobSignoff(job_id=job.id, party=party, signed_by=who.username[:120], signed_at=at, note=note))
         done.add(party)
-        missing = [p for p in SIGNOFF_PARTIES if p not in done]
+        missing = parties_missing(done)
         if not missing:
             job.status = "completed"
         _audit(s, who, "contractor_sign_off", "contractor_job", job.id, site_id=job.site_id, party=party, note=note,

@@ -19,8 +19,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` from a checkou
 import streamlit as st  # noqa: E402
 
 from dashboard import core, i18n  # noqa: E402
-from dashboard.pages import PAGES, SECTIONS  # noqa: E402
-from qhse.domain import access  # noqa: E402
+from dashboard.pages import PAGES, SECTIONS, allowed_pages  # noqa: E402
 from qhse.services.access import scope_for_user
 
 # A local icon: a Material icon name would make every browser fetch it from a font CDN.
@@ -99,7 +98,7 @@ def main() -> None:
         return
     scope = scope_for_user(user)
     loc = core.locale()
-    allowed = {p.key for p in PAGES if access.can(scope, p.permission)}
+    allowed = {p.key for p in allowed_pages(scope)}
     first_allowed = next((p.key for p in PAGES if p.key in allowed), None)
     sections: dict[str, list] = {}
     spec_by_page: list[tuple[object, object]] = []
@@ -133,7 +132,8 @@ def main() -> None:
         st.warning(core.t("no_sites"))
         st.stop()
     filters = core.render_filters(scope, show=spec.filters)
-    st.session_state["_ctx"] = core.PageContext(user=user, scope=scope, filters=filters, locale=loc)
+    st.session_state["_ctx"] = core.PageContext(user=user, scope=scope, filters=filters, locale=loc, page=spec)
+    st.title(spec.title(loc))  # every page's title comes from the registry
     pg.run()
 
 

@@ -150,10 +150,6 @@ def t(key: str, **kw) -> str:
     return i18n.lookup(locale(), key, **kw)
 
 
-def tr(en: str, zh: str) -> str:
-    return i18n.tr_for(locale(), en, zh)
-
-
 # -- user and scope ------------------------------------------------------------------------
 @st.cache_data(ttl=10, show_spinner=False)
 def _load_user(url: str, user_id: int):
@@ -394,12 +390,20 @@ class PageContext:
     scope: Scope
     filters: Filters
     locale: str
+    page: object = None  # the dashboard.pages.PageSpec being run (app.py draws its title)
+
+    def can(self, permission: str) -> bool:
+        """May the signed-in user do ``permission`` (a ``qhse.domain.access`` permission)? The access
+        policy decides; pages never test role names."""
+        from qhse.domain import access
+
+        return access.can(self.scope, permission)
 
     def t(self, key: str, **kw) -> str:
         return i18n.lookup(self.locale, key, **kw)
 
-    def tr(self, en: str, zh: str) -> str:
-        return i18n.tr_for(self.locale, en, zh)
+    def label(self, vocabulary: str, value, default: str | None = None) -> str:
+        return i18n.label(self.locale, vocabulary, value, default)
 
     def num(self, x, digits: int = 0, compact: bool = False) -> str:
         return i18n.format_number(self.locale, x, digits, compact)

@@ -5,7 +5,9 @@ To add a page:
 1. write ``dashboard/app_pages/<name>.py``: a plain Streamlit script that gets its
    context with ``ctx = core.page_context()`` (user scope, filters, locale, helpers),
    reads data only through ``core.fetch(db.queries.<module>.<function>, ctx.scope, ...)``
-   (cached, scope applied in the query layer) and draws; no SQL, no business rules;
+   (cached, scope applied in the query layer) and draws; no SQL, no business rules, no role
+   names (``ctx.can(permission)`` asks the access policy), text from the catalog in
+   ``dashboard/i18n.py`` (``ctx.t(key)``); its title is the one below (``app.py`` draws it);
 2. add a ``PageSpec`` line to ``PAGES`` below (section, file, English and Chinese title,
    Material icon, the permission from ``qhse.domain.access`` that opens it, ``filters=True`` if
    it uses the shared site / area / period filters);
@@ -82,5 +84,6 @@ def by_key(key: str) -> PageSpec:
     raise KeyError(key)
 
 
-def allowed_pages(role: str) -> list[PageSpec]:
-    return [p for p in PAGES if A.can(role, p.permission)]
+def allowed_pages(role_or_scope) -> list[PageSpec]:
+    """The pages a role (or a caller's Scope) may open, in registry order."""
+    return [p for p in PAGES if A.can(role_or_scope, p.permission)]

@@ -10,9 +10,8 @@ from qhse.domain import access
 from qhse.services.auth import AuthError, add_user, set_active, set_password, set_role_and_sites
 
 ctx = core.page_context()
-st.title(ctx.tr("Users and audit", "用户与审计"))
 
-tab_users, tab_audit = st.tabs([ctx.tr("Users", "用户"), ctx.tr("Audit log", "审计日志")])
+tab_users, tab_audit = st.tabs([ctx.t("admin.users"), ctx.t("admin.audit_log")])
 
 with tab_users:
     df = core.fetch(users.list_users, ctx.scope, ttl="live")
@@ -21,25 +20,25 @@ with tab_users:
                   last_login_at=df["last_login_at"].map(ctx.datetime)),
         hide_index=True, width="stretch",
         column_order=["username", "display_name", "role", "all_sites", "sites", "locale", "active", "last_login_at"],
-        column_config={"username": ctx.tr("Username", "用户名"), "display_name": ctx.tr("Name", "姓名"),
-                       "role": ctx.tr("Role", "角色"), "all_sites": ctx.tr("All sites", "全部工厂"),
-                       "sites": ctx.tr("Sites", "工厂"), "locale": ctx.tr("Language", "语言"),
-                       "active": ctx.tr("Active", "启用"), "last_login_at": ctx.tr("Last sign-in", "最近登录")})
+        column_config={"username": ctx.t("login.username"), "display_name": ctx.t("name"),
+                       "role": ctx.t("role"), "all_sites": ctx.t("admin.all_sites"),
+                       "sites": ctx.t("filter.sites"), "locale": ctx.t("language"),
+                       "active": ctx.t("admin.active"), "last_login_at": ctx.t("admin.last_sign_in")})
     site_df = core.fetch(org.sites, ctx.scope, ttl="slow")
     site_codes = dict(zip(site_df["code"], site_df["id"]))
     roles = list(access.ROLE_PERMISSIONS)
 
     c1, c2 = st.columns(2)
     with c1, st.form("add_user", clear_on_submit=True):
-        st.subheader(ctx.tr("Add a user", "新增用户"))
-        username = st.text_input(ctx.tr("Username", "用户名"), key="adm.new.username")
-        name = st.text_input(ctx.tr("Display name", "显示名称"), key="adm.new.name")
-        role = st.selectbox(ctx.tr("Role", "角色"), roles, format_func=lambda r: ctx.t(f"role.{r}"), key="adm.new.role")
-        all_sites = st.checkbox(ctx.tr("Every site", "全部工厂"), key="adm.new.all", disabled=not ctx.scope.all_sites)
-        sites = st.multiselect(ctx.tr("Sites", "工厂"), list(site_codes), key="adm.new.sites")
-        locale = st.selectbox(ctx.tr("Language", "语言"), ["en", "zh"], key="adm.new.locale")
-        pw = st.text_input(ctx.tr("Initial password", "初始密码"), type="password", key="adm.new.pw")
-        if st.form_submit_button(ctx.tr("Add user", "新增"), type="primary"):
+        st.subheader(ctx.t("admin.add_a_user"))
+        username = st.text_input(ctx.t("login.username"), key="adm.new.username")
+        name = st.text_input(ctx.t("admin.display_name"), key="adm.new.name")
+        role = st.selectbox(ctx.t("role"), roles, format_func=lambda r: ctx.t(f"role.{r}"), key="adm.new.role")
+        all_sites = st.checkbox(ctx.t("admin.every_site"), key="adm.new.all", disabled=not ctx.scope.all_sites)
+        sites = st.multiselect(ctx.t("filter.sites"), list(site_codes), key="adm.new.sites")
+        locale = st.selectbox(ctx.t("language"), ["en", "zh"], key="adm.new.locale")
+        pw = st.text_input(ctx.t("admin.initial_password"), type="password", key="adm.new.pw")
+        if st.form_submit_button(ctx.t("admin.add_user"), type="primary"):
             try:
                 add_user(core.engine(), username=username, password=pw, role=role, display_name=name or None,
                          locale=locale, site_codes=sites, all_sites=all_sites, actor=ctx.scope)
@@ -47,14 +46,14 @@ with tab_users:
                 st.error(str(exc))
             else:
                 core.invalidate("live")
-                st.success(ctx.tr(f"User {core.plain(username)} added.", f"已新增用户 {core.plain(username)}。"))
+                st.success(ctx.t("admin.user_username_added", username=core.plain(username)))
 
     with c2:
-        st.subheader(ctx.tr("Change a user", "修改用户"))
+        st.subheader(ctx.t("admin.change_a_user"))
         if df.empty:
             st.info(ctx.t("no_data"))
         else:
-            pick = st.selectbox(ctx.tr("User", "用户"), df["username"].tolist(), key="adm.edit.user")
+            pick = st.selectbox(ctx.t("admin.user"), df["username"].tolist(), key="adm.edit.user")
             row = df[df["username"] == pick].iloc[0]
             uid = int(row["id"])
             # Every widget below is keyed by the chosen user, so picking another user shows that user's
@@ -64,19 +63,18 @@ with tab_users:
             visible = [c for c in current if c in site_codes]  # sites outside the admin's scope are not offered
             hidden_n = len(current) - len(visible)
             with st.form(f"edit_user.{k}"):
-                role = st.selectbox(ctx.tr("Role", "角色"), roles, index=roles.index(row["role"]),
+                role = st.selectbox(ctx.t("role"), roles, index=roles.index(row["role"]),
                                     format_func=lambda r: ctx.t(f"role.{r}"), key=f"adm.edit.role.{k}")
-                all_sites = st.checkbox(ctx.tr("Every site", "全部工厂"), value=bool(row["all_sites"]),
+                all_sites = st.checkbox(ctx.t("admin.every_site"), value=bool(row["all_sites"]),
                                         key=f"adm.edit.all.{k}", disabled=not ctx.scope.all_sites)
-                sites = st.multiselect(ctx.tr("Sites", "工厂"), list(site_codes), default=visible,
+                sites = st.multiselect(ctx.t("filter.sites"), list(site_codes), default=visible,
                                        key=f"adm.edit.sites.{k}")
                 if hidden_n:
-                    st.caption(ctx.tr(f"Also {hidden_n} site(s) outside your sites (kept as they are).",
-                                      f"另有 {hidden_n} 个不在您范围内的工厂（保持不变）。"))
-                active = st.checkbox(ctx.tr("Active", "启用"), value=bool(row["active"]), key=f"adm.edit.active.{k}")
-                pw = st.text_input(ctx.tr("New password (optional)", "新密码（可选）"), type="password",
+                    st.caption(ctx.t("admin.also_hidden_n_site_s_outside", hidden_n=hidden_n))
+                active = st.checkbox(ctx.t("admin.active"), value=bool(row["active"]), key=f"adm.edit.active.{k}")
+                pw = st.text_input(ctx.t("admin.new_password_optional"), type="password",
                                    key=f"adm.edit.pw.{k}")
-                if st.form_submit_button(ctx.tr("Save", "保存"), type="primary"):
+                if st.form_submit_button(ctx.t("save"), type="primary"):
                     try:
                         if role != row["role"] or all_sites != bool(row["all_sites"]) or sorted(sites) != sorted(visible):
                             set_role_and_sites(core.engine(), ctx.scope, uid, role=role, all_sites=all_sites,
@@ -93,10 +91,10 @@ with tab_users:
 
 with tab_audit:
     c1, c2, c3 = st.columns(3)
-    action = c1.text_input(ctx.tr("Action", "操作"), key="adm.audit.action",
+    action = c1.text_input(ctx.t("admin.action"), key="adm.audit.action",
                            placeholder="login, acknowledge_alarm, read_sensitive, ...")
-    who = c2.text_input(ctx.tr("User", "用户"), key="adm.audit.user")
-    sens = c3.checkbox(ctx.tr("Sensitive reads only", "仅敏感数据读取"), key="adm.audit.sens")
+    who = c2.text_input(ctx.t("admin.user"), key="adm.audit.user")
+    sens = c3.checkbox(ctx.t("admin.sensitive_reads_only"), key="adm.audit.sens")
     log = core.fetch(audit.recent, ctx.scope, limit=500, action=action.strip() or None,
                      username=who.strip().lower() or None, sensitive_only=sens, ttl="live")
     counts = core.fetch(audit.action_counts, ctx.scope, ttl="live")
@@ -107,7 +105,7 @@ with tab_audit:
     else:
         st.dataframe(log.assign(at=log["at"].map(ctx.datetime), detail=log["detail"].map(str)), hide_index=True,
                      width="stretch",
-                     column_config={"at": ctx.t("time"), "username": ctx.tr("User", "用户"),
-                                    "action": ctx.tr("Action", "操作"), "entity": ctx.tr("Object", "对象"),
-                                    "entity_id": "ID", "sensitive": ctx.tr("Sensitive", "敏感"),
-                                    "detail": ctx.tr("Detail", "详情")})
+                     column_config={"at": ctx.t("time"), "username": ctx.t("admin.user"),
+                                    "action": ctx.t("admin.action"), "entity": ctx.t("admin.object"),
+                                    "entity_id": "ID", "sensitive": ctx.t("admin.sensitive"),
+                                    "detail": ctx.t("admin.detail")})

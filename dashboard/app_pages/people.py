@@ -6,38 +6,38 @@ import streamlit as st
 
 from dashboard import core
 from db.queries import people
+from qhse.domain import access
 
 ctx = core.page_context()
+sensitive = ctx.can(access.READ_SENSITIVE)  # health fields unmasked (the query layer masks them otherwise)
 f = ctx.filters
 
-st.title(ctx.tr("People and training", "人员与培训"))
 c1, c2 = st.columns([2, 1])
-search = c1.text_input(ctx.tr("Search name or employee number", "搜索姓名或工号"), key="people.search")
-kind = c2.selectbox(ctx.tr("Kind", "类别"), ["", "employee", "contractor"], key="people.kind",
-                    format_func=lambda k: {"": ctx.tr("everyone", "全部"), "employee": ctx.tr("employees", "员工"),
-                                           "contractor": ctx.tr("contractors", "承包商人员")}[k])
+search = c1.text_input(ctx.t("people.search_name_or_employee_number"), key="people.search")
+kind = c2.selectbox(ctx.t("kind"), ["", "employee", "contractor"], key="people.kind",
+                    format_func=lambda k: {"": ctx.t("people.everyone"), "employee": ctx.t("people.employees"),
+                                           "contractor": ctx.t("people.contractors")}[k])
 # Not cached: a read of health data is audited every time it happens.
 df = core.call(people.people, ctx.scope, site_ids=f.site_ids, kind=kind or None, search=search or None)
-if ctx.scope.sensitive:
-    st.caption(ctx.tr("Health fields are shown because your role may read them; this read is recorded in the audit log.",
-                      "您的角色可查看健康信息；本次读取已记入审计日志。"), help=None)
+if sensitive:
+    st.caption(ctx.t("people.health_fields_are_shown_because_your"), help=None)
 else:
-    st.caption(ctx.tr("Health fields are masked for your role.", "您的角色无权查看健康信息，已脱敏显示。"))
+    st.caption(ctx.t("people.health_fields_are_masked_for_your"))
 if df.empty:
     st.info(ctx.t("no_data"))
 else:
     c1, c2, c3 = st.columns(3, border=True)
-    c1.metric(ctx.tr("People", "人数"), ctx.num(len(df)))
-    c2.metric(ctx.tr("With expired training", "有过期培训的人员"), ctx.num(int((df["training_expired"] > 0).sum())))
-    if ctx.scope.sensitive:
-        c3.metric(ctx.tr("Not fit for duty", "不适岗人员"), ctx.num(int((df["fit_for_duty"] == False).sum())))  # noqa: E712
+    c1.metric(ctx.t("people"), ctx.num(len(df)))
+    c2.metric(ctx.t("people.with_expired_training"), ctx.num(int((df["training_expired"] > 0).sum())))
+    if sensitive:
+        c3.metric(ctx.t("people.not_fit_for_duty"), ctx.num(int((df["fit_for_duty"] == False).sum())))  # noqa: E712
     st.dataframe(df.drop(columns=["id"]), hide_index=True, width="stretch",
-                 column_config={"employee_no": ctx.tr("Employee no.", "工号"), "name": ctx.tr("Name", "姓名"),
-                                "kind": ctx.tr("Kind", "类别"), "site": ctx.t("site"),
-                                "department": ctx.tr("Department", "部门"), "post": ctx.tr("Post", "岗位"),
-                                "training_valid": ctx.tr("Valid trainings", "有效培训"),
-                                "training_expired": ctx.tr("Expired trainings", "过期培训"),
-                                "blood_type": ctx.tr("Blood type", "血型"),
-                                "medical_conditions": ctx.tr("Medical conditions", "健康状况"),
-                                "last_medical_exam_on": ctx.tr("Last medical exam", "最近体检"),
-                                "fit_for_duty": ctx.tr("Fit for duty", "适岗")})
+                 column_config={"employee_no": ctx.t("people.employee_no"), "name": ctx.t("name"),
+                                "kind": ctx.t("kind"), "site": ctx.t("site"),
+                                "department": ctx.t("department"), "post": ctx.t("people.post"),
+                                "training_valid": ctx.t("people.valid_trainings"),
+                                "training_expired": ctx.t("people.expired_trainings"),
+                                "blood_type": ctx.t("people.blood_type"),
+                                "medical_conditions": ctx.t("people.medical_conditions"),
+                                "last_medical_exam_on": ctx.t("people.last_medical_exam"),
+                                "fit_for_duty": ctx.t("people.fit_for_duty")})

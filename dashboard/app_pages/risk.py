@@ -11,10 +11,7 @@ from qhse.services import risk
 
 ctx = core.page_context()
 f = ctx.filters
-SEV = {"low": ("Low", "低"), "normal": ("Normal", "一般"), "high": ("High", "较大"), "severe": ("Severe", "重大")}
-CLS = {"low": ("Low", "低"), "medium": ("Medium", "中"), "high": ("High", "高"), "extreme": ("Extreme", "极高")}
 
-st.title(ctx.tr("Risk heatmap", "风险热力图"))
 st.caption(ctx.period_caption())
 
 heat = core.fetch(risk.area_heatmap, ctx.scope, start=f.start, end=f.end, site_ids=f.site_ids, area_ids=f.area_ids)
@@ -34,24 +31,20 @@ def selected(event, default):
 if heat.empty:
     st.info(ctx.t("no_data"))
 else:
-    st.subheader(ctx.tr("Where the risk is: areas by combined risk index", "风险分布：各区域综合风险指数"))
-    st.caption(ctx.tr("Index 0-100 from the area's risk class, hazards by severity, alarms by severity, predicted "
-                      "machine failures and confirmed PPE violations in the period. Each site's areas are ranked "
-                      "from the highest index; click a cell to see what is behind it.",
-                      "指数 0-100，由区域风险等级、按严重程度加权的隐患与报警、设备故障预测和已确认的 PPE 违规综合计算。"
-                      "各工厂区域按指数从高到低排列；点击单元格查看明细。"))
+    st.subheader(ctx.t("risk.where_the_risk_is_areas_by"))
+    st.caption(ctx.t("risk.index_0_100_from_the_area"))
     heat = heat.assign(rank=heat.groupby("site").cumcount() + 1)
     n_rank = int(heat["rank"].max())
     fig = charts.tile_grid(
         x=[f"#{r}" for r in heat["rank"]], y=heat["site"].tolist(), colors=heat["index"].tolist(),
         text=[f"{c}<br><b>{i:.0f}</b>" for c, i in zip(heat["code"], heat["index"])],
         customdata=heat["area_id"].tolist(),
-        hover=[f"{s} · {a} ({rc})<br>{ctx.tr('index', '指数')} {i:.1f}<br>"
-               f"{ctx.tr('hazards', '隐患')} {h} · {ctx.tr('alarms', '报警')} {al} · PPE {p}"
+        hover=[f"{s} · {a} ({rc})<br>{ctx.t('risk.index')} {i:.1f}<br>"
+               f"{ctx.t('risk.hazards')} {h} · {ctx.t('risk.alarms')} {al} · PPE {p}"
                for s, a, rc, i, h, al, p in zip(heat["site"], heat["area"], heat["risk_class"], heat["index"],
                                                 heat["hazards"], heat["alarms"], heat["ppe_violations"])],
-        title="", x_title=ctx.tr("areas, highest risk first", "区域（按风险从高到低）"), y_title=ctx.t("site"),
-        colorscale="YlOrRd", cmin=0, cmax=100, colorbar=ctx.tr("index", "指数"),
+        title="", x_title=ctx.t("risk.areas_highest_risk_first"), y_title=ctx.t("site"),
+        colorscale="YlOrRd", cmin=0, cmax=100, colorbar=ctx.t("risk.index"),
         x_order=[f"#{r}" for r in range(1, n_rank + 1)], y_order=sorted(heat["site"].unique()),
         height=120 + 80 * heat["site"].nunique(), tile_px=64)
     ev = st.plotly_chart(fig, key="risk.heat", on_select="rerun", selection_mode="points")
@@ -60,29 +53,28 @@ else:
     clicked = selected(ev, None)
     if clicked is not None and int(clicked) in labels:
         st.session_state["risk.area"] = int(clicked)
-    area_id = st.selectbox(ctx.tr("Items of area", "区域明细"), list(labels), format_func=labels.get, key="risk.area")
+    area_id = st.selectbox(ctx.t("risk.items_of_area"), list(labels), format_func=labels.get, key="risk.area")
     items = core.fetch(riskq.area_items, ctx.scope, int(area_id), start=f.start, end=f.end) if area_id else {}
     if items:
-        t1, t2, t3, t4 = st.tabs([ctx.tr(f"Hazards ({len(items['hazards'])})", f"隐患（{len(items['hazards'])}）"),
-                                  ctx.tr(f"Alarms ({len(items['alarms'])})", f"报警（{len(items['alarms'])}）"),
-                                  ctx.tr(f"Predicted failures ({len(items['predictions'])})",
-                                         f"故障预测（{len(items['predictions'])}）"),
-                                  ctx.tr(f"PPE violations ({len(items['ppe'])})", f"PPE 违规（{len(items['ppe'])}）")])
-        cfg = {"id": "#", "reported_at": ctx.tr("Reported", "上报时间"), "raised_at": ctx.tr("Raised", "触发时间"),
-               "started_at": ctx.t("time"), "scored_at": ctx.tr("Scored", "评分时间"),
-               "category": ctx.tr("Category", "类别"), "title": ctx.tr("Hazard", "隐患"), "severity": ctx.t("severity"),
-               "likelihood": ctx.tr("Likelihood", "可能性"), "consequence": ctx.tr("Consequence", "后果"),
-               "status": ctx.t("status"), "rule": ctx.tr("Rule", "规则"), "sensor": ctx.t("sensor"),
-               "peak_value": ctx.tr("Peak", "峰值"), "unit": ctx.tr("Unit", "单位"), "asset": ctx.t("asset"),
-               "name": ctx.tr("Name", "名称"), "risk_band": ctx.tr("Risk band", "风险等级"),
-               "label": ctx.tr("Violation", "违规"), "score": ctx.tr("Score", "置信度"),
-               "review_status": ctx.tr("Review", "审核"),
-               "probability": st.column_config.ProgressColumn(ctx.tr("Failure probability", "故障概率"),
+        t1, t2, t3, t4 = st.tabs([ctx.t("risk.hazards_hazards", hazards=len(items['hazards'])),
+                                  ctx.t("risk.alarms_alarms", alarms=len(items['alarms'])),
+                                  ctx.t("risk.predicted_failures_predictions", predictions=len(items['predictions'])),
+                                  ctx.t("risk.ppe_violations_ppe", ppe=len(items['ppe']))])
+        cfg = {"id": "#", "reported_at": ctx.t("reported"), "raised_at": ctx.t("raised"),
+               "started_at": ctx.t("time"), "scored_at": ctx.t("scored"),
+               "category": ctx.t("category"), "title": ctx.t("hazard"), "severity": ctx.t("severity"),
+               "likelihood": ctx.t("risk.likelihood"), "consequence": ctx.t("risk.consequence"),
+               "status": ctx.t("status"), "rule": ctx.t("rule"), "sensor": ctx.t("sensor"),
+               "peak_value": ctx.t("peak"), "unit": ctx.t("unit"), "asset": ctx.t("asset"),
+               "name": ctx.t("item_name"), "risk_band": ctx.t("risk_band"),
+               "label": ctx.t("violation"), "score": ctx.t("score"),
+               "review_status": ctx.t("risk.review"),
+               "probability": st.column_config.ProgressColumn(ctx.t("failure_probability"),
                                                               min_value=0.0, max_value=1.0, format="percent")}
         with t1:
             hz = items["hazards"]
             st.dataframe(hz.assign(reported_at=hz["reported_at"].map(ctx.datetime),
-                                   severity=hz["severity"].map(lambda s: ctx.tr(*SEV.get(s, (s, s))))),
+                                   severity=hz["severity"].map(lambda s: ctx.label("hazard_severity", s))),
                          hide_index=True, width="stretch", column_config=cfg)
         with t2:
             al = items["alarms"]
@@ -96,16 +88,16 @@ else:
             pp = items["ppe"]
             st.dataframe(pp.assign(started_at=pp["started_at"].map(ctx.datetime)), hide_index=True, width="stretch",
                          column_config=cfg)
-    with st.expander(ctx.tr("All areas with their risk components", "全部区域及风险构成")):
+    with st.expander(ctx.t("risk.all_areas_with_their_risk_components")):
         st.dataframe(heat.drop(columns=["area_id", "site_id", "rank"]), hide_index=True, width="stretch",
-                     column_config={"index": st.column_config.ProgressColumn(ctx.tr("Risk index", "风险指数"),
+                     column_config={"index": st.column_config.ProgressColumn(ctx.t("risk_index"),
                                                                              min_value=0, max_value=100, format="%.0f"),
                                     "site": ctx.t("site"), "area": ctx.t("area"),
-                                    "risk_class": ctx.tr("Risk class", "风险等级")})
+                                    "risk_class": ctx.t("risk.risk_class")})
 
 st.divider()
-st.subheader(ctx.tr("Hazard register: likelihood x consequence", "隐患登记：可能性 × 后果矩阵"))
-open_only = st.toggle(ctx.tr("Open hazards only", "仅显示未关闭隐患"), key="risk.open_only")
+st.subheader(ctx.t("risk.hazard_register_likelihood_x_consequence"))
+open_only = st.toggle(ctx.t("risk.open_hazards_only"), key="risk.open_only")
 mx = core.fetch(risk.hazard_matrix, ctx.scope, start=f.start, end=f.end, site_ids=f.site_ids, area_ids=f.area_ids,
                 open_only=open_only)
 counts, classes, reg = mx["counts"], mx["classes"], mx["register"]
@@ -114,9 +106,9 @@ fig = charts.tile_grid(
     x=[str(cq) for _, cq in cells], y=[str(lk) for lk, _ in cells],
     colors=[risk_rules.CLASS_COLORS[classes.loc[lk, cq]] for lk, cq in cells],
     text=[str(int(counts.loc[lk, cq])) for lk, cq in cells], customdata=[f"{lk}x{cq}" for lk, cq in cells],
-    hover=[f"{ctx.tr('likelihood', '可能性')} {lk} × {ctx.tr('consequence', '后果')} {cq}: "
-           f"{ctx.tr(*CLS[classes.loc[lk, cq]])}, {int(counts.loc[lk, cq])}" for lk, cq in cells],
-    title="", x_title=ctx.tr("consequence", "后果"), y_title=ctx.tr("likelihood", "可能性"),
+    hover=[f"{ctx.t('risk.likelihood_2')} {lk} × {ctx.t('risk.consequence_2')} {cq}: "
+           f"{ctx.label('risk.class', classes.loc[lk, cq])}, {int(counts.loc[lk, cq])}" for lk, cq in cells],
+    title="", x_title=ctx.t("risk.consequence_2"), y_title=ctx.t("risk.likelihood_2"),
     x_order=["1", "2", "3", "4", "5"], y_order=["5", "4", "3", "2", "1"], height=460, tile_px=70)
 c1, c2 = st.columns([3, 2])
 with c1:
@@ -124,23 +116,23 @@ with c1:
 with c2:
     by_class = {c: int(counts.values[classes.values == c].sum()) for c in risk_rules.CLASSES}
     for c in reversed(risk_rules.CLASSES):
-        st.metric(ctx.tr(*CLS[c]), ctx.num(by_class[c]))
+        st.metric(ctx.label("risk.class", c), ctx.num(by_class[c]))
 options = [f"{lk}x{cq}" for lk, cq in cells if counts.loc[lk, cq] > 0]
 clicked = selected(ev2, None)
 if clicked in options:
     st.session_state["risk.cell"] = clicked
 if options:
-    cell = st.selectbox(ctx.tr("Hazards in cell (likelihood x consequence)", "矩阵单元格中的隐患（可能性 × 后果）"), options,
+    cell = st.selectbox(ctx.t("risk.hazards_in_cell_likelihood_x_consequence"), options,
                         key="risk.cell")
     lk, cq = (int(x) for x in cell.split("x"))
     sel = reg[(reg["likelihood"] == lk) & (reg["consequence"] == cq)]
     st.dataframe(sel.drop(columns=["area_id", "likelihood", "consequence"])
                  .assign(reported_at=sel["reported_at"].map(ctx.datetime),
-                         severity=sel["severity"].map(lambda s: ctx.tr(*SEV.get(s, (s, s))))),
+                         severity=sel["severity"].map(lambda s: ctx.label("hazard_severity", s))),
                  hide_index=True, width="stretch",
                  column_config={"id": "#", "site": ctx.t("site"), "area": ctx.t("area"),
-                                "category": ctx.tr("Category", "类别"), "title": ctx.tr("Hazard", "隐患"),
+                                "category": ctx.t("category"), "title": ctx.t("hazard"),
                                 "severity": ctx.t("severity"), "status": ctx.t("status"),
-                                "reported_at": ctx.tr("Reported", "上报时间")})
+                                "reported_at": ctx.t("reported")})
 else:
     st.info(ctx.t("no_data"))

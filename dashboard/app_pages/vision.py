@@ -13,13 +13,8 @@ from qhse.services.vision_review import ReviewError, review
 
 ctx = core.page_context()
 f = ctx.filters
-may_review = access.can(ctx.scope, access.REVIEW_VISION)
-LABEL = {"no_helmet": ("No hard hat", "未戴安全帽"), "no_vest": ("No hi-vis vest", "未穿反光背心"),
-         "head": ("No hard hat", "未戴安全帽")}
-STATUS = {"new": ("awaiting review", "待审核"), "confirmed": ("confirmed", "已确认"), "dismissed": ("dismissed", "已忽略"),
-          "false_positive": ("false positive", "误报")}
+may_review = ctx.can(access.REVIEW_VISION)
 
-st.title(ctx.tr("PPE review", "PPE 违规审核"))
 
 queue = core.fetch(vq.review_queue, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids, limit=200, ttl="live")
 total = core.fetch(vq.queue_size, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids, ttl="live")
@@ -30,12 +25,11 @@ if pending.empty and len(queue):  # every event skipped once: start over
     pending = queue
 
 c1, c2 = st.columns([1, 3])
-c1.metric(ctx.tr("Awaiting review", "待审核"), ctx.num(total))
+c1.metric(ctx.t("vision.awaiting_review"), ctx.num(total))
 if may_review:
-    c2.caption(ctx.tr("Keys: 1 confirm · 2 false positive · 3 dismiss · → skip. The oldest event comes first.",
-                      "快捷键：1 确认 · 2 误报 · 3 忽略 · → 跳过。最早的事件排在最前。"))
+    c2.caption(ctx.t("vision.keys_1_confirm_2_false_positive"))
 else:
-    c2.caption(ctx.tr("Your role may view the queue but not review events.", "您的角色可查看队列，但不能审核。"))
+    c2.caption(ctx.t("vision.your_role_may_view_the_queue"))
 
 
 def decide(event_id: int, decision: str) -> None:
@@ -45,8 +39,7 @@ def decide(event_id: int, decision: str) -> None:
     except (ReviewError, access.AccessDenied) as exc:
         st.session_state["vr.flash"] = ("error", str(exc))
     else:
-        st.session_state["vr.flash"] = ("ok", ctx.tr(f"Event #{event_id}: {STATUS[decision][0]}.",
-                                                    f"事件 #{event_id}：{STATUS[decision][1]}。"))
+        st.session_state["vr.flash"] = ("ok", ctx.t("vision.event_event_id_status", event_id=event_id, status=ctx.label("vision.status", decision)))
     st.session_state["vr.note"] = ""
     core.invalidate("live", "standard")
 
@@ -60,7 +53,7 @@ if flash:
     (st.success if flash[0] == "ok" else st.error)(flash[1])
 
 if pending.empty:
-    st.success(ctx.tr("The review queue is empty.", "审核队列已清空。"), icon=":material/task_alt:")
+    st.success(ctx.t("vision.the_review_queue_is_empty"), icon=":material/task_alt:")
 else:
     ev = pending.iloc[0]
     eid = int(ev["id"])
@@ -69,45 +62,45 @@ else:
         with left:
             snap = ev["snapshot_path"]
             if isinstance(snap, str) and Path(snap).is_file():
-                st.image(snap, width="stretch", caption=ctx.tr(f"Snapshot of event #{eid}", f"事件 #{eid} 快照"))
+                st.image(snap, width="stretch", caption=ctx.t("vision.snapshot_of_event_eid", eid=eid))
             else:
-                st.warning(ctx.tr("No snapshot stored for this event.", "该事件没有保存快照。"))
+                st.warning(ctx.t("vision.no_snapshot_stored_for_this_event"))
         with right:
-            st.subheader(f"#{eid} · {ctx.tr(*LABEL.get(ev['label'], (ev['label'], ev['label'])))}")
-            st.markdown(f"**{ctx.tr('Camera', '摄像头')}:** {core.plain(ev['camera'])}  \n"
-                        f"**{ctx.tr('Zone', '区域')}:** {core.plain(ev['zone'] or '-')}  \n"
+            st.subheader(f"#{eid} · {ctx.label('vision.label', ev['label'])}")
+            st.markdown(f"**{ctx.t('vision.camera')}:** {core.plain(ev['camera'])}  \n"
+                        f"**{ctx.t('vision.zone')}:** {core.plain(ev['zone'] or '-')}  \n"
                         f"**{ctx.t('site')} / {ctx.t('area')}:** {core.plain(ev['site'])} / {core.plain(ev['area'] or '-')}  \n"
                         f"**{ctx.t('time')}:** {ctx.datetime(ev['started_at'])}  \n"
-                        f"**{ctx.tr('Score', '置信度')}:** {ev['score']:.2f} (max {ev['max_score']:.2f})  \n"
-                        f"**{ctx.tr('Required PPE', '要求的防护用品')}:** "
+                        f"**{ctx.t('score')}:** {ev['score']:.2f} (max {ev['max_score']:.2f})  \n"
+                        f"**{ctx.t('vision.required_ppe')}:** "
                         f"{', '.join(ev['required_ppe']) if isinstance(ev['required_ppe'], list) else '-'}")
             if may_review:
-                st.text_input(ctx.tr("Note (optional)", "备注（可选）"), key="vr.note")
+                st.text_input(ctx.t("note_optional"), key="vr.note")
                 b1, b2 = st.columns(2)
-                b1.button(ctx.tr("Confirm", "确认违规"), type="primary", shortcut="1", key="vr.confirm",
+                b1.button(ctx.t("vision.confirm"), type="primary", shortcut="1", key="vr.confirm",
                           on_click=decide, args=(eid, "confirmed"), icon=":material/check:", width="stretch")
-                b2.button(ctx.tr("False positive", "误报"), shortcut="2", key="vr.fp",
+                b2.button(ctx.t("vision.false_positive"), shortcut="2", key="vr.fp",
                           on_click=decide, args=(eid, "false_positive"), icon=":material/block:", width="stretch")
                 b3, b4 = st.columns(2)
-                b3.button(ctx.tr("Dismiss", "忽略"), shortcut="3", key="vr.dismiss",
+                b3.button(ctx.t("vision.dismiss"), shortcut="3", key="vr.dismiss",
                           on_click=decide, args=(eid, "dismissed"), icon=":material/close:", width="stretch")
-                b4.button(ctx.tr("Skip", "跳过"), shortcut="Right", key="vr.skip", on_click=skip, args=(eid,),
+                b4.button(ctx.t("vision.skip"), shortcut="Right", key="vr.skip", on_click=skip, args=(eid,),
                           icon=":material/skip_next:", width="stretch")
     if len(pending) > 1:
-        with st.expander(ctx.tr(f"Next in the queue ({len(pending) - 1})", f"队列中的后续事件（{len(pending) - 1}）")):
+        with st.expander(ctx.t("vision.next_in_the_queue_pending", pending=len(pending) - 1)):
             nxt = pending.iloc[1:51]
             st.dataframe(nxt.assign(started_at=nxt["started_at"].map(ctx.datetime),
-                                    label=nxt["label"].map(lambda x: ctx.tr(*LABEL.get(x, (x, x))))),
+                                    label=nxt["label"].map(lambda x: ctx.label("vision.label", x))),
                          hide_index=True, width="stretch",
                          column_order=["id", "started_at", "label", "score", "site", "area", "camera", "zone"],
-                         column_config={"id": "#", "started_at": ctx.t("time"), "label": ctx.tr("Violation", "违规"),
-                                        "score": st.column_config.NumberColumn(ctx.tr("Score", "置信度"), format="%.2f"),
+                         column_config={"id": "#", "started_at": ctx.t("time"), "label": ctx.t("violation"),
+                                        "score": st.column_config.NumberColumn(ctx.t("score"), format="%.2f"),
                                         "site": ctx.t("site"), "area": ctx.t("area"),
-                                        "camera": ctx.tr("Camera", "摄像头"), "zone": ctx.tr("Zone", "区域")})
+                                        "camera": ctx.t("vision.camera"), "zone": ctx.t("vision.zone")})
 
 st.divider()
-st.subheader(ctx.tr("Repeat violations by zone and hour", "按区域和时段的重复违规"))
-st.caption(ctx.period_caption() + " · " + ctx.tr("confirmed events", "已确认事件"))
+st.subheader(ctx.t("vision.repeat_violations_by_zone_and_hour"))
+st.caption(ctx.period_caption() + " · " + ctx.t("vision.confirmed_events"))
 zh = core.fetch(vq.violations_by_zone_hour, ctx.scope, start=f.start, end=f.end, tz=str(core.report_tz()),
                 site_ids=f.site_ids, area_ids=f.area_ids)
 if zh.empty:
@@ -118,16 +111,16 @@ else:
     order = pivot.sum(axis=1).sort_values(ascending=False).index
     pivot = pivot.loc[order]
     fig = charts.heatmap(pivot.values, [f"{h:02d}" for h in pivot.columns], list(pivot.index),
-                         ctx.tr("Confirmed violations by hour of day", "各时段已确认违规数"), ctx.t("count"),
+                         ctx.t("vision.confirmed_violations_by_hour_of_day"), ctx.t("count"),
                          text=[[str(int(v)) if v else "" for v in row] for row in pivot.values],
                          height=140 + 40 * len(pivot),
-                         hover=ctx.tr("%{y}, %{x}:00 - %{z:.0f}", "%{y}，%{x}:00 - %{z:.0f}") + "<extra></extra>")
+                         hover=ctx.t("vision.heatmap_hover") + "<extra></extra>")
     st.plotly_chart(fig, key="vr.heat")
-    by_zone = zh.assign(label=zh["label"].map(lambda x: ctx.tr(*LABEL.get(x, (x, x))))) \
+    by_zone = zh.assign(label=zh["label"].map(lambda x: ctx.label("vision.label", x))) \
         .groupby(["zone", "label"], as_index=False)["n"].sum()
     by_zone["total"] = by_zone.groupby("zone")["n"].transform("sum")
     by_zone = by_zone.sort_values(["total", "zone"], ascending=[False, True])
-    st.plotly_chart(charts.bars(by_zone, "zone", "n", ctx.tr("Repeat violations by zone", "各区域重复违规"),
+    st.plotly_chart(charts.bars(by_zone, "zone", "n", ctx.t("vision.repeat_violations_by_zone"),
                                 color="label", horizontal=True, height=140 + 36 * by_zone["zone"].nunique()),
                     key="vr.zones")
 outcomes = core.fetch(vq.review_outcomes, ctx.scope, start=f.start, end=f.end, site_ids=f.site_ids,
@@ -136,5 +129,4 @@ if not outcomes.empty:
     tot = outcomes.groupby("review_status")["n"].sum()
     reviewed = tot.drop(labels=["new"], errors="ignore").sum()
     fp = tot.get("false_positive", 0)
-    st.caption(ctx.tr(f"Reviewed in the period: {ctx.num(reviewed)}; false positives: {ctx.pct(fp / reviewed if reviewed else None)}.",
-                      f"本期已审核：{ctx.num(reviewed)}；误报率：{ctx.pct(fp / reviewed if reviewed else None)}。"))
+    st.caption(ctx.t("vision.reviewed_in_the_period_reviewed_false", reviewed=ctx.num(reviewed), pct=ctx.pct(fp / reviewed if reviewed else None)))

@@ -74,7 +74,8 @@ def child(case: str, url: str) -> None:
             out["right_password"] = f"refused, retry in {exc.retry_after_s} s"
         out.update(checked=checked, throttled=throttled)
     elif case == "bomb":
-        from qhse.services.uploads import UploadError, validate_photo
+        from qhse.domain.uploads import UploadError
+        from qhse.services.uploads import validate_photo
         from tests.unit.test_uploads import png_bomb
 
         data = png_bomb()

@@ -11,9 +11,9 @@ from db.queries import hazards as hazard_q
 from db.queries import org, safety
 from qhse.domain import access
 from qhse.domain.sla import BOARD_STATES
-from qhse.domain.workflow import WorkflowError
-from qhse.services.hazard_intake import CATEGORIES, report
-from qhse.services.uploads import MAX_PHOTO_BYTES, UploadError
+from qhse.domain.uploads import MAX_PHOTO_BYTES, UploadError
+from qhse.domain.workflow import CATEGORIES, WorkflowError
+from qhse.services.hazard_intake import report
 from qhse.vocab import HazardSeverity
 
 ctx = core.page_context()

@@ -56,6 +56,9 @@ ACTION_TRANSITIONS: dict[str, tuple[str, ...]] = {k.value: tuple(v.value for v i
 ACTIVE_ACTION = (_A.OPEN.value, _A.IN_PROGRESS.value)
 SOURCES = values(HazardSource)
 SEVERITIES = values(HazardSeverity)
+# Hazard categories offered when people report (the pick list of the hazards page).
+CATEGORIES = ("chemical", "electrical", "fire", "machine_guarding", "lockout", "ppe", "housekeeping", "ventilation",
+              "environmental", "ergonomics", "esd", "other")
 NEEDS_REASON = {_H.REJECTED.value: "a rejection", _H.REOPENED.value: "reopening"}
 
 

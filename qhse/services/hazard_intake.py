@@ -14,11 +14,7 @@ from db.engine import session_scope
 from qhse.domain import access
 from qhse.domain.access import Scope
 from qhse.services import workflow
-from qhse.services.uploads import UploadError, store_photo, validate_photo
-
-CATEGORIES = ("chemical", "electrical", "fire", "machine_guarding", "lockout", "ppe", "housekeeping", "ventilation",
-              "environmental", "ergonomics", "esd", "other")
-SEVERITIES = ("low", "normal", "high", "severe")
+from qhse.services.uploads import store_photo, validate_photo
 
 
 def photo_folder() -> Path:
@@ -32,7 +28,7 @@ def report(engine: sa.Engine, scope: Scope, *, site_id: int, area_id: int, categ
            photo: bytes | None = None, photo_name: str = "", folder: Path | None = None) -> int:
     """File a hazard report for ``scope``'s user; returns its id.
 
-    Raises AccessDenied (role or site), UploadError (bad photo) or WorkflowError (qhse.domain.workflow)
+    Raises AccessDenied (role or site), UploadError (bad photo, qhse.domain.uploads) or WorkflowError (qhse.domain.workflow)
     (bad field); in every case nothing is stored.
     """
     access.require(scope, access.REPORT_HAZARD, site_id=site_id)
@@ -52,4 +48,4 @@ def report(engine: sa.Engine, scope: Scope, *, site_id: int, area_id: int, categ
         raise
 
 
-__all__ = ["report", "CATEGORIES", "SEVERITIES", "UploadError"]
+__all__ = ["report"]

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from PIL import Image
 
 from db.queries import users
+from qhse.domain.uploads import UploadError
 from qhse.services.access import scope_for_user
 from qhse.services.hazard_intake import report
-from qhse.services.uploads import UploadError
 from tests.unit.test_uploads import jpeg_with_gps, png_bomb
 
 from .conftest import site_id

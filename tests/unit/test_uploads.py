@@ -11,15 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qhse.services import uploads
-from qhse.services.uploads import (
-    MAX_PHOTO_BYTES,
-    UploadError,
-    header_size,
-    store_photo,
-    strip_metadata,
-    validate_photo,
-)
+from qhse.domain import uploads
+from qhse.domain.uploads import MAX_PHOTO_BYTES, UploadError, header_size, strip_metadata
+from qhse.services.uploads import store_photo, validate_photo
 
 
 def _chunk(ctype: bytes, payload: bytes) -> bytes:

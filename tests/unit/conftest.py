@@ -7,7 +7,11 @@ Tests that need the real services live in tests/ beside this folder.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+HERE = Path(__file__).resolve().parent
 
 # The fixtures of tests/conftest.py (and everything built on them) that reach PostgreSQL or the broker.
 SERVICE_FIXTURES = frozenset({
@@ -16,9 +20,8 @@ SERVICE_FIXTURES = frozenset({
 
 
 def pytest_collection_modifyitems(config, items):
-    here = config.rootpath / "tests" / "unit"
     for item in items:
-        if item.path.is_relative_to(here):
+        if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.unit)
 
 

@@ -1,8 +1,8 @@
 """The model registry as the dashboard shows it, and the data scientist's actions on it.
 
 Reads: versions of ``qhse-failure`` with their runs' metrics and parameters side by side,
-and the champion.  Actions (retrain, promote, score now) need the ``manage_models``
-permission and are written to the audit log.
+and the champion.  Actions (retrain, score now) need the ``manage_models`` permission and are
+written to the audit log; promotion is :mod:`ml.promotion`.
 """
 
 from __future__ import annotations
@@ -64,21 +64,6 @@ def retrain(engine: sa.Engine, scope: Scope, *, horizon_days: int = 7, alert_rat
                      detail={"promoted": res.promoted, "decision": res.decision,
                              "holdout_pr_auc": res.holdout.get("pr_auc")})
     return res.summary()
-
-
-def promote(engine: sa.Engine, scope: Scope, version: int | str, *, reason: str = "",
-            model_name: str = tracking.MODEL_DB, store: tracking.Store | None = None) -> None:
-    """Make ``version`` the champion, recorded with the user's name and reason."""
-    access.require(scope, access.MANAGE_MODELS)
-    reason = (reason or "").strip()
-    if not reason:
-        raise tracking.RegistryError("give a reason for the promotion")
-    client = tracking.use_store(store or tracking.resolve_store())
-    before = tracking.champion_version(client, model_name)
-    tracking.promote(client, model_name, version, by=scope.username, reason=f"manual: {reason}")
-    with engine.begin() as conn:
-        audit.record(conn, scope, "promote_model", entity="model", entity_id=f"{model_name}:{version}",
-                     detail={"reason": reason, "previous": before.version if before is not None else None})
 
 
 def score_now(engine: sa.Engine, scope: Scope, *, store: tracking.Store | None = None) -> dict:

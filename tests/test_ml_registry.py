@@ -144,8 +144,13 @@ def test_score_writes_predictions_with_champion_version(first, store, seeded_eng
             conn.execute(sa.text("DELETE FROM failure_prediction WHERE scored_at = :t"), {"t": AS_OF})
 
 
-def test_cli_train_promote_models_score(first, store, seeded_url, monkeypatch):
+def test_cli_train_promote_models_score(first, store, seeded_url, seeded_engine, monkeypatch):
     from qhse.cli.root import cli
+
+    from .actor_fixtures import act
+
+    act(seeded_engine, "ds.bob", "data_scientist")
+    act(seeded_engine, "line.lead", "plant_manager")
 
     monkeypatch.setenv("QHSE_DATABASE_URL", seeded_url)
     monkeypatch.setenv("QHSE_MLFLOW_TRACKING_URI", store.tracking_uri)
@@ -154,10 +159,17 @@ def test_cli_train_promote_models_score(first, store, seeded_url, monkeypatch):
     res = runner.invoke(cli, ["ml", "models"])
     assert res.exit_code == 0, res.output
     assert "champion" in res.output
-    res = runner.invoke(cli, ["ml", "promote", first.version, "--by", "ds.bob"])
+    res = runner.invoke(cli, ["ml", "promote", first.version, "--as", "line.lead", "--reason", "manual check"])
+    assert res.exit_code == 2 and "may not manage models" in res.output
+    res = runner.invoke(cli, ["ml", "promote", first.version, "--as", "ds.bob", "--reason", "manual check"])
     assert res.exit_code == 0, res.output
     assert "promoted by ds.bob" in res.output
-    res = runner.invoke(cli, ["ml", "promote", "12345"])
+    with seeded_engine.connect() as conn:
+        audited = conn.execute(sa.text("SELECT username, detail->>'reason' FROM audit_log WHERE action = 'promote_model' "
+                                       "AND entity_id = :e ORDER BY id DESC LIMIT 1"),
+                               {"e": f"{tracking.MODEL_DB}:{first.version}"}).one()
+    assert tuple(audited) == ("ds.bob", "manual check")
+    res = runner.invoke(cli, ["ml", "promote", "12345", "--as", "ds.bob", "--reason", "manual check"])
     assert res.exit_code == 2 and "no version 12345" in res.output
     when = AS_OF + dt.timedelta(hours=1)
     try:

@@ -7,7 +7,8 @@ import streamlit as st
 
 from dashboard import core
 from db.engine import describe_url
-from ml.registry_view import models_overview, promote, retrain, score_now
+from ml.promotion import promote
+from ml.registry_view import models_overview, retrain, score_now
 from ml.tracking import RegistryError
 from qhse.domain import access
 

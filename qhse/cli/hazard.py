@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -35,7 +36,8 @@ def hazard() -> None:
 @click.option("--description", default=None)
 @click.option("--asset", "asset_code", default=None, help="Asset code, when the hazard is at one machine.")
 @click.option("--reporter", default=None, help="Reporter's employee number.")
-@click.option("--photo", type=click.Path(dir_okay=False), default=None, help="Path of a photo (stored as given).")
+@click.option("--photo", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Path of a photo (JPEG, PNG or WebP; checked and stripped of metadata as a dashboard upload).")
 @click.option("--likelihood", type=click.IntRange(1, 5), default=3, show_default=True)
 @click.option("--consequence", type=click.IntRange(1, 5), default=3, show_default=True)
 @as_user_option()
@@ -43,28 +45,37 @@ def hazard_report(site_code, area_code, category, title, severity, description, 
                   likelihood, consequence, as_user) -> None:
     """Report a hazard (response due time, recurrence link and area manager notice follow)."""
     from db.engine import session_scope
-    from db.models import Area, Asset, Site
-    from qhse.domain.access import REPORT_HAZARD
-    from qhse.services.workflow import report_hazard
+    from db.models import Area, Asset, HazardReport, Site
+    from qhse.domain.access import REPORT_HAZARD, AccessDenied
+    from qhse.domain.uploads import UploadError
+    from qhse.services.hazard_intake import report
 
     eng = open_engine()
     who = acting_user(eng, as_user, REPORT_HAZARD)
+    data = None
+    if photo is not None:
+        try:
+            data = photo.read_bytes()
+        except OSError as exc:
+            raise UserError(f"--photo {photo}: {exc.strerror or exc}") from None
+    with session_scope(eng) as s:
+        site = by_code(s, Site, site_code, "site")
+        area = by_code(s, Area, area_code, "area", site_id=site.id)
+        asset = by_code(s, Asset, asset_code, "asset", site_id=site.id) if asset_code else None
+        person = person_by_number(s, reporter) if reporter else None
+        ids = site.id, area.id, asset.id if asset else None, person.id if person else None
     try:
-        with session_scope(eng) as s:
-            site = by_code(s, Site, site_code, "site")
-            area = by_code(s, Area, area_code, "area", site_id=site.id)
-            asset = by_code(s, Asset, asset_code, "asset", site_id=site.id) if asset_code else None
-            person = person_by_number(s, reporter) if reporter else None
-            h = report_hazard(s, site_id=site.id, area_id=area.id, category=category, title=title, severity=severity,
-                              description=description, asset_id=asset.id if asset else None,
-                              reporter_person_id=person.id if person else None, photo_path=photo,
-                              likelihood=likelihood, consequence=consequence, reporter_user_id=who.user_id,
-                              actor=who)
-            msg = f"hazard #{h.id} reported; response due {fmt_time(h.response_due_at)} UTC"
-            if h.is_repeat:
-                msg += f"; repeat of #{h.predecessor_id}"
-    except rule_errors() as exc:
+        hid = report(eng, who, site_id=ids[0], area_id=ids[1], category=category, title=title, severity=severity,
+                     description=description, asset_id=ids[2], reporter_person_id=ids[3], photo=data,
+                     photo_name=photo.name if photo is not None else "", likelihood=likelihood,
+                     consequence=consequence)
+    except (AccessDenied, UploadError, *rule_errors()) as exc:
         raise UserError(str(exc)) from None
+    with session_scope(eng) as s:
+        h = s.get(HazardReport, hid)
+        msg = f"hazard #{h.id} reported; response due {fmt_time(h.response_due_at)} UTC"
+        if h.is_repeat:
+            msg += f"; repeat of #{h.predecessor_id}"
     click.echo(msg)
 
 

@@ -65,48 +65,16 @@ def inspection_list(site_code, status, limit) -> None:
 def inspection_perform(inspection_id, inspector, answers, findings, as_user) -> None:
     """Record an inspection's results; failed items and findings become hazard reports."""
     from db.engine import session_scope
-    from db.queries.hazards import inspection_form
-    from qhse.domain.access import REPORT_HAZARD, SYSTEM
-    from qhse.services.inspections import perform
+    from qhse.domain.access import REPORT_HAZARD
+    from qhse.services.inspections import perform_answers
 
     eng = open_engine()
     actor = acting_user(eng, as_user, REPORT_HAZARD)
-    form = inspection_form(eng, SYSTEM, inspection_id)
-    if form is None:
-        raise UserError(f"no inspection #{inspection_id}")
-    types = {it["key"]: it.get("type", "bool") for it in form["checklist"] or []}
-    results: dict = {}
-    for a in answers:
-        if "=" not in a:
-            raise UserError(f"--set {a!r}: use KEY=VALUE")
-        k, v = a.split("=", 1)
-        k = k.strip()
-        typ = types.get(k)
-        if typ == "bool":
-            low = v.strip().lower()
-            if low not in ("yes", "no", "true", "false", "y", "n", "1", "0", "ok", "fail"):
-                raise UserError(f"{k}: answer yes or no, not {v!r}")
-            results[k] = low in ("yes", "true", "y", "1", "ok")
-        elif typ == "number":
-            try:
-                results[k] = float(v) if "." in v else int(v)
-            except ValueError:
-                raise UserError(f"{k}: {v!r} is not a number") from None
-        else:
-            results[k] = v
-    extra = []
-    for f in findings:
-        parts = [p.strip() for p in f.split("|")]
-        item = {"title": parts[0]}
-        if len(parts) > 1 and parts[1]:
-            item["category"] = parts[1]
-        if len(parts) > 2 and parts[2]:
-            item["severity"] = parts[2]
-        extra.append(item)
     try:
         with session_scope(eng) as s:
             who = person_by_number(s, inspector)
-            out = perform(s, inspection_id, inspector_person_id=who.id, results=results, findings=extra, actor=actor)
+            out = perform_answers(s, inspection_id, inspector_person_id=who.id, answers=list(answers),
+                                  findings=list(findings), actor=actor)
             msg = (f"inspection #{inspection_id} done{' (late)' if out.late else ''}; "
                    f"{len(out.hazards)} finding(s) reported" +
                    (": " + ", ".join(f"#{h.id} {h.title}" for h in out.hazards) if out.hazards else ""))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from qhse.cli.support import UserError, _settings, database_url
+from qhse.cli.support import UserError, _settings, acting_user, as_user_option, database_url, open_engine
 from qhse.settings import SettingsError
 
 
@@ -95,19 +95,21 @@ def ml_train(file: Path | None, source: str, horizon: int, step_hours: int, aler
 @click.argument("version")
 @click.option("--model", "model_name", type=click.Choice(["qhse-failure", "qhse-failure-ai4i"]),
               default="qhse-failure", show_default=True)
-@click.option("--by", "by", default=None, help="Who promotes (default: the logged-in user).")
-@click.option("--reason", default="manual promotion", show_default=True)
-def ml_promote(version: str, model_name: str, by: str | None, reason: str) -> None:
-    """Make VERSION the champion (recorded with who did it and why)."""
-    from ml.tracking import RegistryError, current_user, promote, use_store
+@as_user_option(help_extra=" (manage_models)")
+@click.option("--reason", required=True, help="Why (recorded on the version and in the audit log).")
+def ml_promote(version: str, model_name: str, as_user: str, reason: str) -> None:
+    """Make VERSION the champion (recorded with who did it and why, audited)."""
+    from ml.promotion import promote
+    from ml.tracking import RegistryError
+    from qhse.domain.access import AccessDenied
 
-    client = use_store(_ml_store())
-    who = by or current_user()
+    engine = open_engine()
+    who = acting_user(engine, as_user)
     try:
-        promote(client, model_name, version, by=who, reason=f"manual: {reason}")
-    except RegistryError as exc:
+        promote(engine, who, version, reason=reason, model_name=model_name, store=_ml_store())
+    except (AccessDenied, RegistryError) as exc:
         raise UserError(str(exc)) from None
-    click.echo(f"{model_name} v{version} is now champion (promoted by {who})")
+    click.echo(f"{model_name} v{version} is now champion (promoted by {who.username})")
 
 
 @ml.command("models")

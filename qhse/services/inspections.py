@@ -184,6 +184,30 @@ def perform(session: Session, inspection_id: int, *, inspector_person_id: int, r
     return InspectionOutcome(insp, hazards, late)
 
 
+def perform_answers(session: Session, inspection_id: int, *, inspector_person_id: int, answers: list[str],
+                    findings: list[str] = (), at: dt.datetime | None = None,
+                    actor: Scope | str | None = None) -> InspectionOutcome:
+    """:func:`perform` with the answers and findings as written (``KEY=VALUE``, ``TITLE|CATEGORY|SEVERITY``),
+    read against the inspection's checklist by qhse.domain.inspection_answers."""
+    from qhse.domain.inspection_answers import AnswerError, parse_answers, parse_finding
+    from qhse.services import actors
+
+    try:
+        who = actors.require(actor)
+    except actors.ActorError as exc:
+        raise InspectionError(str(exc)) from None
+    insp = session.get(m.Inspection, inspection_id)
+    route = session.get(m.InspectionRoute, insp.route_id) if insp is not None else None
+    if route is None or not who.allows_site(route.site_id):
+        raise InspectionError(f"no inspection #{inspection_id}")  # the same answer for "not yours"
+    try:
+        results = parse_answers(answers, route.checklist)
+    except AnswerError as exc:
+        raise InspectionError(str(exc)) from None
+    return perform(session, inspection_id, inspector_person_id=inspector_person_id, results=results,
+                   findings=[parse_finding(f) for f in findings], at=at, actor=who)
+
+
 def create_route(session: Session, *, area_id: int, name: str, checklist: list[dict],
                  frequency_days: float | None = None) -> m.InspectionRoute:
     area = session.get(m.Area, area_id)

@@ -18,7 +18,6 @@ from .auth import LoginAttempt, UserSession
 from .base import Base
 from .ingest import IngestHeartbeat
 from .org import (
-    ROLES,
     Area,
     ContractorCompany,
     Department,
@@ -71,7 +70,6 @@ from .vision import Camera, CameraZone, VisionEvent
 metadata = Base.metadata
 
 __all__ = [
-    "ROLES",
     "AccessRecord",
     "ActionEscalation",
     "Alarm",

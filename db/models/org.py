@@ -9,12 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from qhse.vocab import ContractorStatus, Locale, PersonKind, RiskClass, Role, values
+from qhse.vocab import ContractorStatus, Locale, PersonKind, RiskClass, Role
 
 from .base import Base, choice, created_at_col, sensitive
-
-# The stored role names, for qhse/services/access.py until it takes them from qhse.vocab.Role.
-ROLES = values(Role)
 
 
 class Enterprise(Base):

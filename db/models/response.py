@@ -31,10 +31,8 @@ from qhse.vocab import (
 
 from .base import Base, choice, created_at_col
 
-# For qhse/services/emergency.py and contractors.py until they take these from qhse.vocab.
+# For qhse/services/emergency.py until it takes the emergency types from qhse.vocab.
 EMERGENCY_KINDS = values(EmergencyKind)
-CHECK_RESULTS = values(CheckResult)
-SIGNOFF_PARTIES = values(SignoffParty)
 
 
 # ------------------------------------------------------------------------------ contractors

@@ -74,14 +74,14 @@ def _checked_lists() -> dict[tuple[str, str], tuple[str, ...]]:
     return out
 
 
-def test_each_enum_equals_the_check_constraints_that_use_it():
+def test_each_enum_equals_the_check_constraints_that_use_it() -> None:
     checked = _checked_lists()
     assert set(checked) == set(COLUMNS), "every IN-list CHECK needs its vocabulary here (and back)"
     for key, enum in COLUMNS.items():
         assert checked[key] == vocab.values(enum), key
 
 
-def test_every_enum_is_used_by_a_column_and_documented():
+def test_every_enum_is_used_by_a_column_and_documented() -> None:
     exported = {getattr(vocab, n) for n in vocab.__all__}
     enums = {e for e in exported if isinstance(e, type) and issubclass(e, StrEnum)}
     assert enums - {vocab.EscalationLevel} == set(COLUMNS.values())
@@ -89,7 +89,7 @@ def test_every_enum_is_used_by_a_column_and_documented():
         assert e.__doc__ and e.__doc__ != StrEnum.__doc__, e
 
 
-def test_escalation_ladder_matches_the_level_check():
+def test_escalation_ladder_matches_the_level_check() -> None:
     (ck,) = [c for c in m.CorrectiveAction.__table__.constraints
              if isinstance(c, sa.CheckConstraint) and "escalation_level" in str(c.sqltext)]
     lo, hi = map(int, re.fullmatch(r"escalation_level BETWEEN (\d+) AND (\d+)", str(ck.sqltext)).groups())
@@ -99,13 +99,13 @@ def test_escalation_ladder_matches_the_level_check():
     assert vocab.EscalationLevel.AREA_MANAGER.label == "area manager"
 
 
-def test_members_are_their_stored_strings():
+def test_members_are_their_stored_strings() -> None:
     assert vocab.HazardSeverity.SEVERE == "severe"
     assert f"{vocab.ReviewStatus.FALSE_POSITIVE}" == "false_positive"
     assert vocab.HazardSeverity("high") is vocab.HazardSeverity.HIGH
 
 
-def test_vocab_imports_nothing_of_the_project():
+def test_vocab_imports_nothing_of_the_project() -> None:
     tree = ast.parse((ROOT / "qhse" / "vocab.py").read_text())
     mods = []
     for node in ast.walk(tree):

@@ -64,3 +64,13 @@ def test_help_lists_every_command():
     assert res.returncode == 0, res.stderr
     listed = [ln.split()[0] for ln in res.stdout.split("Commands:")[1].splitlines() if ln.strip()]
     assert listed == sorted(COMMANDS)
+
+
+def test_db_seed_refuses_a_database_with_data_in_one_line(seeded_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QHSE_")}
+    env["QHSE_DATABASE_URL"] = seeded_url
+    res = subprocess.run([sys.executable, "-m", "qhse.cli", "db", "seed", "--scale", "small"], capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=300)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("error: ") and "already holds data" in res.stderr
+    assert "Traceback" not in res.stderr

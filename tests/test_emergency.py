@@ -16,6 +16,7 @@ from db import models as m
 from db.queries.emergency import emergencies, emergency_detail
 from qhse.demo.response_seed import DEFAULT_GATING_RULES, DEFAULT_PLAN_TEMPLATES, ensure_reference_data
 from qhse.domain.access import SYSTEM, Scope
+from qhse.domain.emergency import EmergencyError
 from qhse.services import contractors as C
 from qhse.services import emergency as E
 
@@ -94,7 +95,7 @@ def test_plan_has_materials_nearest_resources_and_people_present(world):
 
 def test_timeline_actions_resources_and_duplicates(world):
     w = world
-    with pytest.raises(E.EmergencyError, match="already active"):
+    with pytest.raises(EmergencyError, match="already active"):
         E.declare(w.engine, area_id=w.gas, kind="gas_leak", actor=act(w.engine, "someone", "security"), at=T + H)
     eid = emergencies(w.engine, SYSTEM, status="active").iloc[0]["id"]
     E.log_action(w.engine, int(eid), actor=act(w.engine, "shift.lead", "plant_manager"),
@@ -102,13 +103,13 @@ def test_timeline_actions_resources_and_duplicates(world):
     rid = w.resources["breathing_apparatus@CHEM"]
     responder = act(w.engine, "responder", "security")
     E.use_resource(w.engine, int(eid), resource_id=rid, quantity=1, actor=responder, at=T + H)
-    with pytest.raises(E.EmergencyError, match="only 1 breathing_apparatus in stock"):
+    with pytest.raises(EmergencyError, match="only 1 breathing_apparatus in stock"):
         E.use_resource(w.engine, int(eid), resource_id=rid, quantity=2, actor=responder, at=T + H)
     with Session(w.engine) as s:
         assert s.get(m.EmergencyResource, rid).quantity == 1
-    with pytest.raises(E.EmergencyError, match="needs a text"):
+    with pytest.raises(EmergencyError, match="needs a text"):
         E.log_action(w.engine, int(eid), actor=responder, text="  ", at=T + H)
-    with pytest.raises(E.EmergencyError, match="emergency type must be one of"):
+    with pytest.raises(EmergencyError, match="emergency type must be one of"):
         E.declare(w.engine, area_id=w.gas, kind="flood", actor=responder, at=T)
     d = emergency_detail(w.engine, SYSTEM, int(eid))
     assert [ev["kind"] for ev in d["timeline"]] == ["declared", "plan", "notified", "action", "resource_used"]
@@ -119,7 +120,7 @@ def test_close_with_review_feeds_the_template(world):
     w = world
     eid = int(emergencies(w.engine, SYSTEM, status="active").iloc[0]["id"])
     hse = act(w.engine, "hse.manager", "plant_manager")
-    with pytest.raises(E.EmergencyError, match="review summary"):
+    with pytest.raises(EmergencyError, match="review summary"):
         E.close(w.engine, eid, actor=hse, summary=" ", at=T + 2 * H)
     tid = E.close(w.engine, eid, actor=hse, summary="Leak at pump seal, contained in 40 min",
                   lessons=["Keep a spare pump seal kit at the gas area"],
@@ -132,7 +133,7 @@ def test_close_with_review_feeds_the_template(world):
         assert tpl.lessons[-1]["emergency_id"] == eid
         assert s.get(m.Emergency, eid).status == "closed"
         assert s.scalar(sa.select(m.EmergencyReview.template_id).where(m.EmergencyReview.emergency_id == eid)) == tid
-    with pytest.raises(E.EmergencyError, match="is closed"):
+    with pytest.raises(EmergencyError, match="is closed"):
         E.log_action(w.engine, eid, actor=hse, text="late", at=T + 3 * H)
     # The next plan for this site carries the lesson and the new step; other sites keep the group template.
     with w.engine.connect() as conn:
@@ -174,21 +175,21 @@ def test_actor_is_a_platform_user_and_every_step_is_audited_with_its_id(world):
     with w.engine.connect() as conn:
         before = conn.execute(sa.text("SELECT count(*) FROM emergency")).scalar()
     # Free text, a user without manage_emergency and a user of another site are refused; nothing is written.
-    with pytest.raises(E.EmergencyError, match="not free text"):
+    with pytest.raises(EmergencyError, match="not free text"):
         E.declare(w.engine, area_id=w.chem, kind="fire", actor="Mallory (forged name)", at=at)
-    with pytest.raises(E.EmergencyError, match="neither a platform user"):
+    with pytest.raises(EmergencyError, match="neither a platform user"):
         E.declare(w.engine, area_id=w.chem, kind="fire", actor=Scope(None, "Mallory", "admin", None), at=at)
-    with pytest.raises(E.EmergencyError, match="may not manage emergency"):
+    with pytest.raises(EmergencyError, match="may not manage emergency"):
         E.declare(w.engine, area_id=w.chem, kind="fire", actor=act(w.engine, "em.worker", "worker"), at=at)
     other = act(w.engine, "em.elsewhere", "security", site_ids=(other_site(w),))
-    with pytest.raises(E.EmergencyError, match="outside"):
+    with pytest.raises(EmergencyError, match="outside"):
         E.declare(w.engine, area_id=w.chem, kind="fire", actor=other, at=at)
     with w.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM emergency")).scalar() == before
     # A platform user of the site: each write is in audit_log with the user id.
     lead = act(w.engine, "em.lead", "security", site_ids=(w.site,))
     eid = E.declare(w.engine, area_id=w.chem, kind="fire", actor=lead, at=at).emergency_id
-    with pytest.raises(E.EmergencyError, match=f"no emergency #{eid}"):
+    with pytest.raises(EmergencyError, match=f"no emergency #{eid}"):
         E.log_action(w.engine, eid, actor=other, text="not my plant", at=at)
     E.log_action(w.engine, eid, actor=lead, text="Hoses out", at=at + H)
     E.use_resource(w.engine, eid, resource_id=w.resources["extinguisher@HALL"], quantity=1, actor=lead, at=at + H)

@@ -8,7 +8,8 @@ import streamlit as st
 from dashboard import core
 from db.queries import emergency as eq
 from db.queries import org
-from qhse.services.emergency import EmergencyError, close, declare, log_action, use_resource
+from qhse.domain.emergency import EmergencyError
+from qhse.services.emergency import close, declare, log_action, use_resource
 from qhse.vocab import EmergencyKind
 
 ctx = core.page_context()

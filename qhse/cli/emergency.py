@@ -16,7 +16,7 @@ def emergency() -> None:
 
 
 def _em_call(fn, *args, **kwargs):
-    from qhse.services.emergency import EmergencyError
+    from qhse.domain.emergency import EmergencyError
 
     try:
         return fn(*args, **kwargs)
@@ -36,7 +36,8 @@ def emergency_declare(area: str, kind: str, as_user: str, description: str | Non
     """Declare an emergency, print the response plan and notify."""
     from db.queries import refs
     from qhse.domain.access import MANAGE_EMERGENCY
-    from qhse.services.emergency import declare, plan_text
+    from qhse.domain.emergency import plan_text
+    from qhse.services.emergency import declare
 
     engine = open_engine()
     who = acting_user(engine, as_user, MANAGE_EMERGENCY)
@@ -102,7 +103,7 @@ def emergency_show(emergency_id: int) -> None:
     """The stored plan, the timeline and the review."""
     from db.queries.emergency import emergency_detail
     from qhse.domain.access import SYSTEM
-    from qhse.services.emergency import plan_text
+    from qhse.domain.emergency import plan_text
 
     engine = open_engine()
     d = emergency_detail(engine, SYSTEM, emergency_id)

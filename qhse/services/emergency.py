@@ -27,20 +27,27 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import models as m
-from db.models.response import EMERGENCY_KINDS
 from db.queries import audit
 from db.queries import emergency as q
 from qhse.domain.access import Scope
+from qhse.domain.emergency import (
+    KIND_LABELS,
+    NOTIFY_ROUTES,
+    RESOURCES_PER_KIND,
+    EmergencyError,
+    assemble_plan,
+    aware,
+    check_kind,
+    clean_lines,
+    contractor_supervisors,
+    notify_roles,
+    plan_summary,
+    plan_text,
+    resource_kinds,
+    revised_template,
+)
 
 UTC = dt.UTC
-RESOURCES_PER_KIND = 3
-KIND_LABELS = {"fire": "Fire", "gas_leak": "Gas leak", "chemical_spill": "Chemical spill", "injury": "Injury"}
-# Template notify roles -> routing roles of qhse.services.notify.
-_NOTIFY_ROUTES = {"area_owner": "area_manager", "plant_manager": "plant_manager", "group": "group"}
-
-
-class EmergencyError(ValueError):
-    """A request the rules refuse, or bad input; the message says why in one line."""
 
 
 def _who(actor: object) -> Scope:
@@ -80,99 +87,22 @@ class Declared:
 
 
 def _now(at: dt.datetime | None) -> dt.datetime:
-    if at is None:
-        return dt.datetime.now(UTC)
-    if at.tzinfo is None:
-        raise EmergencyError("times must carry a time zone")
-    return at
-
-
-def _jsonable(v):
-    if isinstance(v, (dt.datetime, dt.date)):
-        return v.isoformat()
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if hasattr(v, "__float__") and not isinstance(v, (int, float, bool)):
-        return float(v)
-    return v
+    return aware(at)
 
 
 def build_plan(conn, area_id: int, kind: str, at: dt.datetime) -> dict:
     """The response plan for an emergency of ``kind`` in ``area_id`` at ``at`` (read only)."""
-    if kind not in EMERGENCY_KINDS:
-        raise EmergencyError(f"emergency type must be one of {', '.join(EMERGENCY_KINDS)}, got {kind!r}")
+    check_kind(kind)
     area = q.area_context(conn, area_id)
     if area is None:
         raise EmergencyError(f"no area #{area_id}")
     tpl = q.effective_template(conn, kind, area["site_id"])
-    kinds = list(tpl["resource_kinds"]) if tpl else []
     materials = q.materials_in_area(conn, area_id)
-    resources = q.nearest_resources(conn, area["site_id"], area["x_m"], area["y_m"], kinds, RESOURCES_PER_KIND)
+    resources = q.nearest_resources(conn, area["site_id"], area["x_m"], area["y_m"], resource_kinds(tpl),
+                                    RESOURCES_PER_KIND)
     people = q.people_in_area(conn, area_id, at)
-    sups = [p["supervisor_person_id"] for p in people if p["kind"] == "contractor" and p["supervisor_person_id"]]
-    roles = set(tpl["notify_roles"]) if tpl else {"area_owner", "plant_manager"}
-    contacts = [c for c in q.notify_contacts(conn, area["site_id"], area["owner_person_id"], sups) if c["role"] in roles]
-    found = {r["kind"] for r in resources}
-    plan = {
-        "emergency_type": kind,
-        "title": f"{KIND_LABELS[kind]} in {area['name']} ({area['site_code']})",
-        "generated_at": at,
-        "site": {"id": area["site_id"], "code": area["site_code"], "name": area["site_name"]},
-        "area": {k: area[k] for k in ("id", "code", "name", "kind", "risk_class", "is_gas_area", "x_m", "y_m")},
-        "evacuation_route": area["evacuation_route"] or "not recorded for this area",
-        "assembly_point": area["assembly_point"] or "not recorded for this area",
-        "materials": materials,
-        "resources": resources,
-        "missing_resources": [k for k in kinds if k not in found],
-        "people": [{k: p[k] for k in ("person_id", "employee_no", "name", "kind", "phone", "company", "job_id",
-                                      "entered_at", "access_record_id")} for p in people],
-        "people_count": {"employees": sum(p["kind"] == "employee" for p in people),
-                         "contractors": sum(p["kind"] == "contractor" for p in people)},
-        "steps": list(tpl["steps"]) if tpl else [],
-        "lessons": [x["lesson"] if isinstance(x, dict) else str(x) for x in (tpl["lessons"] if tpl else [])],
-        "notify": [{k: c[k] for k in ("role", "person_id", "name", "phone", "email", "username")} for c in contacts],
-        "external_contacts": list(tpl["external_contacts"]) if tpl else [],
-        "template": ({"id": tpl["id"], "version": tpl["version"], "site_specific": tpl["site_id"] is not None,
-                      "title": tpl["title"]} if tpl else None),
-    }
-    return _jsonable(plan)
-
-
-def plan_text(plan: dict) -> str:
-    """The plan as plain text (notification bodies, the CLI)."""
-    out = [plan["title"], f"Generated {plan['generated_at']}", "",
-           f"EVACUATION: {plan['evacuation_route']}", f"ASSEMBLY POINT: {plan['assembly_point']}", ""]
-    pc = plan["people_count"]
-    out.append(f"PEOPLE INSIDE NOW: {pc['employees'] + pc['contractors']} "
-               f"({pc['employees']} employees, {pc['contractors']} contractors)")
-    for p in plan["people"]:
-        who = f"{p['company']} contractor" if p["kind"] == "contractor" else "employee"
-        out.append(f"  - {p['name']} ({p['employee_no']}, {who}), phone {p['phone'] or '-'}, in since {p['entered_at']}")
-    out.append("")
-    out.append(f"HAZARDOUS MATERIALS STORED HERE: {len(plan['materials'])}")
-    for x in plan["materials"]:
-        out.append(f"  - {x['name']} ({x['hazard_class']}{', CAS ' + x['cas_no'] if x['cas_no'] else ''}): "
-                   f"{x['quantity']:g} {x['unit']}")
-    out.append("")
-    out.append("NEAREST RESOURCES:")
-    for r in plan["resources"]:
-        dist = f"{r['distance_m']:g} m" if r["distance_m"] is not None else "distance unknown"
-        out.append(f"  - {r['kind']} x{r['quantity']} at {r['location'] or r['area_name']} ({dist})")
-    if plan["missing_resources"]:
-        out.append(f"  ! none stocked on site: {', '.join(plan['missing_resources'])}")
-    out.append("")
-    out.append("RESPONSE STEPS:")
-    out += [f"  {i}. {s}" for i, s in enumerate(plan["steps"], 1)]
-    if plan["lessons"]:
-        out.append("LESSONS FROM PAST EMERGENCIES:")
-        out += [f"  * {x}" for x in plan["lessons"]]
-    out.append("")
-    out.append("NOTIFY:")
-    out += [f"  - {c['role']}: {c['name']} {c['phone'] or ''} {c['email'] or ''}".rstrip() for c in plan["notify"]]
-    out += [f"  - call {c['name']}: {c['contact']}" for c in plan["external_contacts"]]
-    return "\n".join(out)
+    contacts = q.notify_contacts(conn, area["site_id"], area["owner_person_id"], contractor_supervisors(people))
+    return assemble_plan(kind, at, area, tpl, materials, resources, people, contacts)
 
 
 def _notify(s: Session, emergency: m.Emergency, plan: dict, at: dt.datetime) -> list[str]:
@@ -181,13 +111,13 @@ def _notify(s: Session, emergency: m.Emergency, plan: dict, at: dt.datetime) -> 
 
     site = s.get(m.Site, emergency.site_id)
     tpl = s.get(m.PlanTemplate, plan["template"]["id"]) if plan.get("template") else None
-    roles = set(tpl.notify_roles if tpl is not None else ["area_owner", "plant_manager"])
+    roles = notify_roles({"notify_roles": tpl.notify_roles} if tpl is not None else None)
     subject = f"EMERGENCY #{emergency.id}: {plan['title']}"
     body = plan_text(plan)
     ref = f"emergency:{emergency.id}"
     sent: list[str] = []
     for role in sorted(roles):
-        route = _NOTIFY_ROUTES.get(role)
+        route = NOTIFY_ROUTES.get(role)
         if route:
             n = notify.notify_role(s, site_id=site.id, role=route, area_id=emergency.area_id, subject=subject,
                                    body=body, ref=ref, now=at)
@@ -230,11 +160,8 @@ def declare(engine: sa.Engine, *, area_id: int, kind: str, actor: Scope | str, d
         s.add(m.EmergencyEvent(emergency_id=e.id, at=at, kind="declared", actor=e.declared_by,
                                detail=f"{KIND_LABELS[kind]} declared in {plan['area']['name']}"
                                       + (f": {description}" if description else "")))
-        pc = plan["people_count"]
         s.add(m.EmergencyEvent(
-            emergency_id=e.id, at=at, kind="plan", actor="system",
-            detail=(f"Plan generated in {plan_ms:.0f} ms: {pc['employees'] + pc['contractors']} people inside, "
-                    f"{len(plan['materials'])} hazardous materials, {len(plan['resources'])} nearest resources"),
+            emergency_id=e.id, at=at, kind="plan", actor="system", detail=plan_summary(plan, plan_ms),
             data={"template": plan["template"], "plan_ms": round(plan_ms, 2)}))
         sent = _notify(s, e, plan, at)
         s.add(m.EmergencyEvent(emergency_id=e.id, at=at, kind="notified", actor="system",
@@ -317,8 +244,8 @@ def close(engine: sa.Engine, emergency_id: int, *, actor: Scope | str, summary: 
     closed_by = who.username[:120]
     if not summary or not summary.strip():
         raise EmergencyError("closing an emergency needs a review summary")
-    lessons = [x.strip() for x in lessons if x and x.strip()]
-    new_steps = [x.strip() for x in new_steps if x and x.strip()]
+    lessons = clean_lines(lessons)
+    new_steps = clean_lines(new_steps)
     with Session(engine) as s, s.begin():
         e = _active(s, emergency_id, who)
         if at < e.declared_at:
@@ -331,15 +258,8 @@ def close(engine: sa.Engine, emergency_id: int, *, actor: Scope | str, summary: 
             s.execute(sa.update(m.PlanTemplate).where(m.PlanTemplate.kind == e.kind, m.PlanTemplate.site_id == e.site_id)
                       .values(active=False))
             tpl = m.PlanTemplate(
-                kind=e.kind, site_id=e.site_id, version=site_versions + 1,
-                title=(base or {}).get("title") or f"{KIND_LABELS[e.kind]} response",
-                steps=list((base or {}).get("steps") or []) + new_steps,
-                resource_kinds=list((base or {}).get("resource_kinds") or []),
-                notify_roles=list((base or {}).get("notify_roles") or ["area_owner", "plant_manager"]),
-                external_contacts=list((base or {}).get("external_contacts") or []),
-                lessons=list((base or {}).get("lessons") or [])
-                + [{"lesson": x, "emergency_id": e.id, "at": at.isoformat()} for x in lessons],
-                active=True, created_by=closed_by)
+                site_id=e.site_id, active=True, created_by=closed_by,
+                **revised_template(e.kind, base, site_versions + 1, lessons, new_steps, e.id, at))
             s.add(tpl)
             s.flush()
             new_tpl_id = tpl.id

@@ -142,7 +142,8 @@ def test_on_call_defaults_to_admins_then_the_platform_topic(hb_engine, monkeypat
     from sqlalchemy.orm import Session
 
     from db import models as m
-    from qhse.services.notify import ON_CALL_TOPIC, NotifyError, on_call_targets
+    from qhse.domain.notify import ON_CALL_TOPIC, NotifyError
+    from qhse.services.notify import on_call_targets
 
     with Session(hb_engine) as s:
         assert [(t.channel, t.recipient) for t in on_call_targets(s, None)] == [("mqtt", ON_CALL_TOPIC)]

@@ -20,9 +20,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
 
 from db import models as m
+from qhse.domain.notify import NotifyError
 from qhse.services import notify
 from qhse.services import workflow as wf
-from qhse.services.notify import MqttNotifier, NotifyError, SmtpNotifier, WebhookNotifier, deliver_pending, enqueue
+from qhse.services.notify import MqttNotifier, SmtpNotifier, WebhookNotifier, deliver_pending, enqueue
 from qhse.services.sla import escalate_overdue
 
 from .actor_fixtures import act

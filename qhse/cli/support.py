@@ -91,7 +91,7 @@ def rule_errors() -> tuple[type[Exception], ...]:
     from qhse.domain.dispatch import DispatchError
     from qhse.domain.incentives import IncentiveError
     from qhse.domain.inspections import InspectionError
-    from qhse.services.notify import NotifyError
+    from qhse.domain.notify import NotifyError
     from qhse.domain.recurrence import RecurrenceError
     from qhse.domain.sla import SlaError
     from qhse.domain.workflow import WorkflowError

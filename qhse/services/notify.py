@@ -8,18 +8,10 @@ deliver side by side.  A failed attempt is recorded (``attempts``, ``last_error`
 retried with exponential back-off; after ``max_attempts`` the row is marked ``failed``
 and logged at ERROR level: visible in the table, never dropped silently.
 
-Routing is configured per role and site in ``site.settings["notifications"]``::
-
-    {"plant_manager": [{"channel": "email"},
-                       {"channel": "webhook", "url": "https://chat.example/hook"}],
-     "group": [{"channel": "mqtt", "topic": "qhse/group/escalations"}]}
-
-``{"channel": "email"}`` without ``"to"`` means "the people who hold this role": the
-action owner, the area owner (area manager), users with the plant_manager role scoped to
-the site, users with the group_manager role.  A role with no configuration gets that
-e-mail target.  When nobody with an e-mail address holds the role, the message goes to
-the site's MQTT topic ``qhse/<site code>/notifications/<role>`` instead, so it still
-reaches whoever watches the plant.
+Routing (per role and site in ``site.settings["notifications"]``), the on-call targets,
+the back-off and the message formats are :mod:`qhse.domain.notify`.  Here the people
+holding a role are looked up: the action owner, the area owner (area manager), users
+with the plant_manager role scoped to the site, users with the group_manager role.
 
 Transports: SMTP when ``QHSE_SMTP_URL`` is set, otherwise ``.eml`` files written under
 ``<data_dir>/mail`` (the embedded default, like a local mail spool); webhooks are HTTP
@@ -30,7 +22,6 @@ embedded broker).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import smtplib
 import ssl
@@ -39,8 +30,6 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -49,19 +38,30 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import models as m
+from qhse.domain.notify import (
+    BACKOFF_BASE_S,
+    MAX_ATTEMPTS,
+    ON_CALL_TOPIC,
+    NotifyError,
+    Target,
+    backoff_seconds,
+    check_enqueue,
+    check_role,
+    clean_addresses,
+    email_message,
+    fallback_topic,
+    gives_up,
+    mqtt_payload,
+    one_line,
+    parse_on_call,
+    parse_targets,
+    publishable_topic,
+    webhook_payload,
+)
 
 log = logging.getLogger("qhse.services.notify")
 
 UTC = dt.UTC
-CHANNELS = ("email", "webhook", "mqtt")
-ROLES = ("owner", "area_manager", "plant_manager", "group")
-BACKOFF_BASE_S = 30.0
-BACKOFF_CAP_S = 3600.0
-MAX_ATTEMPTS = 8
-
-
-class NotifyError(ValueError):
-    """Bad notification configuration, described in one line."""
 
 
 class DeliveryError(Exception):
@@ -92,7 +92,7 @@ class SmtpNotifier:
         self.timeout = timeout
 
     def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
-        msg = _email(self.sender, recipient, subject, body, ref)
+        msg = email_message(self.sender, recipient, subject, body, ref)
         try:
             if self.scheme == "smtps":
                 client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
@@ -106,7 +106,7 @@ class SmtpNotifier:
                     client.login(self.username, self.password or "")
                 client.send_message(msg)
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP {self.host}:{self.port}: {_one_line(exc)}") from None
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {one_line(exc)}") from None
 
 
 class SpoolMailer:
@@ -119,7 +119,7 @@ class SpoolMailer:
         self.sender = sender
 
     def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
-        msg = _email(self.sender, recipient, subject, body, ref)
+        msg = email_message(self.sender, recipient, subject, body, ref)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = f"{dt.datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
@@ -127,7 +127,7 @@ class SpoolMailer:
             tmp.write_bytes(bytes(msg))
             tmp.rename(self.directory / name)
         except OSError as exc:
-            raise DeliveryError(f"mail spool {self.directory}: {_one_line(exc)}") from None
+            raise DeliveryError(f"mail spool {self.directory}: {one_line(exc)}") from None
 
 
 class WebhookNotifier:
@@ -139,7 +139,7 @@ class WebhookNotifier:
     def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
         if not recipient.startswith(("http://", "https://")):
             raise DeliveryError(f"webhook URL must start with http:// or https://, got {recipient!r}")
-        data = json.dumps({"subject": subject, "text": f"{subject}\n{body}", "body": body, "ref": ref}).encode()
+        data = webhook_payload(subject, body, ref)
         req = urllib.request.Request(recipient, data=data, method="POST",
                                      headers={"Content-Type": "application/json", "User-Agent": "qhse-notify"})
         try:
@@ -150,7 +150,7 @@ class WebhookNotifier:
             raise DeliveryError(f"webhook {recipient}: HTTP {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            raise DeliveryError(f"webhook {recipient}: {_one_line(reason)}") from None
+            raise DeliveryError(f"webhook {recipient}: {one_line(reason)}") from None
 
 
 class MqttNotifier:
@@ -183,15 +183,14 @@ class MqttNotifier:
         try:
             c.connect(self.host, self.port, keepalive=30)
         except OSError as exc:
-            raise DeliveryError(f"MQTT {self.host}:{self.port}: {_one_line(exc)}") from None
+            raise DeliveryError(f"MQTT {self.host}:{self.port}: {one_line(exc)}") from None
         c.loop_start()
         return c
 
     def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
-        if not recipient or any(ch in recipient for ch in "#+"):
+        if not publishable_topic(recipient):
             raise DeliveryError(f"MQTT topic {recipient!r} is not a publishable topic")
-        payload = json.dumps({"subject": subject, "body": body, "ref": ref,
-                              "sent_at": dt.datetime.now(UTC).isoformat()})
+        payload = mqtt_payload(subject, body, ref, dt.datetime.now(UTC))
         if self._client is None:
             self._client = self._connect()
         try:
@@ -201,7 +200,7 @@ class MqttNotifier:
                 raise DeliveryError(f"MQTT {self.host}:{self.port}: no acknowledgement within {self.timeout:g} s")
         except (RuntimeError, ValueError, OSError) as exc:
             self.close()
-            raise DeliveryError(f"MQTT {self.host}:{self.port}: {_one_line(exc)}") from None
+            raise DeliveryError(f"MQTT {self.host}:{self.port}: {one_line(exc)}") from None
         except DeliveryError:
             self.close()
             raise
@@ -214,24 +213,6 @@ class MqttNotifier:
             except Exception:  # noqa: BLE001 - closing a broken connection must not raise
                 pass
             self._client = None
-
-
-def _email(sender: str, recipient: str, subject: str, body: str, ref: str | None) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain="qhse.local")
-    if ref:
-        msg["X-QHSE-Ref"] = ref
-    msg.set_content(body)
-    return msg
-
-
-def _one_line(exc: object) -> str:
-    s = str(exc).strip()
-    return (s.splitlines()[0] if s else type(exc).__name__)[:300]
 
 
 def default_notifiers(settings=None) -> dict[str, Notifier]:
@@ -247,38 +228,6 @@ def default_notifiers(settings=None) -> dict[str, Notifier]:
 
 
 # -------------------------------------------------------------------------------- routing
-@dataclass(frozen=True)
-class Target:
-    channel: str
-    recipient: str | None  # None: "the people holding the role" (e-mail only)
-
-
-def parse_targets(site: m.Site, role: str) -> list[Target]:
-    cfg = (site.settings or {}).get("notifications") or {}
-    if not isinstance(cfg, dict):
-        raise NotifyError(f"site {site.code}: settings.notifications must be an object keyed by role")
-    raw = cfg.get(role)
-    if raw is None:
-        return [Target("email", None)]
-    if not isinstance(raw, list):
-        raise NotifyError(f"site {site.code}: notifications.{role} must be a list of targets")
-    out = []
-    for t in raw:
-        if not isinstance(t, dict) or t.get("channel") not in CHANNELS:
-            raise NotifyError(f"site {site.code}: notifications.{role}: each target needs channel "
-                              f"{' | '.join(CHANNELS)}, got {t!r}")
-        ch = t["channel"]
-        key = {"email": "to", "webhook": "url", "mqtt": "topic"}[ch]
-        unknown = set(t) - {"channel", key}
-        if unknown:
-            raise NotifyError(f"site {site.code}: notifications.{role}: unknown key(s) {', '.join(sorted(unknown))}")
-        rec = t.get(key)
-        if ch != "email" and not rec:
-            raise NotifyError(f"site {site.code}: notifications.{role}: a {ch} target needs {key!r}")
-        out.append(Target(ch, str(rec) if rec else None))
-    return out
-
-
 def role_emails(session: Session, role: str, site_id: int, *, action: m.CorrectiveAction | None = None,
                 hazard: m.HazardReport | None = None, area_id: int | None = None) -> list[str]:
     """E-mail addresses of the people holding ``role`` for this site/area/action."""
@@ -301,20 +250,17 @@ def role_emails(session: Session, role: str, site_id: int, *, action: m.Correcti
             q = q.where(U.role == "group_manager")
         person_ids = list(session.scalars(q))
     else:
-        raise NotifyError(f"unknown role {role!r} (use one of {', '.join(ROLES)})")
+        check_role(role)
     if not person_ids:
         return []
     emails = session.scalars(sa.select(P.email).where(P.id.in_(person_ids), P.email.is_not(None), P.active.is_(True))
                              .order_by(P.id))
-    return sorted({e.strip() for e in emails if e and "@" in e})
+    return clean_addresses(emails)
 
 
 def enqueue(session: Session, channel: str, recipient: str, subject: str, body: str, *, ref: str | None = None,
             now: dt.datetime | None = None) -> m.Notification:
-    if channel not in CHANNELS:
-        raise NotifyError(f"unknown channel {channel!r} (use one of {', '.join(CHANNELS)})")
-    if not recipient:
-        raise NotifyError("a notification needs a recipient")
+    check_enqueue(channel, recipient)
     now = now or dt.datetime.now(UTC)
     n = m.Notification(channel=channel, recipient=recipient, subject=subject[:1000], body=body, status="pending",
                        attempts=0, next_attempt_at=now, ref=ref, created_at=now)
@@ -336,7 +282,7 @@ def notify_role(session: Session, *, site_id: int, role: str, subject: str, body
         raise NotifyError(f"no site #{site_id}")
     tkey = ("targets", site_id, role)
     if tkey not in cache:
-        cache[tkey] = parse_targets(site, role)
+        cache[tkey] = parse_targets(site.settings, role, site.code)
     count = 0
     for t in cache[tkey]:
         if t.channel == "email" and t.recipient is None:
@@ -346,7 +292,7 @@ def notify_role(session: Session, *, site_id: int, role: str, subject: str, body
                 cache[ekey] = role_emails(session, role, site_id, action=action, hazard=hazard, area_id=area_id)
             addrs = cache[ekey]
             if not addrs:
-                enqueue(session, "mqtt", f"qhse/{site.code}/notifications/{role}", subject, body, ref=ref, now=now)
+                enqueue(session, "mqtt", fallback_topic(site.code, role), subject, body, ref=ref, now=now)
                 count += 1
             for a in addrs:
                 enqueue(session, "email", a, subject, body, ref=ref, now=now)
@@ -358,7 +304,6 @@ def notify_role(session: Session, *, site_id: int, role: str, subject: str, body
 
 
 # ------------------------------------------------------------------------------ on call
-ON_CALL_TOPIC = "qhse/platform/notifications/on_call"
 
 
 def on_call_targets(session: Session, spec: str | None) -> list[Target]:
@@ -368,18 +313,13 @@ def on_call_targets(session: Session, spec: str | None) -> list[Target]:
     ``mqtt:TOPIC``.  Unset: the active admin users' e-mail addresses; nobody with one: the
     MQTT topic ``qhse/platform/notifications/on_call``.
     """
-    if spec and spec.strip():
-        out = []
-        for part in spec.split(","):
-            ch, sep, rec = part.strip().partition(":")
-            if not sep or ch not in CHANNELS or not rec.strip():
-                raise NotifyError(f"QHSE_ONCALL_NOTIFY: {part.strip()!r} is not email:ADDR, webhook:URL or mqtt:TOPIC")
-            out.append(Target(ch, rec.strip()))
-        return out
+    configured = parse_on_call(spec)
+    if configured is not None:
+        return configured
     P, U = m.Person, m.UserAccount
     emails = session.scalars(sa.select(P.email).join(U, U.person_id == P.id).where(
         U.active.is_(True), U.role == "admin", P.active.is_(True), P.email.is_not(None)).order_by(P.id))
-    addrs = sorted({e.strip() for e in emails if e and "@" in e})
+    addrs = clean_addresses(emails)
     return [Target("email", a) for a in addrs] or [Target("mqtt", ON_CALL_TOPIC)]
 
 
@@ -393,11 +333,6 @@ def notify_on_call(session: Session, *, subject: str, body: str, ref: str | None
 
 
 # ------------------------------------------------------------------------------- delivery
-def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
-    """Delay before the next try after ``attempts`` failed tries: base, 2 base, 4 base, ... capped."""
-    return min(cap, base * (2 ** max(0, attempts - 1)))
-
-
 @dataclass
 class DeliveryStats:
     sent: int = 0
@@ -459,7 +394,7 @@ def _attempt(n: m.Notification, notifiers: dict[str, Notifier], t: dt.datetime, 
     except DeliveryError as exc:
         n.last_error = str(exc)
         stats.errors = stats.errors[-19:] + [f"#{n.id}: {exc}"]  # the latest few, for the job's one-line detail
-        if n.attempts >= max_attempts:
+        if gives_up(n.attempts, max_attempts):
             n.status = "failed"
             n.next_attempt_at = None
             stats.failed += 1

@@ -9,7 +9,8 @@ import streamlit as st
 from dashboard import charts, core
 from db.queries import vision as vq
 from qhse.domain import access
-from qhse.services.vision_review import ReviewError, review
+from qhse.domain.vision_review import ReviewError
+from qhse.services.vision_review import review
 
 ctx = core.page_context()
 f = ctx.filters

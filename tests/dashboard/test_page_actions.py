@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from db.queries import users
 from qhse.domain import access
 from qhse.domain.access import SYSTEM
+from qhse.domain.vision_review import ReviewError
 from qhse.services.access import scope_for_user
 from qhse.services.alarms import AlarmError, acknowledge
-from qhse.services.vision_review import ReviewError, review
+from qhse.services.vision_review import review
 
 from .conftest import site_id
 from .helpers import assert_ok, open_page, texts

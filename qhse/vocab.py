@@ -194,6 +194,15 @@ class MaintenanceKind(StrEnum):
     INSPECTION = "inspection"
 
 
+class MachineEventSeverity(StrEnum):
+    """Severity of an error or alarm logged by a machine (machine_event.severity), lowest first."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
 class RiskBand(StrEnum):
     """Band of a failure prediction's probability (failure_prediction.risk_band), lowest first."""
 

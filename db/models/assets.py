@@ -13,6 +13,7 @@ from qhse.vocab import (
     AlarmRuleKind,
     AlarmSeverity,
     AlarmStatus,
+    MachineEventSeverity,
     MaintenanceKind,
     ProductType,
     RiskBand,
@@ -57,6 +58,21 @@ class Sensor(Base):
     alarm_high: Mapped[float | None]
     sample_period_s: Mapped[int] = mapped_column(default=60)
     active: Mapped[bool] = mapped_column(default=True)
+
+
+class SensorKind(Base):
+    """A kind of sensor (pressure, voltage, vibration, ...): its unit and default valid range.
+
+    A sensor's own ``min_valid``/``max_valid`` override the kind's; default alarm rules are
+    ``alarm_rule`` rows keyed by ``sensor_kind``.
+    """
+
+    __tablename__ = "sensor_kind"
+    kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    unit: Mapped[str] = mapped_column(sa.String(20))
+    min_valid: Mapped[float | None] = mapped_column(sa.Double)
+    max_valid: Mapped[float | None] = mapped_column(sa.Double)
+    description: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class SensorReading(Base):
@@ -178,6 +194,7 @@ class MaintenanceEvent(Base):
     kind: Mapped[str] = mapped_column(sa.String(20))
     started_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
+    component: Mapped[str | None] = mapped_column(sa.String(60))
     note: Mapped[str | None] = mapped_column(sa.Text)
 
 
@@ -188,7 +205,24 @@ class FailureEvent(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(index=True)
     mode: Mapped[str] = mapped_column(sa.String(40))  # TWF tool wear, HDF heat dissipation, PWF power, OSF overstrain, bearing, ...
     downtime_h: Mapped[float] = mapped_column(default=0.0)
+    component: Mapped[str | None] = mapped_column(sa.String(60))
     note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class MachineEvent(Base):
+    """An error or alarm a machine logged itself (its controller's event log), imported from files."""
+
+    __tablename__ = "machine_event"
+    __table_args__ = (
+        choice("severity", "severity", MachineEventSeverity),
+        sa.UniqueConstraint("asset_id", "occurred_at", "code"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(sa.ForeignKey("asset.id", ondelete="CASCADE"))
+    occurred_at: Mapped[dt.datetime]
+    code: Mapped[str] = mapped_column(sa.String(60))
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    message: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class FailurePrediction(Base):

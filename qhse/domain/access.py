@@ -97,12 +97,14 @@ RECORD_ACCESS = "record_access"  # record contractor and employee entries and ex
 APPROVE_CONTRACTOR_SAFETY = "approve_contractor_safety"  # the safety approval of a contractor company
 APPROVE_CONTRACTOR_LEGAL = "approve_contractor_legal"  # the legal approval of a contractor company
 APPROVE_CONTRACTOR_JOBS = "approve_contractor_jobs"  # approve a requested contractor job (plant safety function)
+MANAGE_PLANT = "manage_plant"  # onboarding: org, assets, sensors, sensor kinds, history imports
 
 PERMISSIONS = (
     VIEW_OVERVIEW, VIEW_RISK, VIEW_ALARMS, ACK_ALARMS, VIEW_EQUIPMENT, VIEW_VISION, REVIEW_VISION,
     REPORT_HAZARD, VIEW_ACTIONS, VIEW_KPIS, VIEW_MODELS, MANAGE_MODELS, VIEW_PEOPLE, READ_SENSITIVE,
     VIEW_CONTRACTORS, MANAGE_EMERGENCY, VIEW_LEDGERS, MANAGE_USERS, VIEW_AUDIT, ENTER_SCORES,
     MANAGE_CONTRACTORS, RECORD_ACCESS, APPROVE_CONTRACTOR_SAFETY, APPROVE_CONTRACTOR_LEGAL, APPROVE_CONTRACTOR_JOBS,
+    MANAGE_PLANT,
 )
 
 _MANAGER_VIEW = {VIEW_OVERVIEW, VIEW_RISK, VIEW_ALARMS, VIEW_EQUIPMENT, VIEW_VISION, VIEW_ACTIONS, VIEW_KPIS,

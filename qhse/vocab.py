@@ -37,6 +37,7 @@ __all__ = [
     "JobRunStatus",
     "LedgerKind",
     "Locale",
+    "MachineEventSeverity",
     "MaintenanceKind",
     "NotificationChannel",
     "NotificationStatus",

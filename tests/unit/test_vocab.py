@@ -33,6 +33,7 @@ COLUMNS: dict[tuple[str, str], type[StrEnum]] = {
     ("alarm_rule", "op"): vocab.AlarmOp,
     ("asset", "product_type"): vocab.ProductType,
     ("maintenance_event", "kind"): vocab.MaintenanceKind,
+    ("machine_event", "severity"): vocab.MachineEventSeverity,
     ("failure_prediction", "risk_band"): vocab.RiskBand,
     ("ingest_heartbeat", "status"): vocab.HeartbeatStatus,
     ("user_account", "role"): vocab.Role,

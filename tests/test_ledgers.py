@@ -11,6 +11,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
+from qhse.domain import ledgers as D
 from qhse.domain.access import Scope
 from qhse.services import ledgers as L
 
@@ -22,7 +23,7 @@ START, END = dt.date(2026, 8, 1), dt.date(2026, 10, 31)
 def bounds(seeded_engine):
     with seeded_engine.connect() as conn:
         site_id, tz = conn.execute(sa.text("SELECT id, timezone FROM site WHERE code = :c"), {"c": SITE}).one()
-    t0, t1 = L.period_bounds(START, END, tz)
+    t0, t1 = D.period_bounds(START, END, tz)
     return {"site": site_id, "t0": t0, "t1": t1, "d0": START, "d1": END}
 
 
@@ -87,7 +88,7 @@ def _rows(engine, sql, p):
         return conn.execute(sa.text(sql), p).all()
 
 
-@pytest.mark.parametrize("kind", L.KINDS)
+@pytest.mark.parametrize("kind", D.KINDS)
 def test_csv_totals_match_source_tables(seeded_engine, bounds, kind, tmp_path):
     led = L.build(seeded_engine, kind, SITE, START, END)
     data = L.export(led, "csv", tmp_path / f"{kind}.csv")
@@ -158,17 +159,17 @@ def test_pdf_renders_and_its_totals_match(seeded_engine, bounds, kind):
 
 
 def test_bad_requests_are_refused(seeded_engine):
-    with pytest.raises(L.LedgerError, match="unknown ledger"):
+    with pytest.raises(D.LedgerError, match="unknown ledger"):
         L.build(seeded_engine, "noise", SITE, START, END)
-    with pytest.raises(L.LedgerError, match="ends"):
+    with pytest.raises(D.LedgerError, match="ends"):
         L.build(seeded_engine, "training", SITE, END, START)
-    with pytest.raises(L.LedgerError, match="no site 'NOPE'"):
+    with pytest.raises(D.LedgerError, match="no site 'NOPE'"):
         L.build(seeded_engine, "training", "NOPE", START, END)
     outsider = Scope(user_id=None, username="guest", role="plant_manager", site_ids=(99999,))
-    with pytest.raises(L.LedgerError, match="guest's scope"):
+    with pytest.raises(D.LedgerError, match="guest's scope"):
         L.build(seeded_engine, "training", SITE, START, END, scope=outsider)
     led = L.build(seeded_engine, "training", SITE, START, END)
-    with pytest.raises(L.LedgerError, match="format"):
+    with pytest.raises(D.LedgerError, match="format"):
         L.export(led, "xlsx")
 
 
@@ -187,10 +188,10 @@ def test_cli_export(seeded_url, tmp_path):
 
 
 def test_csv_cells_cannot_start_a_formula():
-    led = L.Ledger(kind="training", title="t", site={"id": 1, "code": "S", "name": "S", "timezone": "UTC"},
+    led = D.Ledger(kind="training", title="t", site={"id": 1, "code": "S", "name": "S", "timezone": "UTC"},
                    start=START, end=END, generated_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
-                   columns=[L.Column("source", "Source record"), L.Column("person", "Person"),
-                            L.Column("score", "Score")],
+                   columns=[D.Column("source", "Source record"), D.Column("person", "Person"),
+                            D.Column("score", "Score")],
                    rows=[{"source": "training_record#1", "person": '=HYPERLINK("http://x")', "score": "-5"}],
                    totals=[("lines", 1)])
     lines, totals = L.read_csv(L.to_csv(led))

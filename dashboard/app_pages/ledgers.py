@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import core
 from db.queries import ledgers as lq
 from db.queries import org
+from qhse.domain.ledgers import LedgerError
 from qhse.services import ledgers as L
 from qhse.vocab import LedgerKind
 
@@ -32,7 +33,7 @@ def export_tab() -> None:
     end = c4.date_input(ctx.t("ledgers.to_inclusive"), value=f.end_month - dt.timedelta(days=1), key="lg.to")
     try:
         led = core.fetch(L.build, kind, site, start, end, scope=ctx.scope)
-    except L.LedgerError as exc:
+    except LedgerError as exc:
         st.error(str(exc))
         return
     st.caption(ctx.t("ledgers.title_name_start_to_end_timezone", title=led.title, name=core.plain(led.site['name']), start=led.start, end=led.end, timezone=led.site['timezone'], kind=ctx.label("ledger_kind", kind)))

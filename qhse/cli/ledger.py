@@ -27,7 +27,8 @@ def ledger_export(kind: str, site: str, from_: str, to_: str, fmt: str, output: 
     """Export a ledger for a period."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from qhse.services.ledgers import LedgerError, build, export
+    from qhse.domain.ledgers import LedgerError
+    from qhse.services.ledgers import build, export
 
     engine = open_engine()
     try:

@@ -1,4 +1,5 @@
-"""Compliance ledgers: one site, one period, every line traced to its source record.
+"""Compliance ledgers: one site, one period, every line traced to its source record (which lines
+and how each is judged: :mod:`qhse.domain.ledgers`; here the source rows are read and exported).
 
 Kinds:
 
@@ -23,7 +24,6 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,13 +31,21 @@ import sqlalchemy as sa
 
 from db.queries import ledgers as q
 from qhse.domain.access import SYSTEM, Scope
+from qhse.domain.ledgers import (
+    TITLES,
+    Column,
+    Ledger,
+    LedgerError,
+    check_request,
+    csv_cell,
+    inspection_lines,
+    period_bounds,
+    training_lines,
+    waste_gas_lines,
+)
 
 UTC = dt.UTC
-KINDS = ("waste_gas", "training", "inspection")
-TITLES = {"waste_gas": "Waste-gas monitoring ledger", "training": "Training records ledger",
-          "inspection": "Safety inspection ledger"}
 FORMATS = ("csv", "pdf")
-MAX_DAYS = 3 * 366
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
@@ -47,69 +55,10 @@ FONT_CANDIDATES = (
 )
 
 
-class LedgerError(ValueError):
-    """Bad request (unknown kind or site, bad period, site outside the caller's scope)."""
-
-
-@dataclass
-class Column:
-    key: str
-    label: str
-
-
-@dataclass
-class Ledger:
-    kind: str
-    title: str
-    site: dict
-    start: dt.date
-    end: dt.date
-    generated_at: dt.datetime
-    columns: list[Column]
-    rows: list[dict]
-    totals: list[tuple[str, object]]
-    regulations: list[dict] = field(default_factory=list)
-    points: list[dict] = field(default_factory=list)  # waste gas: monitoring points summary
-
-    def total(self, name: str):
-        for k, v in self.totals:
-            if k == name:
-                return v
-        raise KeyError(name)
-
-    @property
-    def filename(self) -> str:
-        return f"ledger_{self.kind}_{self.site['code']}_{self.start:%Y%m%d}-{self.end:%Y%m%d}"
-
-
-def _fmt_time(t: dt.datetime | None, tz: ZoneInfo) -> str:
-    return t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else ""
-
-
-def _num(v, digits: int = 3) -> str:
-    if v is None:
-        return ""
-    return f"{float(v):.{digits}f}".rstrip("0").rstrip(".")
-
-
-def period_bounds(start: dt.date, end: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
-    """[local midnight of start, local midnight after end) as UTC datetimes."""
-    z = ZoneInfo(tz)
-    t0 = dt.datetime(start.year, start.month, start.day, tzinfo=z)
-    e = end + dt.timedelta(days=1)
-    t1 = dt.datetime(e.year, e.month, e.day, tzinfo=z)
-    return t0.astimezone(UTC), t1.astimezone(UTC)
-
-
 def build(engine: sa.Engine, kind: str, site_code: str, start: dt.date, end: dt.date, *,
           scope: Scope = SYSTEM, now: dt.datetime | None = None) -> Ledger:
     """Build a ledger from the source tables."""
-    if kind not in KINDS:
-        raise LedgerError(f"unknown ledger {kind!r}; choose one of {', '.join(KINDS)}")
-    if end < start:
-        raise LedgerError(f"the period ends ({end}) before it starts ({start})")
-    if (end - start).days > MAX_DAYS:
-        raise LedgerError(f"the period is longer than {MAX_DAYS} days; export it in parts")
+    check_request(kind, start, end)
     site = q.site_info(engine, scope, site_code)
     if site is None:
         raise LedgerError(f"no site {site_code!r} in {scope.username}'s scope")
@@ -118,138 +67,27 @@ def build(engine: sa.Engine, kind: str, site_code: str, start: dt.date, end: dt.
     regs = q.regulations(engine, scope, site["id"], kind)
     regs = regs[regs["active"]].to_dict("records")
     with engine.connect() as conn:
-        builder = {"waste_gas": _waste_gas, "training": _training, "inspection": _inspection}[kind]
-        columns, rows, totals, points = builder(conn, scope, site, start, end, t0, t1, tz)
+        sid = site["id"]
+        if kind == "waste_gas":
+            columns, rows, totals, points = waste_gas_lines(
+                q.waste_gas_exceedances(conn, scope, sid, t0, t1), q.waste_gas_points(conn, scope, sid, t0, t1),
+                q.waste_gas_alarms_raised(conn, scope, sid, t0, t1), t1, tz)
+        elif kind == "training":
+            columns, rows, totals, points = training_lines(q.training_records(conn, scope, sid, start, end), end)
+        else:
+            columns, rows, totals, points = inspection_lines(q.inspection_records(conn, scope, sid, t0, t1), tz)
     return Ledger(kind=kind, title=TITLES[kind], site=site, start=start, end=end,
                   generated_at=now or dt.datetime.now(UTC), columns=columns, rows=rows, totals=totals,
                   regulations=regs, points=points)
 
 
-def _waste_gas(conn, scope, site, start, end, t0, t1, tz):
-    src = q.waste_gas_exceedances(conn, scope, site["id"], t0, t1)
-    pts = q.waste_gas_points(conn, scope, site["id"], t0, t1)
-    columns = [Column("source", "Source record"), Column("time", "Time (local)"),
-               Column("point", "Monitoring point"), Column("area", "Area"), Column("gas", "Gas"),
-               Column("value", "Value"), Column("limit", "Limit"), Column("unit", "Unit"),
-               Column("alarm", "Alarm"), Column("acknowledged", "Acknowledged"),
-               Column("cleared", "Cleared"), Column("handling", "Handling")]
-    rows = []
-    for r in src:
-        ts = r["ts"].astimezone(UTC)
-        if r["alarm_id"] is None:
-            handling = "no alarm"
-        elif r["cleared_at"] is not None and r["cleared_at"] < t1:
-            handling = "cleared"
-        elif r["acknowledged_at"] is not None:
-            handling = "acknowledged"
-        else:
-            handling = "open"
-        rows.append({
-            "source": f"sensor_reading#{r['sensor_id']}@{ts:%Y-%m-%dT%H:%M:%SZ}",
-            "time": _fmt_time(r["ts"], tz), "point": r["sensor_code"], "area": r["area_code"], "gas": r["gas"].upper(),
-            "value": _num(r["value"]), "limit": f"{r['direction']} {_num(r['limit_value'])}", "unit": r["unit"],
-            "alarm": f"alarm#{r['alarm_id']}" if r["alarm_id"] else "",
-            "acknowledged": (f"{r['acknowledged_by'] or ''} {_fmt_time(r['acknowledged_at'], tz)}".strip()
-                             if r["alarm_id"] else ""),
-            "cleared": _fmt_time(r["cleared_at"], tz) if r["alarm_id"] else "",
-            "handling": handling,
-        })
-    alarms = {r["alarm_id"] for r in src if r["alarm_id"]}
-    cleared = {r["alarm_id"] for r in src if r["alarm_id"] and r["cleared_at"] is not None and r["cleared_at"] < t1}
-    totals = [
-        ("lines", len(rows)),
-        ("monitoring_points", len(pts)),
-        ("readings", sum(int(p["readings"]) for p in pts)),
-        ("exceedances", len(rows)),
-        ("alarms_linked", len(alarms)),
-        ("alarms_linked_cleared", len(cleared)),
-        ("alarms_raised", q.waste_gas_alarms_raised(conn, scope, site["id"], t0, t1)),
-        ("exceedances_without_alarm", sum(1 for r in src if r["alarm_id"] is None)),
-    ]
-    points = [{"source": f"sensor#{p['sensor_id']}", "point": p["sensor_code"], "area": p["area_code"],
-               "gas": p["gas"].upper(), "unit": p["unit"], "readings": int(p["readings"]),
-               "min": _num(p["min_value"]), "avg": _num(p["avg_value"]), "max": _num(p["max_value"]),
-               "limit": (f"> {_num(p['alarm_high'])}" if p["alarm_high"] is not None else f"< {_num(p['alarm_low'])}"),
-               "exceedances": int(p["exceedances"])} for p in pts]
-    return columns, rows, totals, points
-
-
-def _training(conn, scope, site, start, end, t0, t1, tz):
-    src = q.training_records(conn, scope, site["id"], start, end)
-    columns = [Column("source", "Source record"), Column("completed_on", "Completed"),
-               Column("employee_no", "No."), Column("person", "Person"), Column("department", "Department"),
-               Column("course_code", "Course"), Column("course", "Course name"), Column("score", "Score"),
-               Column("passed", "Passed"), Column("expires_on", "Expires"),
-               Column("status", "At period end")]
-    rows = []
-    for r in src:
-        if not r["passed"]:
-            status = "failed"
-        elif r["expires_on"] is None:
-            status = "no expiry"
-        else:
-            status = "valid" if r["expires_on"] >= end else "expired"
-        rows.append({"source": f"training_record#{r['id']}", "completed_on": r["completed_on"].isoformat(),
-                     "employee_no": r["employee_no"], "person": r["person"], "department": r["department"],
-                     "course_code": r["course_code"], "course": r["course"], "score": _num(r["score"], 1),
-                     "passed": "yes" if r["passed"] else "no",
-                     "expires_on": r["expires_on"].isoformat() if r["expires_on"] else "", "status": status})
-    scores = [float(r["score"]) for r in src if r["score"] is not None]
-    totals = [
-        ("lines", len(rows)),
-        ("people", len({r["employee_no"] for r in src})),
-        ("passed", sum(1 for r in src if r["passed"])),
-        ("failed", sum(1 for r in src if not r["passed"])),
-        ("expired_at_period_end", sum(1 for r in rows if r["status"] == "expired")),
-        ("average_score", round(sum(scores) / len(scores), 2) if scores else ""),
-    ]
-    return columns, rows, totals, []
-
-
-def _inspection(conn, scope, site, start, end, t0, t1, tz):
-    src = q.inspection_records(conn, scope, site["id"], t0, t1)
-    columns = [Column("source", "Source record"), Column("due", "Due (local)"), Column("area", "Area"),
-               Column("route", "Route"), Column("status", "Status"), Column("performed", "Performed"),
-               Column("inspector", "Inspector"), Column("findings", "Findings"),
-               Column("failed_items", "Failed checklist items")]
-    rows = []
-    for r in src:
-        res = r["results"] or {}
-        failed = [k for k, v in res.items() if v is False]
-        rows.append({"source": f"inspection#{r['id']}", "due": _fmt_time(r["due_at"], tz), "area": r["area_code"],
-                     "route": r["route"], "status": r["status"], "performed": _fmt_time(r["performed_at"], tz),
-                     "inspector": f"{r['inspector']} ({r['inspector_no']})" if r["inspector"] else "",
-                     "findings": int(r["findings"] or 0), "failed_items": ", ".join(failed)})
-    done = sum(1 for r in src if r["status"] == "done")
-    missed = sum(1 for r in src if r["status"] == "missed")
-    totals = [
-        ("lines", len(rows)),
-        ("done", done),
-        ("missed", missed),
-        ("scheduled", sum(1 for r in src if r["status"] == "scheduled")),
-        ("findings", sum(int(r["findings"] or 0) for r in src)),
-        ("completion_rate_pct", round(100.0 * done / (done + missed), 1) if done + missed else ""),
-    ]
-    return columns, rows, totals, []
-
-
 # ------------------------------------------------------------------------------------ CSV
-def _cell(v):
-    """A value safe to open in a spreadsheet: text that would start a formula gets a leading quote."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        try:
-            float(v)
-        except ValueError:
-            return "'" + v
-    return v
-
-
 def to_csv(ledger: Ledger) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([c.label for c in ledger.columns])
     for r in ledger.rows:
-        w.writerow([_cell(r.get(c.key, "")) for c in ledger.columns])
+        w.writerow([csv_cell(r.get(c.key, "")) for c in ledger.columns])
     w.writerow([])
     for k, v in ledger.totals:
         w.writerow(["Total", k, v])

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from qhse.cli.support import UserError, database_url, migration_url
+from qhse.cli.support import LazyGroup, UserError, database_url, migration_url
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={"seed": "qhse.demo.command:db_seed"})
 def db() -> None:
     """Database: migrations, demo data, backup and restore."""
 
@@ -45,25 +45,6 @@ def db_downgrade(revision: str, yes: bool) -> None:
         click.confirm(f"Downgrade the schema to {revision}? Data in removed tables is lost", abort=True)
     downgrade(url, revision)
     click.echo(f"schema at {', '.join(sorted(current(url))) or 'base'}")
-
-
-@db.command("seed")
-@click.option("--scale", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True)
-@click.option("--seed", "seed_", type=int, default=42, show_default=True, help="Random seed (same seed, same data).")
-@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Last day of history (default: today, UTC).")
-@click.option("--reset", is_flag=True, help="Empty every table first.")
-def db_seed(scale: str, seed_: int, end_date, reset: bool) -> None:
-    """Fill the database with 12 months of demo data for three plants."""
-    from qhse.demo.progress import print_seed_summary, run_seed
-    from qhse.demo.seed import SeedError
-
-    url = database_url(migrate=True)
-    try:
-        summary = run_seed(url, scale=scale, seed=seed_, end_date=end_date, reset=reset)
-    except SeedError as exc:
-        raise UserError(str(exc)) from None
-    print_seed_summary(summary)
 
 
 @db.command("backup")

@@ -7,9 +7,38 @@ module of the CLI, never each other nor the root group (``qhse/cli/root.py``).
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from qhse.settings import SettingsError, get_settings
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are named in a registry (``name -> "module:attribute"``) and imported
+    on first use: when the command runs or when ``--help`` lists it."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        target = self.lazy.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        cmd = getattr(importlib.import_module(module), attr)
+        if not isinstance(cmd, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        if cmd.name != name:  # e.g. kpi_cmd registered as "kpi"
+            raise TypeError(f"{target} is named {cmd.name!r}, registered as {name!r}")
+        self.commands[name] = cmd
+        return cmd
 
 
 class UserError(click.ClickException):

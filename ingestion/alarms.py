@@ -28,16 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlalchemy as sa
 
-from qhse.domain.alarm_rules import (
-    Decision,
-    Rule,
-    advance_window,
-    clear_message,
-    decide,
-    held_long_enough,
-    new_peak,
-    raise_message,
-)
+from qhse.domain.alarm_rules import Rule, advance_window, clear_message, raise_message, run
 
 from .registry import SensorInfo, SensorRegistry
 
@@ -66,11 +57,6 @@ class OpenAlarm:
     last_value: float = 0.0
     last_us: int = 0
     peak: float | None = None
-
-    def touch(self, us: int, x: float, gt: bool) -> None:
-        self.n += 1
-        self.last_value, self.last_us = x, max(us, self.last_us)
-        self.peak = new_peak(self.peak, x, gt)
 
 
 @dataclass(slots=True)
@@ -220,39 +206,26 @@ class AlarmEngine:
 
     def _run(self, conn, rule: Rule, info: SensorInfo, series, events: list[AlarmEvent],
              touched: list) -> None:
+        """Apply one rule to one sensor's readings (qhse.domain.alarm_rules.run), writing as it goes."""
         key = (rule.id, info.id)
-        oa = self.open.get(key)
-        for us, x in series:
-            if x is None:
-                continue
-            d = decide(rule, x, is_open=oa is not None, held_since_us=self.pending.get(key), us=us)
-            if d is Decision.CLEAR:
-                self._flush(conn, oa, rule, info, events)
-                self._clear(conn, oa, rule, info, us, x, events)
-                oa = None
-                self.open.pop(key, None)
-                self.pending.pop(key, None)
-                continue
-            if d is Decision.UPDATE:
-                if oa.n == 0:
-                    touched.append((oa, rule, info))
-                oa.touch(us, x, rule.gt)
-                continue
-            if d is Decision.NOTHING:
-                self.pending.pop(key, None)
-                continue
-            if rule.hold_us:
-                # The hold is verified against the stored readings (another consumer may have
-                # seen part of it) when it starts and again when it looks long enough.
-                since = self.pending.get(key)
-                if since is None or held_long_enough(rule, since, us):
-                    since = self._held_since(conn, rule, info.id, us)
-                    self.pending[key] = since
-                if not held_long_enough(rule, since, us):
-                    continue
-            oa = self._raise(conn, rule, info, us, x, events)
-            self.open[key] = oa
+
+        def clear(oa: OpenAlarm, us: int, x: float) -> None:
+            self._flush(conn, oa, rule, info, events)
+            self._clear(conn, oa, rule, info, us, x, events)
+            self.open.pop(key, None)
+
+        def raise_(us: int, x: float) -> OpenAlarm:
+            oa = self.open[key] = self._raise(conn, rule, info, us, x, events)
+            return oa
+
+        # A hold is verified against the stored readings (another consumer may have seen part of it).
+        _, held = run(rule, series, alarm=self.open.get(key), held_from=self.pending.get(key),
+                      held_since=lambda us: self._held_since(conn, rule, info.id, us),
+                      on_first_update=lambda oa: touched.append((oa, rule, info)), on_clear=clear, on_raise=raise_)
+        if held is None:
             self.pending.pop(key, None)
+        else:
+            self.pending[key] = held
 
     def _held_since(self, conn, rule: Rule, sensor_id: int, us: int) -> int:
         lb = us - rule.duration_s * 1_000_000 - 3_600_000_000

@@ -15,19 +15,21 @@ this module decides, reading by reading, what they say.  Storage (the ``alarm`` 
   :attr:`Rule.clear_at`); between the two it stays open and is updated
   (:func:`clears`), its peak being the most extreme value seen (:func:`new_peak`).
 
-:func:`decide` puts these together for one reading.
+:func:`run` applies them to a sensor's readings in order (the consumer's inner loop).
 """
 
 from __future__ import annotations
 
-import enum
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-RULE_KINDS = ("threshold", "rate")
-OPS = (">", "<")
+from qhse.vocab import AlarmOp, AlarmRuleKind, values
+
+RULE_KINDS = values(AlarmRuleKind)
+OPS = values(AlarmOp)
+_GT, _THRESHOLD, _RATE = AlarmOp.GT.value, AlarmRuleKind.THRESHOLD.value, AlarmRuleKind.RATE.value
 MIN_WINDOW_S = 60
 MIN_RATE_POINTS = 3
 
@@ -54,7 +56,7 @@ class Rule:
 
     @property
     def gt(self) -> bool:
-        return self.op == ">"
+        return self.op == _GT
 
     @property
     def clear_at(self) -> float:
@@ -70,11 +72,11 @@ class Rule:
     @property
     def hold_us(self) -> int:
         """How long a threshold condition must hold before raising (0: at once)."""
-        return self.duration_s * 1_000_000 if self.kind == "threshold" else 0
+        return self.duration_s * 1_000_000 if self.kind == _THRESHOLD else 0
 
     @property
     def unit_suffix(self) -> str:
-        return "/min" if self.kind == "rate" else ""
+        return "/min" if self.kind == _RATE else ""
 
     def applies_to(self, s: SensorLike) -> bool:
         if self.sensor_id is not None:
@@ -133,31 +135,71 @@ def advance_window(window: deque, us: int, x: float, window_us: int) -> float | 
     return slope_per_min(window)
 
 
-class Decision(enum.Enum):
-    NOTHING = "nothing"  # not beyond the threshold: no alarm, any pending hold is reset
-    UPDATE = "update"  # an open alarm stays open (value between threshold and clear bound, or beyond)
-    CLEAR = "clear"  # an open alarm is back past its clear bound
-    HOLD = "hold"  # beyond the threshold, but not yet for the rule's duration
-    RAISE = "raise"  # a new alarm
+class OpenAlarmLike(Protocol):
+    """The running state of an open alarm that :func:`run` updates in place."""
+
+    n: int  # updates since last written
+    last_value: float
+    last_us: int
+    peak: float | None
 
 
-def decide(rule: Rule, x: float, *, is_open: bool, held_since_us: int | None = None, us: int = 0) -> Decision:
-    """What one reading means for one rule and sensor.
+def run(rule: Rule, series: Iterable[tuple[int, float | None]], *, alarm: OpenAlarmLike | None,
+        held_from: int | None, held_since: Callable[[int], int],
+        on_first_update: Callable[[OpenAlarmLike], None],
+        on_clear: Callable[[OpenAlarmLike, int, float], None],
+        on_raise: Callable[[int, float], OpenAlarmLike]) -> tuple[OpenAlarmLike | None, int | None]:
+    """Apply ``rule`` to one sensor's readings (µs, value), in time order.
 
-    ``held_since_us``: since when the raise condition has held (for rules with a duration);
-    None means "just now".
+    ``alarm``: the open alarm of this rule and sensor before the first reading (or None);
+    ``held_from``: since when the raise condition has held (a pending hold), or None.
+    For each reading: an open alarm clears once the value is back past the clear bound
+    (``on_clear``), else it is updated in place: one more update, the last value and time,
+    the peak (the most extreme value: :func:`new_peak`); ``on_first_update`` is called
+    when its pending update count leaves 0.  With no alarm open, a value beyond the
+    threshold raises one (``on_raise`` returns it), for a rule with a duration only once
+    the condition has held that long; a hold is (re)checked with ``held_since(us)`` (the
+    start of the unbroken run of readings beyond the threshold up to ``us``) when it
+    starts and when it looks long enough.  A value back within the threshold resets the
+    hold.  ``None`` values (a rate not yet computable) are skipped.  Returns the open
+    alarm and the pending hold at the end.
+
+    The comparisons are written out in the loop (no call per reading): it runs for every
+    reading the consumer stores.
     """
-    if is_open:
-        return Decision.CLEAR if clears(rule, x) else Decision.UPDATE
-    if not exceeds(rule, x):
-        return Decision.NOTHING
-    if rule.hold_us and not held_long_enough(rule, us if held_since_us is None else held_since_us, us):
-        return Decision.HOLD
-    return Decision.RAISE
+    gt, thr, clr, hold = rule.gt, rule.threshold, rule.clear_at, rule.hold_us
+    for us, x in series:
+        if x is None:
+            continue
+        if alarm is not None:
+            if (x <= clr) if gt else (x >= clr):
+                on_clear(alarm, us, x)
+                alarm, held_from = None, None
+                continue
+            if alarm.n == 0:
+                on_first_update(alarm)
+            alarm.n += 1
+            alarm.last_value = x
+            if us > alarm.last_us:
+                alarm.last_us = us
+            p = alarm.peak
+            if p is None or (x > p if gt else x < p):
+                alarm.peak = x
+            continue
+        if not ((x > thr) if gt else (x < thr)):
+            held_from = None
+            continue
+        if hold:
+            if held_from is None or us - held_from >= hold:
+                held_from = held_since(us)
+            if us - held_from < hold:
+                continue
+        alarm, held_from = on_raise(us, x), None
+    return alarm, held_from
 
 
 def raise_message(rule: Rule, sensor_code: str, unit: str, x: float) -> str:
-    held = f" for {rule.duration_s} s" if rule.duration_s and rule.kind == "threshold" else ""
+    held = f" for {rule.duration_s} s" if rule.duration_s and rule.kind == _THRESHOLD else ""
     return f"{rule.name}: {x:.4g} {unit}{rule.unit_suffix} {rule.op} {rule.threshold:g}{held} at {sensor_code}"
 
 

@@ -8,14 +8,13 @@ from collections import deque
 import pytest
 
 from qhse.domain.alarm_rules import (
-    Decision,
     Rule,
     advance_window,
     clears,
-    decide,
     exceeds,
     new_peak,
     raise_message,
+    run,
     slope_per_min,
 )
 
@@ -38,24 +37,76 @@ def test_hysteresis_clear_bound_never_on_the_wrong_side():
     assert rule(op="<", clear=12.0).clear_at == 12.0
     assert rule(op="<", clear=8.0).clear_at == 10.0
     r = rule(clear=8.0)
-    assert decide(r, 9.0, is_open=True) is Decision.UPDATE  # between the bounds: stays open
-    assert decide(r, 8.0, is_open=True) is Decision.CLEAR
-    assert clears(r, 7.9) and not clears(r, 8.1)
+    assert clears(r, 8.0) and clears(r, 7.9) and not clears(r, 8.1)
 
 
-def test_no_duration_raises_at_once_and_below_resets():
-    r = rule()
-    assert decide(r, 11.0, is_open=False, us=5) is Decision.RAISE
-    assert decide(r, 9.0, is_open=False, us=5) is Decision.NOTHING
+class Alarm:
+    def __init__(self):
+        self.n, self.last_value, self.last_us, self.peak = 0, 0.0, 0, None
 
 
-def test_duration_holds_until_the_condition_held_long_enough():
-    r = rule(duration_s=30)
-    assert decide(r, 11.0, is_open=False, held_since_us=None, us=100) is Decision.HOLD
-    assert decide(r, 11.0, is_open=False, held_since_us=0, us=29_999_999) is Decision.HOLD
-    assert decide(r, 11.0, is_open=False, held_since_us=0, us=30_000_000) is Decision.RAISE
-    # a rate rule's duration is its window, not a hold
-    assert decide(rule(kind="rate", duration_s=30), 11.0, is_open=False, us=1) is Decision.RAISE
+def play(r, values, *, alarm=None, held_from=None, stored_hold_start=None):
+    """Run the rule on values one second apart; returns the events, the open alarm and the pending hold."""
+    events = []
+
+    def on_raise(us, x):
+        events.append(("raise", us // 1_000_000, x))
+        return Alarm()
+
+    def on_clear(a, us, x):
+        events.append(("clear", us // 1_000_000, x, a.n, a.peak))
+
+    series = [(i * 1_000_000, v) for i, v in enumerate(values)]
+
+    def held_since(us):  # what the stored readings say: the start of the unbroken run beyond the threshold
+        events.append(("check", us // 1_000_000))
+        i = us // 1_000_000
+        while i > 0 and series[i - 1][1] is not None and exceeds(r, series[i - 1][1]):
+            i -= 1
+        if i == 0 and stored_hold_start is not None:
+            return stored_hold_start * 1_000_000
+        return i * 1_000_000
+
+    a, held = run(r, series, alarm=alarm, held_from=held_from, held_since=held_since,
+                  on_first_update=lambda a: events.append(("first_update",)), on_clear=on_clear, on_raise=on_raise)
+    return events, a, held
+
+
+def test_raise_once_update_then_clear_with_hysteresis():
+    events, a, held = play(rule(clear=8.0), [5, 11, 12, 9, 15, 8.5, 8, 11])
+    assert events[0] == ("raise", 1, 11)
+    assert events[1] == ("first_update",)
+    # 12, 9 (between the bounds), 15, 8.5 update the open alarm; 8 clears it; 11 raises again
+    assert events[2] == ("clear", 6, 8, 4, 15)
+    assert events[3] == ("raise", 7, 11)
+    assert a is not None and held is None
+
+
+def test_below_threshold_rule_and_none_values_skipped():
+    events, a, _ = play(rule(op="<", threshold=2.0, clear=3.0), [5, None, 1.5, 1.0, 2.5, 3.0])
+    assert [e[0] for e in events] == ["raise", "first_update", "clear"]
+    assert events[2][1:] == (5, 3.0, 2, 1.0)  # cleared at 3.0 after two updates, lowest value 1.0
+
+
+def test_duration_needs_the_condition_held_and_is_verified():
+    r = rule(duration_s=3)
+    # beyond from t=1: checked when the hold starts (t=1) and when it looks long enough (t=4), then raised
+    events, a, held = play(r, [5, 11, 11, 11, 11])
+    assert events == [("check", 1), ("check", 4), ("raise", 4, 11)]
+    # a dip below resets the hold
+    events, a, held = play(r, [11, 11, 5, 11, 11])
+    assert ("raise",) not in [e[:1] for e in events] and a is None and held == 3 * 1_000_000
+    # the stored readings show the condition held since before this batch: raise at once
+    events, _, _ = play(r, [11], stored_hold_start=-10)
+    assert events == [("check", 0), ("raise", 0, 11)]
+    # a pending hold carried over from the previous batch
+    events, _, _ = play(r, [11, 11], held_from=-2 * 1_000_000, stored_hold_start=-2)
+    assert events[-1] == ("raise", 1, 11)
+
+
+def test_rate_rule_duration_is_its_window_not_a_hold():
+    events, _, _ = play(rule(kind="rate", duration_s=30), [None, 11])
+    assert events == [("raise", 1, 11)]
 
 
 def test_peak_is_the_most_extreme_value():
@@ -105,3 +156,13 @@ def test_applies_to_sensor_kind_site_or_one_sensor():
 def test_messages():
     assert raise_message(rule(duration_s=30), "T-1", "°C", 12.5) == "high: 12.5 °C > 10 for 30 s at T-1"
     assert raise_message(rule(kind="rate", duration_s=30), "T-1", "°C", 2.0) == "high: 2 °C/min > 10 at T-1"
+
+
+@pytest.mark.parametrize("op,clear", [(">", 8.0), ("<", 12.0), (">", None), ("<", None)])
+def test_the_loop_agrees_with_exceeds_and_clears(op, clear):
+    r = rule(op=op, clear=clear)
+    for x in [i / 4 for i in range(0, 80)]:
+        events, _, _ = play(r, [x])
+        assert bool(events) == exceeds(r, x), x
+        events, _, _ = play(r, [x], alarm=Alarm())
+        assert (events[0][0] == "clear") == clears(r, x), x

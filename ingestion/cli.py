@@ -218,49 +218,78 @@ def simulate(rate: float | None, duration: float | None, count: int | None, malf
 
 
 # ---------------------------------------------------------------------------------- import
+_IMPORT_KINDS = ["org", "assets", "sensor-kinds", "sensors", "readings", "failures", "maintenance", "events", "people",
+                 "training", "hours", "incidents", "ai4i"]
+
+
 @click.command("import")
-@click.argument("kind", type=click.Choice(["assets", "people", "training", "hours", "incidents", "ai4i"]))
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--skip-bad", is_flag=True, help="Import the valid rows and report the bad ones (default: all or nothing).")
+@click.argument("kind", type=click.Choice(_IMPORT_KINDS))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True,
+              help="Import the valid rows and report the bad ones (default: all or nothing).")
+@click.option("--as", "as_user", default=None, metavar="USERNAME",
+              help="Platform user the import is made and audited as (needs manage_plant on the rows' sites). "
+                   "[default: the operator at the shell, audited as system:import]")
+@click.option("--site", default=None, help="readings: the site whose sensor codes the file uses.")
+@click.option("--enterprise", default=None,
+              help="org: the enterprise new regions belong to. [default: the only one there is]")
 @click.option("--asset", "asset_code", default=None, help="ai4i: the asset whose history the file is.")
 @click.option("--start", default=None,
-              help="ai4i: time of the first row (ISO 8601, UTC if no zone). [default: the file ends at the last full hour]")
+              help="ai4i: time of the first row (ISO 8601, UTC if no zone). "
+                   "[default: the file ends at the last full hour]")
 @click.option("--interval", "interval_s", type=click.FloatRange(1, 86400), default=300.0, show_default=True,
               help="ai4i: seconds between rows.")
 @click.option("--max-errors", type=click.IntRange(1, 100000), default=20, show_default=True,
               help="How many row errors to print.")
-def import_cmd(kind: str, file: Path, skip_bad: bool, asset_code: str | None, start: str | None, interval_s: float,
+def import_cmd(kind: str, files: tuple[Path, ...], skip_bad: bool, as_user: str | None, site: str | None,
+               enterprise: str | None, asset_code: str | None, start: str | None, interval_s: float,
                max_errors: int) -> None:
-    """Import a CSV file: assets, people, training (records), hours (worked), incidents, ai4i (machine history).
+    """Import files: org, assets, sensor-kinds, sensors, readings (CSV or Parquet), failures, maintenance,
+    events, people, training (records), hours (worked), incidents, ai4i (machine history).
 
-    Every row is validated; an error names its line and column.  Nothing is imported
-    when a row is bad, unless --skip-bad.  `qhse import-columns` shows the columns of each kind.
+    Every row is validated; an error names its line and column.  Nothing of a file is imported
+    when one of its rows is bad, unless --skip-bad.  Each file is its own transaction.
+    `qhse import-columns KIND` shows the columns of each kind.
     """
-    from ingestion.importers import ImportFileError, run_import
+    from ingestion.importers import DEFAULT_ACTOR, ImportFileError, run_import
+    from qhse.domain.access import MANAGE_PLANT, AccessDenied
+    from qhse.services.actors import ActorError
 
-    if not file.exists():
-        raise UserError(f"{file}: no such file")
-    db_url = database_url(migrate=True, quiet=True)
-    try:
-        report = run_import(kind, file, db_url=db_url, skip_bad=skip_bad, asset_code=asset_code, start=start,
-                            interval_s=interval_s, progress=True)
-    except ImportFileError as exc:
-        raise UserError(str(exc)) from None
-    for e in report.errors[:max_errors]:
-        click.echo(f"{file}: {e}", err=True)
-    if report.error_count > max_errors:
-        click.echo(f"... and {report.error_count - max_errors:,} more errors", err=True)
-    if report.error_count and not skip_bad:
-        raise UserError(f"{report.error_count:,} bad row(s) in {file}; nothing imported "
-                               "(fix them, or use --skip-bad to import the valid rows)")
-    click.echo(report.summary())
-    for line in report.notes:
-        click.echo(line)
+    if len(files) > 1 and kind != "readings":
+        raise UserError(f"{kind}: one file at a time (several files are for readings)")
+    for file in files:
+        if not file.exists():
+            raise UserError(f"{file}: no such file")
+    engine = open_engine()
+    actor = acting_user(engine, as_user, MANAGE_PLANT) if as_user else DEFAULT_ACTOR
+    failed = 0
+    for file in files:
+        try:
+            report = run_import(kind, file, engine=engine, skip_bad=skip_bad, asset_code=asset_code, start=start,
+                                interval_s=interval_s, progress=True, actor=actor, site=site, enterprise=enterprise)
+        except (ImportFileError, ActorError, AccessDenied) as exc:
+            raise UserError(str(exc)) from None
+        for e in report.errors[:max_errors]:
+            click.echo(f"{file}: {e}", err=True)
+        if report.error_count > max_errors:
+            click.echo(f"... and {report.error_count - max_errors:,} more errors", err=True)
+        if report.error_count and not skip_bad:
+            if len(files) == 1:
+                raise UserError(f"{report.error_count:,} bad row(s) in {file}; nothing imported "
+                                "(fix them, or use --skip-bad to import the valid rows)")
+            click.echo(f"{file}: {report.error_count:,} bad row(s); nothing imported from it", err=True)
+            failed += 1
+            continue
+        click.echo(report.summary() + (f" ({file})" if len(files) > 1 else ""))
+        for line in report.notes:
+            click.echo(line)
+    if failed:
+        raise UserError(f"{failed} file(s) with bad rows; nothing imported from them "
+                        "(fix them, or use --skip-bad to import the valid rows)")
 
 
 @click.command("import-columns")
-@click.argument("kind", type=click.Choice(["assets", "people", "training", "hours", "incidents", "ai4i"]),
-                required=False)
+@click.argument("kind", type=click.Choice(_IMPORT_KINDS), required=False)
 def import_columns(kind: str | None) -> None:
     """Show the columns each import file must have."""
     from ingestion.importers import describe_columns

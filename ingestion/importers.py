@@ -38,12 +38,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticUseDefault
 
 from db import models as m
+from qhse.domain.access import Scope
 from qhse.domain.sensor_catalog import MACHINE_SENSORS
-from qhse.vocab import IncidentKind, PersonKind, ProductType, values
+from qhse.services import plant
+from qhse.vocab import (
+    IncidentKind,
+    MachineEventSeverity,
+    MaintenanceKind,
+    PersonKind,
+    ProductType,
+    RiskClass,
+    values,
+)
 
 MAX_KEPT_ERRORS = 1000
 CHUNK_ROWS = 5000
-KINDS = ("assets", "people", "training", "hours", "incidents", "ai4i")
+KINDS = ("org", "assets", "sensor-kinds", "sensors", "readings", "failures", "maintenance", "events", "people",
+         "training", "hours", "incidents", "ai4i")
+# Kinds written through qhse.services.plant (the others through _write below); readings: ingestion.readings_import.
+PLANT_KINDS = ("org", "sensor-kinds", "sensors", "failures", "maintenance", "events")
+DEFAULT_ACTOR = "system:import"
 AI4I_ATTRIBUTION = ("AI4I 2020 Predictive Maintenance Dataset, S. Matzka, UCI Machine Learning Repository "
                     "(DOI 10.24432/C5HS5C), CC BY 4.0")
 
@@ -215,9 +229,119 @@ class Ai4iRow(_Row):
     rnf: Annotated[Flag, Field(alias="RNF")]
 
 
-SCHEMAS: dict[str, type[_Row]] = {"assets": AssetRow, "people": PersonRow, "training": TrainingRow,
-                                  "hours": HoursRow, "incidents": IncidentRow, "ai4i": Ai4iRow}
+OrgType = Literal["region", "site", "department", "area"]
+ORG_ORDER = ("region", "site", "department", "area")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_calendar(text: str) -> dict:
+    """``Mon-Fri 08:00-17:00`` (or ``Mon,Tue,Thu 07:30-16:00``) as a site's calendar settings."""
+    import re
+
+    mt = re.fullmatch(r"\s*([A-Za-z,\- ]+?)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", text or "")
+    if not mt:
+        raise ValueError("a calendar is written like 'Mon-Fri 08:00-17:00'")
+    days: list[int] = []
+    for part in mt.group(1).replace(" ", "").lower().split(","):
+        ends = part.split("-")
+        if len(ends) > 2 or any(e[:3] not in _WEEKDAYS for e in ends):
+            raise ValueError(f"unknown weekday(s) {part!r} (use Mon..Sun)")
+        a, b = _WEEKDAYS.index(ends[0][:3]), _WEEKDAYS.index(ends[-1][:3])
+        days.extend(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return {"workdays": sorted(set(days)), "start": mt.group(2).zfill(5), "end": mt.group(3).zfill(5)}
+
+
+class OrgRow(_Row):
+    type: OrgType
+    code: Code
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    parent: Code | None = None  # site: its region; department, area: its site
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    calendar: Annotated[str, Field(max_length=80)] | None = None
+    industry: Annotated[str, Field(max_length=80)] | None = None
+    city: Annotated[str, Field(max_length=120)] | None = None
+    kind: Annotated[str, Field(max_length=60)] | None = None  # area kind (machining, chemical_store, ...)
+    risk_class: Literal[values(RiskClass)] | None = None  # type: ignore[valid-type]
+    department: Code | None = None  # area: owner department (code at the same site)
+    stage: Annotated[str, Field(max_length=40)] | None = None  # department: process stage
+    gas: bool | None = None  # area: a gas area
+
+
+class SensorKindRow(_Row):
+    kind: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+    unit: Annotated[str, Field(min_length=1, max_length=20)]
+    min_valid: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    max_valid: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    description: str | None = None
+
+
+class SensorRow(_Row):
+    code: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^/#+\s]+$")]
+    site: Code
+    area: Code
+    asset: Code | None = None
+    kind: Annotated[str, Field(min_length=1, max_length=40)]
+    unit: Annotated[str, Field(max_length=20)] | None = None  # default: the kind's
+    min_valid: Annotated[float, Field(allow_inf_nan=False)] | None = None  # default: the kind's
+    max_valid: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    sampling_s: Annotated[int, Field(ge=1, le=86400 * 31)] = 60
+    active: bool = True
+
+
+class ReadingRow(_Row):  # documents the columns; readings are checked column-wise (ingestion.readings_import)
+    sensor: Annotated[str, Field(min_length=1, max_length=80)]
+    ts: dt.datetime
+    value: float
+    quality: Annotated[int, Field(ge=0, le=32767)] = 0
+
+
+class FailureRow(_Row):
+    asset: Code
+    ts: dt.datetime
+    component: Annotated[str, Field(max_length=60)] | None = None
+    mode: Annotated[str, Field(min_length=1, max_length=40)]
+    downtime_h: Annotated[float, Field(ge=0, le=100_000)] = 0.0
+    note: str | None = None
+
+
+_MAINT_KINDS = tuple(values(MaintenanceKind)) + ("scheduled",)
+
+
+class MaintenanceRow(_Row):
+    asset: Code
+    ts: dt.datetime
+    component: Annotated[str, Field(max_length=60)] | None = None
+    kind: Literal[_MAINT_KINDS]  # type: ignore[valid-type]
+    ended_at: dt.datetime | None = None
+    note: str | None = None
+
+
+class EventRow(_Row):
+    asset: Code
+    ts: dt.datetime
+    code: Annotated[str, Field(min_length=1, max_length=60)]
+    severity: Literal[values(MachineEventSeverity)] = MachineEventSeverity.ERROR.value  # type: ignore[valid-type]
+    message: str | None = None
+
+
+SCHEMAS: dict[str, type[_Row]] = {"org": OrgRow, "assets": AssetRow, "sensor-kinds": SensorKindRow,
+                                  "sensors": SensorRow, "readings": ReadingRow, "failures": FailureRow,
+                                  "maintenance": MaintenanceRow, "events": EventRow, "people": PersonRow,
+                                  "training": TrainingRow, "hours": HoursRow, "incidents": IncidentRow,
+                                  "ai4i": Ai4iRow}
 _DESCRIPTIONS = {
+    "org": ("regions, sites, departments and areas in one file, one per row by `type` (upserted on code; "
+            "parent = a site's region, a department's or area's site; rows may come in any order; calendar like "
+            "'Mon-Fri 08:00-17:00'; areas need kind and risk_class, department = owner department)"),
+    "sensor-kinds": "kinds of sensor: unit and default valid range (upserted on kind)",
+    "sensors": ("sensors (upserted on site + code); unit and valid range default to the kind's, a sensor's own "
+                "min_valid/max_valid override them; sampling_s = seconds between readings"),
+    "readings": ("reading history, long format, CSV or Parquet (idempotent on sensor + ts; any age; ts without "
+                 "an offset is UTC; sensor = code, unique or made so with --site)"),
+    "failures": "failures of assets (new on asset + ts + component + mode; ts without a zone: the site's time zone)",
+    "maintenance": ("maintenance of assets (new on asset + ts + component + kind; kind 'scheduled' is stored as "
+                    "preventive; ts without a zone: the site's time zone)"),
+    "events": "machines' own error and alarm logs (new on asset + ts + code; ts without a zone: the site's time zone)",
     "assets": "machines and equipment (upserted on code)",
     "people": "employees and contractors' workers (upserted on employee_no)",
     "training": "training records (upserted on employee_no + course + completed_on)",
@@ -367,8 +491,10 @@ def validate_chunks(path: Path, kind: str, report: ImportReport, progress: Calla
 # ---------------------------------------------------------------------------------------------
 
 class _Refs:
-    def __init__(self, conn: sa.Connection):
+    def __init__(self, conn: sa.Connection, scope: Scope | None = None):
         self.conn = conn
+        self.scope = scope
+        self.site_ids: set[int] = set()  # the sites the resolved rows touch (for the audit row)
         self.sites = {r.code: r for r in conn.execute(sa.text("SELECT id, code, timezone FROM site"))}
         self.areas = {(r.site_id, r.code): r.id for r in conn.execute(sa.text("SELECT id, site_id, code FROM area"))}
         self.depts = {(r.site_id, r.code): r.id for r in
@@ -380,11 +506,39 @@ class _Refs:
                         conn.execute(sa.text("SELECT id, code, validity_months FROM training_course"))}
         self.companies = {r.name: r.id for r in conn.execute(sa.text("SELECT id, name FROM contractor_company"))}
 
-    def site(self, code: str, line: int, errors: list[RowError]):
+    def site(self, code: str, line: int, errors: list[RowError], column: str = "site"):
         s = self.sites.get(code)
         if s is None:
-            errors.append(RowError(line, "site", f"no site with code {code!r}"))
+            errors.append(RowError(line, column, f"no site with code {code!r}"))
+            return None
+        why = plant.site_refusal(self.scope, s.id) if self.scope is not None else None
+        if why:
+            errors.append(RowError(line, column, why))
+            return None
+        self.site_ids.add(int(s.id))
         return s
+
+    def load_plant(self) -> None:
+        """The look-ups of the plant kinds: regions, assets (with their site's time zone), sensor kinds."""
+        c = self.conn
+        self.regions = {r.code: r.id for r in c.execute(sa.text("SELECT id, code FROM region"))}
+        self.assets = {r.code: r for r in c.execute(sa.text(
+            "SELECT a.id, a.code, a.site_id, a.area_id, s.code AS site, s.timezone FROM asset a "
+            "JOIN site s ON s.id = a.site_id"))}
+        self.assets_by_site = {(r.site_id, r.code): r.id for r in self.assets.values()}
+        self.kinds = plant.sensor_kinds(c)
+
+    def asset(self, code: str, line: int, errors: list[RowError]):
+        a = self.assets.get(code)
+        if a is None:
+            errors.append(RowError(line, "asset", f"no asset with code {code!r}"))
+            return None
+        why = plant.site_refusal(self.scope, a.site_id) if self.scope is not None else None
+        if why:
+            errors.append(RowError(line, "asset", why))
+            return None
+        self.site_ids.add(int(a.site_id))
+        return a
 
     def sub(self, table: dict, key, column: str, what: str, code: str, line: int, errors: list[RowError]):
         v = table.get(key)
@@ -485,6 +639,199 @@ def _resolve(kind: str, rows, refs: _Refs, errors: list[RowError]) -> list[tuple
     return out
 
 
+def _local(t: dt.datetime, tz: str | None) -> dt.datetime:
+    return t if t.tzinfo else t.replace(tzinfo=ZoneInfo(tz or "UTC"))
+
+
+def _future(t: dt.datetime) -> bool:
+    return t > dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+
+
+def _resolve_plant(kind: str, rows, refs: _Refs, errors: list[RowError]) -> list[tuple[int, dict]]:
+    """sensor-kinds, sensors, failures, maintenance, events: checked rows -> (line, params for the service)."""
+    out = []
+    for line, r in rows:
+        errs: list[RowError] = []
+        if kind == "sensor-kinds":
+            if r.min_valid is not None and r.max_valid is not None and r.min_valid >= r.max_valid:
+                errs.append(RowError(line, "max_valid", "must be greater than min_valid"))
+            if not errs:
+                out.append((line, dict(kind=r.kind, unit=r.unit, min_valid=r.min_valid, max_valid=r.max_valid,
+                                       description=r.description)))
+        elif kind == "sensors":
+            s = refs.site(r.site, line, errs)
+            area = asset = None
+            if s:
+                area = refs.sub(refs.areas, (s.id, r.area), "area", f"area at site {r.site} with code", r.area,
+                                line, errs)
+                if r.asset:
+                    asset = refs.sub(refs.assets_by_site, (s.id, r.asset), "asset", f"asset at site {r.site} with code",
+                                     r.asset, line, errs)
+            k = refs.kinds.get(r.kind)
+            if k is None:
+                errs.append(RowError(line, "kind", f"unknown sensor kind {r.kind!r} (add it first: "
+                                                   "qhse import sensor-kinds FILE)"))
+            elif r.unit and r.unit != k.unit:
+                errs.append(RowError(line, "unit", f"{r.unit!r} is not the unit of kind {r.kind} ({k.unit!r})"))
+            if k is not None:
+                lo = r.min_valid if r.min_valid is not None else k.min_valid
+                hi = r.max_valid if r.max_valid is not None else k.max_valid
+                if lo is not None and hi is not None and lo >= hi:
+                    errs.append(RowError(line, "max_valid", f"the valid range [{lo:g}, {hi:g}] is empty"))
+            if not errs:
+                out.append((line, dict(site_id=s.id, area_id=area, asset_id=asset, code=r.code, kind=r.kind,
+                                       unit=k.unit, min_valid=r.min_valid, max_valid=r.max_valid,
+                                       sample_period_s=r.sampling_s, active=r.active)))
+        else:
+            a = refs.asset(r.asset, line, errs)
+            ts = _local(r.ts, a.timezone) if a else r.ts
+            if a and _future(ts):
+                errs.append(RowError(line, "ts", "lies in the future"))
+            if kind == "failures" and not errs:
+                out.append((line, dict(asset_id=a.id, occurred_at=ts, component=r.component, mode=r.mode,
+                                       downtime_h=r.downtime_h, note=r.note)))
+            elif kind == "maintenance":
+                ended = _local(r.ended_at, a.timezone) if (a and r.ended_at) else None
+                if ended is not None and ended < ts:
+                    errs.append(RowError(line, "ended_at", "ends before it starts"))
+                if not errs:
+                    out.append((line, dict(asset_id=a.id, started_at=ts, ended_at=ended, component=r.component,
+                                           kind="preventive" if r.kind == "scheduled" else r.kind, note=r.note)))
+            elif kind == "events" and not errs:
+                out.append((line, dict(asset_id=a.id, occurred_at=ts, code=r.code, severity=r.severity,
+                                       message=r.message)))
+        errors.extend(errs)
+    return out
+
+
+def _write_plant(conn: sa.Connection, scope: Scope, kind: str, params: list[tuple[int, dict]], refs: _Refs,
+                 report: ImportReport) -> None:
+    rows = [p for _line, p in params]
+    if not rows:
+        return
+    if kind == "sensor-kinds":
+        c = plant.write_sensor_kinds(conn, scope, rows)
+        refs.kinds = plant.sensor_kinds(conn)
+    elif kind == "sensors":
+        c = plant.write_sensors(conn, scope, rows)
+    elif kind == "failures":
+        c = plant.write_failures(conn, scope, rows, refs.site_ids)
+    elif kind == "maintenance":
+        c = plant.write_maintenance(conn, scope, rows, refs.site_ids)
+    else:
+        c = plant.write_events(conn, scope, rows, refs.site_ids)
+    report.inserted += c.inserted
+    report.updated += c.updated
+    report.unchanged += c.unchanged
+
+
+def _import_org(conn: sa.Connection, scope: Scope, chunks, refs: _Refs, report: ImportReport, skip_bad: bool,
+                enterprise: str | None) -> None:
+    """Org rows are few: all are read, then written region -> site -> department -> area, so a row may name
+    a parent defined further down the file."""
+    from sqlalchemy.exc import IntegrityError
+
+    rows = [(line, r) for chunk in chunks for line, r in chunk]
+    seen: dict[tuple[str, str | None, str], int] = {}
+    by_type: dict[str, list[tuple[int, OrgRow]]] = {t: [] for t in ORG_ORDER}
+    for line, r in rows:
+        errs: list[RowError] = []
+        key = (r.type, r.parent if r.type in ("department", "area") else None, r.code)
+        if key in seen:
+            errs.append(RowError(line, "code", f"{r.type} {r.code!r} repeats line {seen[key]}"))
+        seen.setdefault(key, line)
+        if r.type in ("site", "department", "area") and not r.parent:
+            what = "region" if r.type == "site" else "site"
+            errs.append(RowError(line, "parent", f"a {r.type} needs its {what} (parent)"))
+        if r.type == "area":
+            if not r.kind:
+                errs.append(RowError(line, "kind", "an area needs its kind (machining, chemical_store, ...)"))
+            if not r.risk_class:
+                errs.append(RowError(line, "risk_class", "an area needs its risk class (A, B or C)"))
+        if r.timezone:
+            try:
+                ZoneInfo(r.timezone)
+            except (KeyError, ValueError):
+                errs.append(RowError(line, "timezone", f"unknown time zone {r.timezone!r}"))
+        if r.calendar:
+            try:
+                parse_calendar(r.calendar)
+            except ValueError as exc:
+                errs.append(RowError(line, "calendar", str(exc)))
+        for e in errs:
+            report.add_error(e)
+        if not errs:
+            by_type[r.type].append((line, r))
+    region_codes = {r.code for _l, r in by_type["region"]}
+    site_codes = {r.code for _l, r in by_type["site"]}
+    dept_keys = {(r.parent, r.code) for _l, r in by_type["department"]}
+    # References checked before anything is written: to rows of this file or to stored ones.
+    for t, lst in by_type.items():
+        keep = []
+        for line, r in lst:
+            err = None
+            if t == "site" and r.parent not in region_codes and r.parent not in refs.regions:
+                err = RowError(line, "parent", f"no region with code {r.parent!r}")
+            elif t in ("department", "area") and r.parent not in site_codes and r.parent not in refs.sites:
+                err = RowError(line, "parent", f"no site with code {r.parent!r}")
+            elif t in ("department", "area") and r.parent in refs.sites and r.parent not in site_codes:
+                why = plant.site_refusal(scope, refs.sites[r.parent].id)
+                err = RowError(line, "parent", why) if why else None
+            if err is None and t == "area" and r.department and (r.parent, r.department) not in dept_keys:
+                sid = refs.sites[r.parent].id if r.parent in refs.sites else None
+                if sid is None or (sid, r.department) not in refs.depts:
+                    err = RowError(line, "department", f"no department {r.department!r} at site {r.parent}")
+            if err is not None:
+                report.add_error(err)
+            else:
+                keep.append((line, r))
+        by_type[t] = keep
+    report.valid = sum(len(v) for v in by_type.values())
+    if report.error_count and not skip_bad:
+        return
+    counts = plant.Counts()
+    try:
+        if by_type["region"]:
+            try:
+                ent = plant.enterprise_id(conn, scope, enterprise)
+            except ValueError as exc:
+                raise ImportFileError(str(exc)) from None
+            counts.add(plant.write_regions(conn, scope, [dict(enterprise_id=ent, code=r.code, name=r.name)
+                                                         for _l, r in by_type["region"]]))
+            refs.regions = {x.code: x.id for x in conn.execute(sa.text("SELECT id, code FROM region"))}
+        if by_type["site"]:
+            old = {x.code: x for x in conn.execute(sa.text("SELECT code, timezone, industry, settings FROM site"))}
+            params = []
+            for _l, r in by_type["site"]:
+                prev = old.get(r.code)
+                settings = dict(prev.settings or {}) if prev else {}
+                if r.calendar:
+                    settings["calendar"] = parse_calendar(r.calendar)
+                params.append(dict(region_id=refs.regions[r.parent], code=r.code, name=r.name,
+                                   industry=r.industry or (prev.industry if prev else "manufacturing"),
+                                   timezone=r.timezone or (prev.timezone if prev else "UTC"), city=r.city,
+                                   settings=settings))
+            counts.add(plant.write_sites(conn, scope, params))
+            refs.sites = {x.code: x for x in conn.execute(sa.text("SELECT id, code, timezone FROM site"))}
+        if by_type["department"]:
+            counts.add(plant.write_departments(conn, scope, [
+                dict(site_id=refs.sites[r.parent].id, code=r.code, name=r.name, stage=r.stage or "general")
+                for _l, r in by_type["department"]]))
+            refs.depts = {(x.site_id, x.code): x.id for x in
+                          conn.execute(sa.text("SELECT id, site_id, code FROM department"))}
+        if by_type["area"]:
+            counts.add(plant.write_areas(conn, scope, [
+                dict(site_id=refs.sites[r.parent].id, code=r.code, name=r.name, kind=r.kind, risk_class=r.risk_class,
+                     department_id=refs.depts[(refs.sites[r.parent].id, r.department)] if r.department else None,
+                     is_gas_area=bool(r.gas))
+                for _l, r in by_type["area"]]))
+    except IntegrityError as exc:
+        raise ImportFileError(f"the organisation could not be stored: {exc.orig}") from None
+    for t in ("site", "department", "area"):
+        refs.site_ids.update(refs.sites[r.code if t == "site" else r.parent].id for _l, r in by_type[t])
+    report.inserted, report.updated, report.unchanged = counts.inserted, counts.updated, counts.unchanged
+
+
 def _add_months(d: dt.date, months: int) -> dt.date:
     y, mth = divmod(d.month - 1 + months, 12)
     y += d.year
@@ -564,6 +911,9 @@ def _ai4i_sensors(conn: sa.Connection, asset_code: str, report: ImportReport) ->
     have = {r.kind: dict(id=r.id, min=r.min_valid, max=r.max_valid, code=r.code) for r in conn.execute(
         sa.text("SELECT id, kind, code, min_valid, max_valid FROM sensor WHERE asset_id = :a"), {"a": a.id})}
     spec = {k: (u, lo, hi, wh, ah) for k, u, lo, hi, wh, ah in MACHINE_SENSORS}
+    for k, row in plant.sensor_kinds(conn).items():  # the kinds as the plant defined them win
+        if k in spec:
+            spec[k] = (row.unit, row.min_valid, row.max_valid, spec[k][3], spec[k][4])
     for kind in AI4I_SENSORS.values():
         if kind not in have:
             u, lo, hi, wh, ah = spec[kind]
@@ -704,8 +1054,16 @@ def _import_ai4i(conn: sa.Connection, chunks: Iterator[list[tuple[int, _Row]]], 
 
 def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.Engine | None = None,
                skip_bad: bool = False, asset_code: str | None = None, start: str | None = None,
-               interval_s: float = 300.0, progress: bool = False) -> ImportReport:
-    """Stream FILE into one transaction; commit only if no row is bad (or ``skip_bad``)."""
+               interval_s: float = 300.0, progress: bool = False, actor: Scope | str = DEFAULT_ACTOR,
+               site: str | None = None, enterprise: str | None = None) -> ImportReport:
+    """Stream FILE into one transaction; commit only if no row is bad (or ``skip_bad``).
+
+    ``actor``: who imports (a platform user's Scope or a ``system:`` actor); it needs ``manage_plant``
+    and the rows' sites in its scope; the import is audited under its name in the same transaction.
+    ``site``: readings only, the site whose sensor codes the file uses.  ``enterprise``: org only.
+    Raises ActorError / AccessDenied (qhse.services) when the actor may not import.
+    """
+    scope = plant.authorize(actor)
     if kind not in KINDS:
         raise ImportFileError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if kind == "ai4i" and not asset_code:
@@ -718,7 +1076,9 @@ def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.E
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(desc=f"reading {path.name}", unit=" rows", dynamic_ncols=True, leave=False, disable=None)
+        bar = tqdm(desc=f"{'loading' if kind == 'readings' else 'reading'} {path.name}",
+                   unit=" readings" if kind == "readings" else " rows", unit_scale=kind == "readings",
+                   dynamic_ncols=True, leave=False, disable=None)
         if kind == "ai4i":
             wbar = tqdm(desc="writing readings", unit=" readings", dynamic_ncols=True, leave=False, disable=None)
     own_engine = engine is None
@@ -730,26 +1090,47 @@ def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.E
         with engine.connect() as conn:
             trans = conn.begin()
             try:
-                chunks = validate_chunks(path, kind, report, bar.update if bar is not None else None)
+                site_ids: set[int] = set()
+                if kind == "readings":
+                    from .readings_import import import_readings
+
+                    site_ids = import_readings(conn, scope, path, report, skip_bad=skip_bad, site=site,
+                                               progress=bar.update if bar is not None else None)
+                    chunks = iter(())
+                else:
+                    chunks = validate_chunks(path, kind, report, bar.update if bar is not None else None)
                 if kind == "ai4i":
                     _import_ai4i(conn, chunks, report, asset_code or "", start, interval_s, skip_bad,
                                  wbar.update if wbar is not None else None)
-                else:
-                    refs = _Refs(conn)
+                elif kind == "org":
+                    refs = _Refs(conn, scope)
+                    _import_org(conn, scope, chunks, refs, report, skip_bad, enterprise)
+                    site_ids = refs.site_ids
+                elif kind != "readings":
+                    refs = _Refs(conn, scope)
+                    if kind in PLANT_KINDS:
+                        refs.load_plant()
                     for chunk in chunks:
                         errs: list[RowError] = []
-                        params = _resolve(kind, chunk, refs, errs)
+                        params = (_resolve_plant if kind in PLANT_KINDS else _resolve)(kind, chunk, refs, errs)
                         for e in errs:
                             report.add_error(e)
                         report.valid += len(params)
                         if not report.error_count or skip_bad:
-                            _write(conn, kind, params, report)
+                            if kind in PLANT_KINDS:
+                                _write_plant(conn, scope, kind, params, refs, report)
+                            else:
+                                _write(conn, kind, params, report)
+                    site_ids = refs.site_ids
                 report.errors.sort(key=lambda e: (e.line, e.column or ""))
                 if report.error_count and not skip_bad:
                     trans.rollback()
                     report.inserted = report.updated = report.unchanged = 0
                     report.notes = []
                     return report
+                plant.record_import(conn, scope, kind, path.name, rows=report.rows, inserted=report.inserted,
+                                    updated=report.updated, unchanged=report.unchanged, skipped=report.error_count,
+                                    site_ids=site_ids)
                 trans.commit()
                 report.imported = True
             except BaseException:

@@ -1,4 +1,5 @@
-"""The overview page's figures: the safety KPIs of a period next to the previous period.
+"""The overview page's figures: the safety KPIs of a period next to the previous period (the tiles:
+:mod:`qhse.domain.overview`).
 
 KPI formulas come from :mod:`qhse.domain.kpi` and their counts from :mod:`db.queries.kpi`; the
 operational counts (overdue actions, open alarms, PPE violations) from
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
@@ -20,22 +20,7 @@ from db.queries import kpi as kq
 from db.queries import overview as oq
 from qhse.domain import kpi
 from qhse.domain.access import Scope
-
-TILE_KPIS = ("trir", "ltifr", "dart", "near_miss_ratio", "hazard_closure_rate", "on_time_rectification_rate")
-
-
-@dataclass(frozen=True)
-class Tile:
-    code: str
-    label: str
-    kind: str  # leading / lagging / operational
-    unit: str
-    current: float | None
-    previous: float | None
-    delta: float | None
-    direction: str  # better / worse / same / n/a
-    higher_is_better: bool
-    description: str
+from qhse.domain.overview import kpi_tiles, operational_tile
 
 
 def _narrow(scope: Scope, site_ids) -> Scope:
@@ -64,12 +49,7 @@ def overview(engine: sa.Engine, scope: Scope, *, start_month: dt.date, end_month
     cur = _counts(engine, sc, start_month, end_month, areas, tz)
     prev = _counts(engine, sc, prev_start_month, start_month, areas, tz)
     kc, kp = kpi.compute(cur), kpi.compute(prev)
-    tiles: list[Tile] = []
-    for code in TILE_KPIS:
-        d = kpi.KPI_BY_CODE[code]
-        ch = kpi.change(kc[code], kp[code], d.higher_is_better)
-        tiles.append(Tile(code, d.label, d.kind, d.unit, ch.current, ch.previous, ch.delta, ch.direction,
-                          d.higher_is_better, d.description))
+    tiles = kpi_tiles(kc, kp)
 
     tzname = tz or kq.default_tz()
     from zoneinfo import ZoneInfo
@@ -93,9 +73,7 @@ def overview(engine: sa.Engine, scope: Scope, *, start_month: dt.date, end_month
          oq.ppe_violations(engine, sc, start=t_start, end=t_end, area_ids=areas)["confirmed"],
          oq.ppe_violations(engine, sc, start=t_prev, end=t_start, area_ids=areas)["confirmed"]),
     ]
-    for code, label, unit, hib, desc, c, p in ops:
-        ch = kpi.change(float(c), float(p), hib)
-        tiles.append(Tile(code, label, "operational", unit, ch.current, ch.previous, ch.delta, ch.direction, hib, desc))
+    tiles += [operational_tile(code, label, unit, hib, desc, c, p) for code, label, unit, hib, desc, c, p in ops]
 
     trend_rows = kq.kpi_counts(engine, start=prev_start_month, end=end_month, by="month", scope=sc, tz=tz) \
         if not areas else []

@@ -16,10 +16,11 @@ import sqlalchemy as sa
 
 from db.queries.kpi import scoped_sites
 from db.queries.scorecards import local_indicator_scores
+from qhse.domain.kpi_report import KpiReport
 from qhse.domain.performance import PerformanceConfig
 from qhse.domain.site_comparison import benchmarks, check_level
 from qhse.services.health_index import health_ranking
-from qhse.services.kpi_report import KpiReport, kpi_report
+from qhse.services.kpi_report import kpi_report
 
 
 @dataclass

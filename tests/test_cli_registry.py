@@ -74,3 +74,22 @@ def test_db_seed_refuses_a_database_with_data_in_one_line(seeded_url):
     assert res.returncode == 2, res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith("error: ") and "already holds data" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_user_commands_add_list_passwd(fresh_db_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QHSE_")}
+    env.update(QHSE_DATABASE_URL=fresh_db_url, COLUMNS="200")
+
+    def qhse(*args):
+        return subprocess.run([sys.executable, "-m", "qhse.cli", "user", *args], capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=120)
+
+    r = qhse("add", "Reg.Admin", "--role", "admin", "--all-sites", "--password", "a-long-enough-password-1")
+    assert r.returncode == 0, r.stderr
+    assert "user reg.admin added" in r.stdout and "database: PostgreSQL" in r.stderr
+    r = qhse("add", "reg.admin", "--role", "admin", "--all-sites", "--password", "a-long-enough-password-1")
+    assert r.returncode == 2 and r.stderr.startswith("database: ") and "error: " in r.stderr
+    r = qhse("list")
+    assert r.returncode == 0 and "reg.admin" in r.stdout and "admin" in r.stdout
+    r = qhse("passwd", "reg.admin", "--password", "another-long-password-2")
+    assert r.returncode == 0 and "password of reg.admin changed" in r.stdout, r.stderr

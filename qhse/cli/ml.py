@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from qhse.cli.support import UserError, _settings, acting_user, as_user_option, database_url, open_engine
+from qhse.cli.support import UserError, _settings, acting_user, as_user_option, open_engine
 from qhse.settings import SettingsError
 
 
@@ -78,9 +78,7 @@ def ml_train(file: Path | None, source: str, horizon: int, step_hours: int, aler
             else:
                 if file is not None:
                     raise UserError("FILE is only used with --source ai4i")
-                from db.engine import get_engine
-
-                engine = get_engine(database_url(migrate=True, quiet=as_json))
+                engine = open_engine(quiet=as_json)
                 res = train_db(engine, horizon_days=horizon, step_hours=step_hours, alert_rate=alert_budget,
                                store=_ml_store(), progress=say)
     except (AI4IError, FeatureError, TrainingError) as exc:
@@ -137,12 +135,11 @@ def ml_score(as_of: str | None, as_json: bool) -> None:
     """Score every active machine with models:/qhse-failure@champion and store the predictions."""
     import json
 
-    from db.engine import get_engine
     from ml.features import FeatureError
     from ml.report import score_table
     from ml.scoring import ScoringError, default_as_of, score_assets
 
-    engine = get_engine(database_url(migrate=True, quiet=as_json))
+    engine = open_engine(quiet=as_json)
     when = None
     if as_of:
         try:

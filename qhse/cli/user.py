@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from qhse.cli.support import UserError, database_url
+from qhse.cli.support import UserError, open_engine
 from qhse.vocab import Locale, values
 
 
@@ -25,14 +25,13 @@ def user() -> None:
 def user_add(username: str, role: str, sites: tuple[str, ...], all_sites: bool, display_name: str | None,
              locale: str, password: str | None) -> None:
     """Create a user with an argon2-hashed password."""
-    from db.engine import get_engine
     from qhse.services.auth import AuthError, add_user
 
-    url = database_url(migrate=True)
+    engine = open_engine(quiet=False)
     if password is None:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        uid = add_user(get_engine(url), username=username, password=password, role=role, display_name=display_name,
+        uid = add_user(engine, username=username, password=password, role=role, display_name=display_name,
                        locale=locale, site_codes=list(sites), all_sites=True if all_sites else None)
     except AuthError as exc:
         raise UserError(str(exc)) from None
@@ -45,11 +44,10 @@ def user_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from db.engine import get_engine
     from db.queries.users import list_users
     from qhse.domain.access import SYSTEM
 
-    df = list_users(get_engine(database_url(migrate=True)), SYSTEM)
+    df = list_users(open_engine(quiet=False), SYSTEM)
     t = Table()
     for c in ("username", "role", "sites", "locale", "active", "last sign-in"):
         t.add_column(c)
@@ -64,14 +62,13 @@ def user_list() -> None:
 @click.option("--password", default=None, help="New password (prompted when left out).")
 def user_passwd(username: str, password: str | None) -> None:
     """Set a user's password."""
-    from db.engine import get_engine
     from qhse.services.auth import AuthError, set_password
 
-    url = database_url(migrate=True)
+    engine = open_engine(quiet=False)
     if password is None:
         password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
     try:
-        set_password(get_engine(url), username, password)
+        set_password(engine, username, password)
     except AuthError as exc:
         raise UserError(str(exc)) from None
     click.echo(f"password of {username.lower()} changed")

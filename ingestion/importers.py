@@ -734,6 +734,7 @@ def _import_org(conn: sa.Connection, scope: Scope, chunks, refs: _Refs, report: 
     rows = [(line, r) for chunk in chunks for line, r in chunk]
     seen: dict[tuple[str, str | None, str], int] = {}
     by_type: dict[str, list[tuple[int, OrgRow]]] = {t: [] for t in ORG_ORDER}
+    bad_lines: set[int] = set()
     for line, r in rows:
         errs: list[RowError] = []
         key = (r.type, r.parent if r.type in ("department", "area") else None, r.code)
@@ -760,8 +761,9 @@ def _import_org(conn: sa.Connection, scope: Scope, chunks, refs: _Refs, report: 
                 errs.append(RowError(line, "calendar", str(exc)))
         for e in errs:
             report.add_error(e)
-        if not errs:
-            by_type[r.type].append((line, r))
+        if errs:
+            bad_lines.add(line)
+        by_type[r.type].append((line, r))
     region_codes = {r.code for _l, r in by_type["region"]}
     site_codes = {r.code for _l, r in by_type["site"]}
     dept_keys = {(r.parent, r.code) for _l, r in by_type["department"]}
@@ -783,9 +785,13 @@ def _import_org(conn: sa.Connection, scope: Scope, chunks, refs: _Refs, report: 
                     err = RowError(line, "department", f"no department {r.department!r} at site {r.parent}")
             if err is not None:
                 report.add_error(err)
-            else:
+            elif line not in bad_lines:
                 keep.append((line, r))
         by_type[t] = keep
+        if t == "site":  # a department or area of a site row that was refused
+            site_codes = {r.code for _l, r in keep}
+        elif t == "department":
+            dept_keys = {(r.parent, r.code) for _l, r in keep}
     report.valid = sum(len(v) for v in by_type.values())
     if report.error_count and not skip_bad:
         return
@@ -1104,6 +1110,7 @@ def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.E
                                  wbar.update if wbar is not None else None)
                 elif kind == "org":
                     refs = _Refs(conn, scope)
+                    refs.load_plant()
                     _import_org(conn, scope, chunks, refs, report, skip_bad, enterprise)
                     site_ids = refs.site_ids
                 elif kind != "readings":

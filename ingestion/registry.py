@@ -10,12 +10,14 @@ log = logging.getLogger(__name__)
 
 _SQL = """
 SELECT s.id, st.code, a.code, s.site_id, s.area_id, ast.code, s.code, s.kind, s.unit,
-       s.min_valid, s.max_valid, s.active
+       COALESCE(s.min_valid, k.min_valid), COALESCE(s.max_valid, k.max_valid), s.active
 FROM sensor s
 JOIN site st ON st.id = s.site_id
 JOIN area a ON a.id = s.area_id
 LEFT JOIN asset ast ON ast.id = s.asset_id
+LEFT JOIN sensor_kind k ON k.kind = s.kind
 """
+# A sensor's own valid range wins; a bound it leaves open comes from its kind (sensor_kind).
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,8 @@ def load_champion(model_name: str = tracking.MODEL_DB, store: tracking.Store | N
     client = tracking.use_store(store)
     mv = tracking.champion_version(client, model_name)
     if mv is None:
-        raise ScoringError(f"no champion for {model_name}: run 'qhse ml train' first (or 'qhse ml promote VERSION')")
+        raise ScoringError(f"no champion for {model_name}: run 'qhse ml train' first "
+                           "(or 'qhse ml promote VERSION --as USERNAME --reason TEXT')")
     try:
         booster = mlflow.xgboost.load_model(tracking.champion_uri(model_name))
     except Exception as exc:  # MLflow raises many kinds; all mean the same to the operator

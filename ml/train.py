@@ -370,7 +370,8 @@ def train_and_register(
     if champ is None:
         promoted, decision = True, "first version: champion"
     elif champ_pr_auc is None:
-        promoted, decision = False, f"kept champion v{champ.version}: {champ_note}; use 'qhse ml promote {version}'"
+        promoted, decision = False, (f"kept champion v{champ.version}: {champ_note}; "
+                                     f"use 'qhse ml promote {version} --as USERNAME --reason TEXT'")
     elif m_hold.pr_auc > champ_pr_auc:
         promoted = True
         decision = (f"beat champion v{champ.version} on the same holdout: "

@@ -24,7 +24,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], bool], ...] = (
     ("db", ("db",), ("settings", "domain"), True),
     ("services", ("qhse.services",), ("db", "domain", "settings"), True),
     ("features", ("ingestion", "ml", "vision"), ("services", "db", "domain", "settings"), False),
-    ("entry points", ("qhse.cli", "qhse.jobs", "dashboard", "ingestion.cli", "vision.cli"),
+    # qhse.api: the HTTP API, an entry point beside the command line, the jobs and the dashboard.
+    ("entry points", ("qhse.cli", "qhse.jobs", "qhse.api", "dashboard", "ingestion.cli", "vision.cli"),
      ("features", "services", "db", "domain", "settings"), False),
     ("composition", ("qhse.demo",), ("entry points", "features", "services", "db", "domain", "settings"), True),
 )

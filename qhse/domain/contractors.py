@@ -99,7 +99,9 @@ def aware(at: dt.datetime | None) -> dt.datetime:
 
 def pass_mark(site: Any | None) -> float:
     """The induction pass mark (percent) at a site (anything with ``code`` and ``settings``)."""
-    val = ((site.settings or {}).get("induction_pass_mark") if site is not None else None)
+    if site is None:
+        return DEFAULT_PASS_MARK
+    val = (site.settings or {}).get("induction_pass_mark")
     if val is None:
         return DEFAULT_PASS_MARK
     try:

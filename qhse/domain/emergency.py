@@ -57,7 +57,7 @@ def contractor_supervisors(people: Sequence[Mapping[str, Any]]) -> list[int]:
     return [p["supervisor_person_id"] for p in people if p["kind"] == "contractor" and p["supervisor_person_id"]]
 
 
-def jsonable(v):
+def jsonable(v: Any) -> Any:
     if isinstance(v, (dt.datetime, dt.date)):
         return v.isoformat()
     if isinstance(v, dict):
@@ -71,7 +71,7 @@ def jsonable(v):
 
 def assemble_plan(kind: str, at: dt.datetime, area: Mapping[str, Any], template: Mapping[str, Any] | None,
                   materials: Sequence[Mapping[str, Any]], resources: Sequence[Mapping[str, Any]],
-                  people: Sequence[Mapping[str, Any]], contacts: Sequence[Mapping[str, Any]]) -> dict:
+                  people: Sequence[Mapping[str, Any]], contacts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The response plan for an emergency of ``kind`` in ``area`` at ``at`` (JSON-ready).
 
     ``contacts``: everyone who could be told; the plan keeps those of the template's roles."""
@@ -103,10 +103,11 @@ def assemble_plan(kind: str, at: dt.datetime, area: Mapping[str, Any], template:
         "template": ({"id": tpl["id"], "version": tpl["version"], "site_specific": tpl["site_id"] is not None,
                       "title": tpl["title"]} if tpl else None),
     }
-    return jsonable(plan)
+    out: dict[str, Any] = jsonable(plan)
+    return out
 
 
-def plan_text(plan: dict) -> str:
+def plan_text(plan: dict[str, Any]) -> str:
     """The plan as plain text (notification bodies, the CLI)."""
     out = [plan["title"], f"Generated {plan['generated_at']}", "",
            f"EVACUATION: {plan['evacuation_route']}", f"ASSEMBLY POINT: {plan['assembly_point']}", ""]
@@ -155,7 +156,7 @@ def clean_lines(lines: Sequence[str]) -> list[str]:
 
 
 def revised_template(kind: str, base: Mapping[str, Any] | None, version: int, lessons: Sequence[str],
-                     new_steps: Sequence[str], emergency_id: int, at: dt.datetime) -> dict:
+                     new_steps: Sequence[str], emergency_id: int, at: dt.datetime) -> dict[str, Any]:
     """The next version of the site's plan template: the base's steps plus the review's new steps,
     the base's lessons plus the review's (each naming the emergency it came from)."""
     base = base or {}

@@ -32,7 +32,7 @@ class Violation:
     area_id: int
     site_id: int
     alarm_id: int | None
-    missing: list[dict]  # [{"course": "H2S", "expired_on": "2026-01-31" | None}]
+    missing: list[dict[str, Any]]  # [{"course": "H2S", "expired_on": "2026-01-31" | None}]
     message: str
 
 
@@ -61,12 +61,16 @@ def live_rules(rules: Sequence[Any], alarm_id: int | None) -> list[Any]:
     return [r for r in rules if r.trigger == GatingTrigger.ALWAYS or alarm_id is not None]
 
 
-def describe_missing(missing: list[dict]) -> str:
+def describe_missing(missing: list[dict[str, Any]]) -> str:
     parts = []
     for x in missing:
         parts.append(f"{x['course']} expired on {x['expired_on']}" if x["expired_on"]
                      else f"{x['course']} never passed")
     return ", ".join(parts)
+
+
+def _expiry(s: dt.date | None | bool) -> str | None:
+    return s.isoformat() if isinstance(s, dt.date) else None
 
 
 def find_violations(rules: Sequence[Any], person_ids: Sequence[int], area: Any, state: TrainingState,
@@ -75,7 +79,7 @@ def find_violations(rules: Sequence[Any], person_ids: Sequence[int], area: Any, 
     out = []
     for r in rules:
         for pid in person_ids:
-            missing = [{"course": c, "expired_on": state[(pid, c)].isoformat() if state[(pid, c)] else None}
+            missing = [{"course": c, "expired_on": _expiry(state.get((pid, c)))}
                        for c in r.required_courses if state.get((pid, c)) is not True]
             if not missing:
                 continue

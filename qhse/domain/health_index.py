@@ -14,8 +14,10 @@ The index is the weighted mean of the dimensions that have data (weights configu
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from qhse.domain.performance import HealthIndexCfg, default_config
 
@@ -78,15 +80,15 @@ def rank(values: Mapping[object, float | None]) -> dict[object, int | None]:
     return out
 
 
-def inputs_from_counts(r: dict) -> HealthInputs:
+def inputs_from_counts(r: dict[str, Any]) -> HealthInputs:
     """The inputs of one unit and month from its counts (``db.queries.health.health_counts`` rows)."""
     return HealthInputs(hazards=r["hazards"], areas=r["areas"], rectified=r["rectified"], repeats=r["repeats"],
                         severity={"low": r["sev_low"], "normal": r["sev_normal"], "high": r["sev_high"],
                                   "severe": r["sev_severe"]})
 
 
-def ranking(current: Mapping[object, dict], previous: Mapping[object, dict], month, cfg: HealthIndexCfg
-            ) -> list[dict]:
+def ranking(current: Mapping[object, dict[str, Any]], previous: Mapping[object, dict[str, Any]], month: dt.date,
+            cfg: HealthIndexCfg) -> list[dict[str, Any]]:
     """The month's index per unit (``current``: unit id -> counts row), its rank, and the change
     versus the previous month (``previous``), best first."""
     idx_now, idx_prev, dims = {}, {}, {}
@@ -98,12 +100,12 @@ def ranking(current: Mapping[object, dict], previous: Mapping[object, dict], mon
     out = []
     for uid, r in current.items():
         i, p = idx_now[uid], idx_prev.get(uid)
+        now_rank, prev_rank = rk_now[uid], rk_prev.get(uid)
         out.append(dict(unit_id=uid, unit=r["unit"], site_id=r["site_id"], site_code=r["site_code"], stage=r["stage"],
                         month=month, hazards=r["hazards"], areas=r["areas"], index=i, rank=rk_now[uid],
                         previous_index=p, change=None if i is None or p is None else i - p,
                         previous_rank=rk_prev.get(uid),
-                        rank_change=None if rk_now[uid] is None or rk_prev.get(uid) is None
-                        else rk_prev[uid] - rk_now[uid],
+                        rank_change=None if now_rank is None or prev_rank is None else prev_rank - now_rank,
                         **{f"score_{d}": v for d, v in dims[uid].items()}))
     out.sort(key=lambda x: (x["rank"] is None, x["rank"] or 0, x["unit"]))
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from qhse.domain.kpi import KPIS, Change, KpiCounts, SeverityConvention, change, compute
 
@@ -32,7 +33,7 @@ def report_window(month: dt.date, months: int) -> tuple[dt.date, dt.date]:
 class KpiRow:
     key: object
     label: str
-    meta: dict
+    meta: dict[str, Any]
     counts: KpiCounts
     values: dict[str, float | None]
     previous: dict[str, float | None] = field(default_factory=dict)
@@ -53,7 +54,7 @@ class KpiReport:
         return f"{self.start:%Y-%m}" if last == self.start else f"{self.start:%Y-%m} .. {last:%Y-%m}"
 
 
-def row_from_counts(r: Mapping, severity: SeverityConvention | None = None) -> KpiRow:
+def row_from_counts(r: Mapping[str, Any], severity: SeverityConvention | None = None) -> KpiRow:
     """A report row from one unit's counts (``key``, ``label``, the counts, anything else as meta)."""
     c = KpiCounts.from_mapping(r)
     meta = {k: v for k, v in r.items() if k not in KpiCounts.__dataclass_fields__ and k not in ("key", "label")}
@@ -67,7 +68,7 @@ def attach_previous(row: KpiRow, prev: dict[str, float | None] | None) -> None:
     row.changes = {k.code: change(row.values.get(k.code), row.previous.get(k.code), k.higher_is_better) for k in KPIS}
 
 
-def total_row(counts: Mapping | None, severity: SeverityConvention | None = None) -> KpiRow:
+def total_row(counts: Mapping[str, Any] | None, severity: SeverityConvention | None = None) -> KpiRow:
     """The total line ("Total", code TOTAL) from the group's summed counts (empty counts: no data)."""
     total = (row_from_counts(counts, severity) if counts is not None
              else KpiRow("group", "Group", {}, KpiCounts(), compute(KpiCounts(), severity or SeverityConvention())))
@@ -76,13 +77,13 @@ def total_row(counts: Mapping | None, severity: SeverityConvention | None = None
     return total
 
 
-def kpi_definitions() -> list[dict]:
+def kpi_definitions() -> list[dict[str, Any]]:
     """Code, label, leading/lagging, unit and formula of every KPI (for legends and tables)."""
     return [dict(code=k.code, label=k.label, kind=k.kind, unit=k.unit, higher_is_better=k.higher_is_better,
                  formula=k.description) for k in KPIS]
 
 
-def report_records(report: KpiReport, include_total: bool = True) -> list[dict]:
+def report_records(report: KpiReport, include_total: bool = True) -> list[dict[str, Any]]:
     """Flat records (one per row) with each KPI value and its change, for tables and charts."""
     out = []
     for r in report.rows + ([report.total] if include_total else []):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from qhse.vocab import LedgerKind, values
@@ -36,17 +37,17 @@ class Column:
 class Ledger:
     kind: str
     title: str
-    site: dict
+    site: dict[str, Any]
     start: dt.date
     end: dt.date
     generated_at: dt.datetime
     columns: list[Column]
-    rows: list[dict]
+    rows: list[dict[str, Any]]
     totals: list[tuple[str, object]]
-    regulations: list[dict] = field(default_factory=list)
-    points: list[dict] = field(default_factory=list)  # waste gas: monitoring points summary
+    regulations: list[dict[str, Any]] = field(default_factory=list)
+    points: list[dict[str, Any]] = field(default_factory=list)  # waste gas: monitoring points summary
 
-    def total(self, name: str):
+    def total(self, name: str) -> object:
         for k, v in self.totals:
             if k == name:
                 return v
@@ -61,7 +62,7 @@ def fmt_time(t: dt.datetime | None, tz: ZoneInfo) -> str:
     return t.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t else ""
 
 
-def num(v, digits: int = 3) -> str:
+def num(v: Any, digits: int = 3) -> str:
     if v is None:
         return ""
     return f"{float(v):.{digits}f}".rstrip("0").rstrip(".")
@@ -86,8 +87,13 @@ def check_request(kind: str, start: dt.date, end: dt.date) -> None:
         raise LedgerError(f"the period is longer than {MAX_DAYS} days; export it in parts")
 
 
-def waste_gas_lines(src: Sequence[Mapping], pts: Sequence[Mapping], alarms_raised: int, t1: dt.datetime,
-                    tz: ZoneInfo) -> tuple[list[Column], list[dict], list[tuple[str, object]], list[dict]]:
+Rows = list[dict[str, Any]]
+Totals = list[tuple[str, Any]]
+Lines = tuple[list[Column], Rows, Totals, Rows]
+
+
+def waste_gas_lines(src: Sequence[Mapping[str, Any]], pts: Sequence[Mapping[str, Any]], alarms_raised: int,
+                    t1: dt.datetime, tz: ZoneInfo) -> Lines:
     """Waste-gas lines: each exceedance (``src``) with the alarm that handled it and how (no alarm,
     open, acknowledged, cleared before the period's end ``t1``), the monitoring points and the totals."""
     columns = [Column("source", "Source record"), Column("time", "Time (local)"),
@@ -136,8 +142,7 @@ def waste_gas_lines(src: Sequence[Mapping], pts: Sequence[Mapping], alarms_raise
     return columns, rows, totals, points
 
 
-def training_lines(src: Sequence[Mapping], end: dt.date
-                   ) -> tuple[list[Column], list[dict], list[tuple[str, object]], list[dict]]:
+def training_lines(src: Sequence[Mapping[str, Any]], end: dt.date) -> Lines:
     """Training lines: each record with its validity at the period's ``end`` (failed, no expiry, valid,
     expired), and the totals."""
     columns = [Column("source", "Source record"), Column("completed_on", "Completed"),
@@ -170,8 +175,7 @@ def training_lines(src: Sequence[Mapping], end: dt.date
     return columns, rows, totals, []
 
 
-def inspection_lines(src: Sequence[Mapping], tz: ZoneInfo
-                     ) -> tuple[list[Column], list[dict], list[tuple[str, object]], list[dict]]:
+def inspection_lines(src: Sequence[Mapping[str, Any]], tz: ZoneInfo) -> Lines:
     """Inspection lines: each inspection due in the period with its failed checklist items, and the
     totals (done, missed, scheduled, findings, completion rate)."""
     columns = [Column("source", "Source record"), Column("due", "Due (local)"), Column("area", "Area"),
@@ -199,7 +203,7 @@ def inspection_lines(src: Sequence[Mapping], tz: ZoneInfo
     return columns, rows, totals, []
 
 
-def csv_cell(v):
+def csv_cell(v: object) -> object:
     """A value safe to open in a spreadsheet: text that would start a formula gets a leading quote."""
     if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
         try:

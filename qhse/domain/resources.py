@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from qhse.domain.performance import ResourceKindCfg, ResourcesCfg
 
 COMPONENTS = ("risk_class", "hazards", "alarms", "predicted_failures", "ppe_violations")
 
 
-def raw_components(area: Mapping, cfg: ResourcesCfg) -> dict[str, float]:
+def raw_components(area: Mapping[str, Any], cfg: ResourcesCfg) -> dict[str, float]:
     """Unscaled risk components of one area."""
     hz = area.get("hazards_by_severity") or {}
     al = area.get("alarms_by_severity") or {}
@@ -39,7 +40,7 @@ def raw_components(area: Mapping, cfg: ResourcesCfg) -> dict[str, float]:
     }
 
 
-def risk_indices(areas: Sequence[Mapping], cfg: ResourcesCfg) -> dict[object, dict]:
+def risk_indices(areas: Sequence[Mapping[str, Any]], cfg: ResourcesCfg) -> dict[object, dict[str, Any]]:
     """area_id -> {"index": 0..100, "components": scaled 0..1 values, "contributions": each
     component's points of the index} for the areas given."""
     raw = {a["area_id"]: raw_components(a, cfg) for a in areas}
@@ -56,7 +57,7 @@ def risk_indices(areas: Sequence[Mapping], cfg: ResourcesCfg) -> dict[object, di
     return out
 
 
-def eligible(area: Mapping, kind: ResourceKindCfg) -> bool:
+def eligible(area: Mapping[str, Any], kind: ResourceKindCfg) -> bool:
     """Does this area need this kind of resource at all?"""
     if kind.gas_areas_only and not area.get("is_gas_area"):
         return False
@@ -92,9 +93,12 @@ def allocate(total: int, risks: Mapping[object, float], minimums: Mapping[object
     return {i: mins[i] + base[i] for i in ids}
 
 
-def recommend_from_inputs(inputs: Sequence[Mapping], cfg: ResourcesCfg) -> tuple[list[dict], list[dict], list[dict]]:
+Rows = list[dict[str, Any]]
+
+
+def recommend_from_inputs(inputs: Sequence[Mapping[str, Any]], cfg: ResourcesCfg) -> tuple[Rows, Rows, Rows]:
     """Area rows with risk, allocation rows and per-site summary."""
-    risk: dict = {}
+    risk: dict[object, dict[str, Any]] = {}
     for site in {a["site_id"] for a in inputs}:
         risk.update(risk_indices([a for a in inputs if a["site_id"] == site], cfg))
     areas = []

@@ -11,6 +11,7 @@ predicted failures, confirmed PPE violations) is the one of :mod:`qhse.domain.re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -50,7 +51,7 @@ HEATMAP_COLUMNS = ["area_id", "site_id", "site", "area", "code", "risk_class", "
                    "alarms", "critical_alarms", "predicted_failures", "ppe_violations"]
 
 
-def heatmap(inputs: Sequence[Mapping], cfg: ResourcesCfg) -> pd.DataFrame:
+def heatmap(inputs: Sequence[Mapping[str, Any]], cfg: ResourcesCfg) -> pd.DataFrame:
     """One row per area (``db.queries.resources.area_risk_inputs`` rows): its risk index and the
     components behind it, by site and highest index first."""
     idx = risk_indices(inputs, cfg)

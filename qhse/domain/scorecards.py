@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -56,11 +56,11 @@ def needs_plan(previous_rating: str | None, current_rating: str | None) -> bool:
     return previous_rating == Rating.NEEDS_IMPROVEMENT and current_rating == Rating.NEEDS_IMPROVEMENT
 
 
-def _pct(num: float, den: float, params: dict) -> float | None:
+def _pct(num: float, den: float, params: dict[str, Any]) -> float | None:
     return kpi.percent(num, den)
 
 
-def _kpi_rate(num: float, den: float, params: dict) -> float | None:
+def _kpi_rate(num: float, den: float, params: dict[str, Any]) -> float | None:
     code = params["kpi"]
     if code == "trir":
         return kpi.trir(num, den)
@@ -71,7 +71,7 @@ def _kpi_rate(num: float, den: float, params: dict) -> float | None:
 
 # Source name -> (allowed params with their types, required params, formula on the sums).
 _P = dict[str, type]
-SOURCE_SPECS: dict[str, tuple[_P, tuple[str, ...], Callable[[float, float, dict], float | None]]] = {
+SOURCE_SPECS: dict[str, tuple[_P, tuple[str, ...], Callable[[float, float, dict[str, Any]], float | None]]] = {
     "actions_on_time": ({}, (), _pct),
     "inspections": ({"area_kinds": list, "require_no_findings": bool}, (), _pct),
     "training_valid": ({}, (), _pct),
@@ -101,7 +101,7 @@ class IndicatorDef(BaseModel):
     level: AssessmentLevel
     stage: Literal["general", "storage", "machining", "welding", "electronics_assembly", "waste_disposal"]
     source: str
-    params: dict = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict[str, Any])
     applies_to: AppliesTo = AppliesTo()
     formula: str = Field(min_length=1)
     unit: str = Field(default="%", max_length=20)
@@ -122,7 +122,7 @@ class IndicatorDef(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _check(self):
+    def _check(self) -> IndicatorDef:
         if self.manual:
             if self.params:
                 raise ValueError("a manual indicator takes no params")
@@ -149,7 +149,7 @@ class IndicatorDef(BaseModel):
             raise ValueError("hazardous_posts_only applies to post-level indicators")
         return self
 
-    def db_fields(self) -> dict:
+    def db_fields(self) -> dict[str, Any]:
         return dict(code=self.code, version=self.version, name=self.name, name_zh=self.name_zh, level=str(self.level),
                     stage=self.stage, source=self.source, formula=self.formula, unit=self.unit,
                     target=float(self.target), excellent_at=float(self.excellent_at),
@@ -163,7 +163,7 @@ class IndicatorFile(BaseModel):
     indicators: list[IndicatorDef]
 
     @model_validator(mode="after")
-    def _unique(self):
+    def _unique(self) -> IndicatorFile:
         seen = set()
         for i in self.indicators:
             if i.code in seen:
@@ -199,7 +199,7 @@ _COMPARED = ("name", "name_zh", "level", "stage", "source", "formula", "unit", "
              "qualified_at", "higher_is_better", "manual", "params", "applies_to")
 
 
-def _norm(v):
+def _norm(v: Any) -> Any:
     if isinstance(v, float):
         return round(v, 9)
     if isinstance(v, dict):
@@ -209,7 +209,7 @@ def _norm(v):
     return v
 
 
-def changed_fields(stored: dict, new: dict) -> list[str]:
+def changed_fields(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The definition fields in which a stored indicator row and a new definition differ."""
     return [k for k in _COMPARED if _norm(stored[k]) != _norm(new[k])]
 
@@ -221,7 +221,7 @@ class Unit:
     site_id: int | None
 
 
-def applicable_units(ind: dict, units: dict[str, list[dict]]) -> list[Unit]:
+def applicable_units(ind: dict[str, Any], units: dict[str, list[dict[str, Any]]]) -> list[Unit]:
     """The units an indicator assesses (by level, process stage and applicability filters)."""
     applies = ind.get("applies_to") or {}
     stage = ind["stage"]
@@ -245,19 +245,20 @@ def applicable_units(ind: dict, units: dict[str, list[dict]]) -> list[Unit]:
     return out
 
 
-def group_items(items: list[dict], site_enterprise: dict[int, int]) -> dict[tuple[str, int], list[dict]]:
+def group_items(items: list[dict[str, Any]], site_enterprise: dict[int, int]
+                ) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """Items by the unit they count for: (unit_type, unit_id) for enterprise, site, department, post."""
-    out: dict[tuple[str, int], list[dict]] = {}
+    out: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for i in items:
         ent = site_enterprise.get(i["site_id"])
-        for key in ((UnitType.ENTERPRISE, ent), (UnitType.SITE, i["site_id"]),
-                    (UnitType.DEPARTMENT, i["department_id"]), (UnitType.POST, i["post_id"])):
-            if key[1] is not None:
-                out.setdefault(key, []).append(i)
+        for unit_type, unit_id in ((UnitType.ENTERPRISE, ent), (UnitType.SITE, i["site_id"]),
+                                   (UnitType.DEPARTMENT, i["department_id"]), (UnitType.POST, i["post_id"])):
+            if unit_id is not None:
+                out.setdefault((unit_type, unit_id), []).append(i)
     return out
 
 
-def evidence_rows(items: list[dict], source: str) -> list[dict]:
+def evidence_rows(items: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
     out = []
     for i in items:
         e = {"table": i["tbl"], "id": int(i["id"])}
@@ -273,7 +274,7 @@ def evidence_rows(items: list[dict], source: str) -> list[dict]:
 def check_manual_value(value: object, unit: str | None = None) -> float:
     """A manual entry's value as a finite number (0..100 for a % indicator); ScorecardError otherwise."""
     try:
-        v = float(value)
+        v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ScorecardError(f"value {value!r} is not a number") from None
     if not math.isfinite(v):

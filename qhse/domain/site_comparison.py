@@ -8,6 +8,7 @@ lowest value, as the KPI says).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from qhse.domain.kpi import KPIS, median_and_best
 
@@ -22,7 +23,7 @@ def check_level(level: str, parent: tuple[str, int] | None) -> None:
         raise ValueError("an area comparison needs a plant: parent=('site', id)")
 
 
-def benchmarks(rows: Sequence[Mapping]) -> dict[str, dict]:
+def benchmarks(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """KPI code -> {median, best, higher_is_better, label, unit, kind} over the units' rows."""
     bench = {}
     for k in KPIS:

@@ -79,7 +79,8 @@ def manual_entry_targets(engine: sa.Engine, scope, *, month: dt.date, site_ids=N
 def enter_manual_score(engine: sa.Engine, scope, *, score_id: int, value: float, checked_by: str,
                        evidence: str) -> dict:
     """Record a manual-check result for the unit and month of an existing placeholder score."""
-    from qhse.services.scorecards import Unit, record_manual_entry
+    from qhse.domain.scorecards import Unit
+    from qhse.services.scorecards import record_manual_entry
 
     ev = sq.score_evidence(engine, _sites(scope, None), int(score_id))
     unit = Unit(ev["unit_type"], int(ev["unit_id"]), ev["site_id"])

@@ -16,7 +16,7 @@ from .assets import (
     SensorReadingDaily,
     SensorReadingHourly,
 )
-from .auth import LoginAttempt, UserSession
+from .auth import ApiToken, LoginAttempt, UserSession
 from .base import Base
 from .ingest import IngestHeartbeat
 from .org import (
@@ -133,6 +133,7 @@ __all__ = [
     "TrainingRecord",
     "UserAccount",
     "UserSession",
+    "ApiToken",
     "UserSiteScope",
     "VisionEvent",
     "metadata",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, created_at_col
@@ -45,3 +46,22 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(sa.String(80))
     client: Mapped[str] = mapped_column(sa.String(100))
     ok: Mapped[bool | None]
+
+
+class ApiToken(Base):
+    """A credential for the HTTP API, created by an admin.  It carries a role and sites like a user
+    account; only the SHA-256 digest of the secret is stored (the secret is shown once)."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))  # the first characters of the secret, to recognise it
+    role: Mapped[str] = mapped_column(sa.String(40))
+    all_sites: Mapped[bool] = mapped_column(default=False)
+    site_ids: Mapped[list[int]] = mapped_column(ARRAY(sa.Integer), default=list)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = created_at_col()
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]

@@ -22,6 +22,7 @@ from qhse.settings import SettingsError
 
 COMMANDS: dict[str, str] = {
     "alarm": "ingestion.cli:alarm",
+    "api": "qhse.cli.api:api",
     "broker": "qhse.cli.broker:broker",
     "contractor": "qhse.cli.contractor:contractor",
     "dashboard": "qhse.cli.dashboard:dashboard",
@@ -42,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "resources": "qhse.cli.kpi:resources_cmd",
     "scorecard": "qhse.cli.kpi:scorecard",
     "simulate": "ingestion.cli:simulate",
+    "token": "qhse.cli.token:token",
     "training": "qhse.cli.training:training",
     "user": "qhse.cli.user:user",
     "vision": "vision.cli:vision",

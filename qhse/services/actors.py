@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from qhse.domain.access import SYSTEM, Scope
 
 SYSTEM_RE = re.compile(r"^system(:[a-z0-9][a-z0-9_.-]{0,60})?$")
+TOKEN_PREFIX = "token:"  # an HTTP API token (qhse.services.api_tokens): a role and sites, no user id
+TOKEN_RE = re.compile(r"^token:[a-z0-9][a-z0-9_.-]{0,59}$")
 
 
 class ActorError(ValueError):
@@ -39,7 +41,7 @@ def is_system(scope: Scope) -> bool:
 def require(actor: object) -> Scope:
     """``actor`` as a Scope: a platform user (with its id) or a ``system:`` actor; else ActorError."""
     if isinstance(actor, Scope):
-        if actor.user_id is None and not is_system(actor):
+        if actor.user_id is None and not is_system(actor) and not TOKEN_RE.match(actor.username or ""):
             raise ActorError(f"actor {actor.username!r} is neither a platform user nor a system actor")
         return actor
     if isinstance(actor, str) and SYSTEM_RE.match(actor.strip()):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ COLUMNS = ("sensor", "ts", "value", "quality")
 REQUIRED = ("sensor", "ts", "value")
 BLOCK_BYTES = 16 << 20
 MAX_FUTURE_US = 86_400_000_000
+LISTED_PER_BLOCK = 2000  # row errors listed per block and check (all are counted)
 
 
 def _file_error(msg: str) -> Exception:
@@ -72,7 +74,9 @@ def _blocks(path: Path) -> Iterator[tuple[int, pa.RecordBatch]]:
         raise _file_error(f"{path}: {exc.strerror or exc}") from None
     if not head:
         raise _file_error(f"{path}: the file is empty (a header line is expected)")
-    names = [h.strip() for h in head.split(",")]
+    import csv
+
+    names = [h.strip() for h in next(csv.reader([head]))]
     _check_header(path, names)
     try:
         reader = pcsv.open_csv(
@@ -186,116 +190,154 @@ def _numbers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return v, ~np.isnan(v)
 
 
+@dataclass
+class _Checked:
+    """One block after the checks: its size, its errors and its good readings."""
+
+    rows: int
+    errors: list[tuple[int, str, str]]
+    more_errors: int  # beyond the ones listed
+    sid: np.ndarray
+    ts: np.ndarray
+    value: np.ndarray
+    quality: np.ndarray
+
+
+def _check(first_line: int, batch: pa.RecordBatch, sensors: _Sensors, now_us: int) -> _Checked:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = batch.num_rows
+    names = [c.strip() for c in batch.schema.names]
+    col = dict(zip(names, batch.columns, strict=True))
+    bad = np.zeros(n, dtype=bool)
+    lines = np.arange(first_line, first_line + n)
+    errors: list[tuple[int, str, str]] = []
+    more = 0
+
+    # sensor codes -> ids (per distinct code, not per row)
+    codes = pc.utf8_trim_whitespace(col["sensor"].cast(pa.string())).dictionary_encode()
+    dict_codes = codes.dictionary.to_pylist()
+    idx = codes.indices.to_numpy(zero_copy_only=False)
+    ids = np.zeros(len(dict_codes), dtype=np.int32)
+    los = np.zeros(len(dict_codes))
+    his = np.zeros(len(dict_codes))
+    badcode = np.zeros(len(dict_codes), dtype=bool)
+    reasons: dict[int, str] = {}
+    for i, c in enumerate(dict_codes):
+        r = sensors.resolve(c) if c else "a value is required"
+        if isinstance(r, str):
+            badcode[i] = True
+            reasons[i] = r
+        else:
+            ids[i], los[i], his[i] = r
+    if badcode.any():
+        rows_bad = badcode[idx]
+        where = np.flatnonzero(rows_bad)
+        for j in where[:LISTED_PER_BLOCK].tolist():
+            errors.append((int(lines[j]), "sensor", reasons[int(idx[j])]))
+        more += max(0, len(where) - LISTED_PER_BLOCK)
+        bad |= rows_bad
+
+    ts, ts_ok = _times(col["ts"])
+    value, v_ok = _numbers(col["value"])
+    finite = np.isfinite(value)
+    if "quality" in col:
+        qsrc = col["quality"]
+        if not pa.types.is_string(qsrc.type):
+            qsrc = qsrc.cast(pa.string()).fill_null("0")
+        qsrc = pc.if_else(pc.equal(pc.utf8_trim_whitespace(qsrc), ""), "0", qsrc)
+        qf, q_ok = _numbers(qsrc)
+        q_ok = q_ok & (qf == np.round(qf)) & (qf >= 0) & (qf <= 32767)
+        quality = np.where(q_ok, qf, 0).astype(np.int16)
+    else:
+        quality = np.zeros(n, dtype=np.int16)
+        q_ok = np.ones(n, dtype=bool)
+
+    sid = ids[idx]
+    lo, hi = los[idx], his[idx]
+    ts_future = ts_ok & (ts > now_us + MAX_FUTURE_US)
+    in_range = (value >= lo) & (value <= hi)
+    rest = ~bad
+    for mask, column, msg in (
+        (~ts_ok, "ts", "not an ISO 8601 time"),
+        (ts_future, "ts", "lies more than a day in the future"),
+        (~v_ok, "value", "not a number"),
+        (v_ok & ~finite, "value", "not a finite number"),
+        (v_ok & finite & ~in_range, "value", None),
+        (~q_ok, "quality", "not an integer 0..32767"),
+    ):
+        hit = mask & rest
+        if not hit.any():
+            continue
+        where = np.flatnonzero(hit)
+        for j in where[:LISTED_PER_BLOCK].tolist():
+            if msg is None:
+                text = (f"{value[j]:g} is outside the valid range [{lo[j]:g}, {hi[j]:g}] of sensor "
+                        f"{dict_codes[int(idx[j])]}")
+            else:
+                cell = batch.column(names.index(column))[j].as_py()
+                text = f"{msg} (got {str(cell)[:40]!r})"
+            errors.append((int(lines[j]), column, text))
+        more += max(0, len(where) - LISTED_PER_BLOCK)
+        bad |= hit
+    if bad.any():
+        good = ~bad
+        sid, ts, value, quality = sid[good], ts[good], value[good], quality[good]
+    return _Checked(n, sorted(errors), more, sid, ts, value, quality)
+
+
 def import_readings(conn: sa.Connection, scope: Scope, path: Path, report: ImportReport, *, skip_bad: bool,
                     site: str | None = None, progress: Callable[[int], None] | None = None,
                     now_us: int | None = None) -> set[int]:
-    """Check and write the readings of ``path`` in the caller's transaction; the site ids written."""
+    """Check and write the readings of ``path`` in the caller's transaction; the site ids written.
+
+    A helper thread reads and checks the next block while this one is written (Arrow and
+    the database driver both release the GIL), so parsing and COPY overlap.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .importers import RowError
 
     sensors = _Sensors(conn, scope, site)
     raw = conn.connection.driver_connection
     parts = PartitionCache()
-    now_us = now_us if now_us is not None else int(dt.datetime.now(dt.UTC).timestamp() * 1e6)
+    now = now_us if now_us is not None else int(dt.datetime.now(dt.UTC).timestamp() * 1e6)
     keys: set[int] = set()
     lo_seen, hi_seen = None, None
-    for first_line, batch in _blocks(path):
-        n = batch.num_rows
-        if n == 0:
-            continue
-        names = [c.strip() for c in batch.schema.names]
-        col = dict(zip(names, batch.columns, strict=True))
-        report.rows += n
-        bad = np.zeros(n, dtype=bool)
-        lines = np.arange(first_line, first_line + n)
-        errors: list[tuple[int, str, str]] = []
+    blocks = _blocks(path)
 
-        # sensor codes -> ids (per distinct code, not per row)
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    def next_block() -> _Checked | None:
+        for first_line, batch in blocks:
+            if batch.num_rows:
+                return _check(first_line, batch, sensors, now)
+        return None
 
-        codes = pc.utf8_trim_whitespace(col["sensor"].cast(pa.string())).dictionary_encode()
-        dict_codes = codes.dictionary.to_pylist()
-        idx = codes.indices.to_numpy(zero_copy_only=False)
-        ids = np.zeros(len(dict_codes), dtype=np.int32)
-        los = np.zeros(len(dict_codes))
-        his = np.zeros(len(dict_codes))
-        badcode = np.zeros(len(dict_codes), dtype=bool)
-        reasons: dict[int, str] = {}
-        for i, c in enumerate(dict_codes):
-            r = sensors.resolve(c) if c else "a value is required"
-            if isinstance(r, str):
-                badcode[i] = True
-                reasons[i] = r
-            else:
-                ids[i], los[i], his[i] = r
-        if badcode.any():
-            rows_bad = badcode[idx]
-            for j in np.flatnonzero(rows_bad)[:2000].tolist():
-                errors.append((int(lines[j]), "sensor", reasons[int(idx[j])]))
-            report.error_count += max(0, int(rows_bad.sum()) - min(2000, int(rows_bad.sum())))
-            bad |= rows_bad
-
-        ts, ts_ok = _times(col["ts"])
-        value, v_ok = _numbers(col["value"])
-        finite = np.isfinite(value)
-        if "quality" in col:
-            qsrc = col["quality"]
-            if not pa.types.is_string(qsrc.type):
-                qsrc = qsrc.cast(pa.string()).fill_null("0")
-            qsrc = pc.if_else(pc.equal(pc.utf8_trim_whitespace(qsrc), ""), "0", qsrc)
-            qf, q_ok = _numbers(qsrc)
-            q_ok = q_ok & (qf == np.round(qf)) & (qf >= 0) & (qf <= 32767)
-            quality = np.where(q_ok, qf, 0).astype(np.int16)
-        else:
-            quality = np.zeros(n, dtype=np.int16)
-            q_ok = np.ones(n, dtype=bool)
-
-        sid = ids[idx]
-        lo, hi = los[idx], his[idx]
-        ts_future = ts_ok & (ts > now_us + MAX_FUTURE_US)
-        in_range = (value >= lo) & (value <= hi)
-        rest = ~bad
-        for mask, column, msg in (
-            (~ts_ok, "ts", "not an ISO 8601 time"),
-            (ts_future, "ts", "lies more than a day in the future"),
-            (~v_ok, "value", "not a number"),
-            (v_ok & ~finite, "value", "not a finite number"),
-            (v_ok & finite & ~in_range, "value", None),
-            (~q_ok, "quality", "not an integer 0..32767"),
-        ):
-            hit = mask & rest
-            if not hit.any():
+    with ThreadPoolExecutor(1, thread_name_prefix="qhse-readings") as pool:
+        pending = pool.submit(next_block)
+        while True:
+            c = pending.result()
+            if c is None:
+                break
+            pending = pool.submit(next_block)
+            report.rows += c.rows
+            for line, column, text in c.errors:
+                report.add_error(RowError(line, column, text))
+            report.error_count += c.more_errors
+            ng = len(c.ts)
+            report.valid += ng
+            if progress:
+                progress(c.rows)
+            if (report.error_count and not skip_bad) or ng == 0:
                 continue
-            where = np.flatnonzero(hit)
-            for j in where[:2000].tolist():
-                if msg is None:
-                    text = (f"{value[j]:g} is outside the valid range [{lo[j]:g}, {hi[j]:g}] of sensor "
-                            f"{dict_codes[int(idx[j])]}")
-                else:
-                    cell = batch.column(names.index(column))[j].as_py()
-                    text = f"{msg} (got {str(cell)[:40]!r})"
-                errors.append((int(lines[j]), column, text))
-            report.error_count += max(0, len(where) - 2000)
-            bad |= hit
-        for line, column, text in sorted(errors):
-            report.add_error(RowError(line, column, text))
-        good = ~bad
-        ng = int(good.sum())
-        report.valid += ng
-        if progress:
-            progress(n)
-        if (report.error_count and not skip_bad) or ng == 0:
-            continue
-        if ng < n:
-            sid, ts, value, quality = sid[good], ts[good], value[good], quality[good]
-        tmin, tmax = int(ts.min()), int(ts.max())
-        lo_seen = tmin if lo_seen is None else min(lo_seen, tmin)
-        hi_seen = tmax if hi_seen is None else max(hi_seen, tmax)
-        parts.ensure(raw, tmin, tmax)
-        new = write_readings(raw, sid, ts, value, quality)
-        keys.update(update_rollups(raw, new).tolist())
-        report.inserted += len(new)
-        report.unchanged += ng - len(new)
+            tmin, tmax = int(c.ts.min()), int(c.ts.max())
+            lo_seen = tmin if lo_seen is None else min(lo_seen, tmin)
+            hi_seen = tmax if hi_seen is None else max(hi_seen, tmax)
+            parts.ensure(raw, tmin, tmax)
+            new = write_readings(raw, c.sid, c.ts, c.value, c.quality)
+            keys.update(update_rollups(raw, new).tolist())
+            report.inserted += len(new)
+            report.unchanged += ng - len(new)
     if keys:
         refresh_daily(raw, np.fromiter(keys, dtype=np.int64, count=len(keys)))
     if lo_seen is not None:

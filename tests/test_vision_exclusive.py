@@ -4,6 +4,7 @@ and same-class NMS that does not merge two workers' overlapping hard hats."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.vision_fixtures import make_yolo_onnx
 from vision.detector import (
@@ -88,3 +89,19 @@ def test_onnx_detector_applies_exclusive_suppression(tmp_path):
     off = OnnxDetector(model, threads=1, exclusive_iou=None, iou_threshold=0.45)
     labels_off = sorted(d.label for d in off.detect(frame))
     assert labels_off == ["head", "helmet", "helmet"]  # old behaviour: helmet duplicate kept, pair merged
+
+
+def test_suppressed_box_is_decayed_not_reported():
+    """Soft suppression: below any reporting floor, still ranked last for mAP."""
+    from vision.detector import EXCLUSIVE_DECAY
+
+    rows = [(100, 100, 140, 145, 0, 0.65), (101, 99, 141, 146, 1, 0.9)]  # helmet wins now
+    groups = exclusive_groups(NAMES)
+    _, s, c = decode_yolo(_out(rows), 0.001, DEFAULT_IOU, exclusive=groups)
+    assert c.tolist() == [1, 0]
+    assert s.tolist() == pytest.approx([0.9, 0.65 * EXCLUSIVE_DECAY])
+    assert 0.65 * EXCLUSIVE_DECAY < 0.25  # never reported at the usual floor
+    _, _, c25 = decode_yolo(_out(rows), 0.25, DEFAULT_IOU, exclusive=groups)
+    assert c25.tolist() == [1]
+    _, s0, c0 = decode_yolo(_out(rows), 0.001, DEFAULT_IOU, exclusive=groups, exclusive_decay=0.0)
+    assert c0.tolist() == [1]

@@ -14,10 +14,10 @@ from qhse.domain.performance import (
     PerformanceConfigError,
     ResourceKindCfg,
     ResourcesCfg,
-    load_performance_config,
 )
 from qhse.services import resources as res
 from qhse.services.health_index import health_ranking
+from qhse.services.performance import load_performance_config
 from qhse.services.site_comparison import comparison
 
 OCT = dt.date(2026, 10, 1)

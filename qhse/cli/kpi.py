@@ -53,7 +53,8 @@ def _console(width: int = 170):
 
 
 def _config(path):
-    from qhse.domain.performance import PerformanceConfigError, load_performance_config
+    from qhse.domain.performance import PerformanceConfigError
+    from qhse.services.performance import load_performance_config
 
     if path is None:
         return None

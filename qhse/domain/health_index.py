@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qhse.domain.performance import HealthIndexCfg, default_config
+from qhse.domain.performance import HealthIndexCfg
 
 DIMENSIONS = ("hazard_density", "rectification_rate", "repeat_rate", "severity_mix")
 
@@ -63,8 +63,7 @@ def combine(scores: Mapping[str, float | None], weights: Mapping[str, float]) ->
     return None if den == 0 else num / den
 
 
-def health_index(inp: HealthInputs, cfg: HealthIndexCfg | None = None) -> tuple[float | None, dict[str, float | None]]:
-    cfg = cfg or default_config().health_index
+def health_index(inp: HealthInputs, cfg: HealthIndexCfg) -> tuple[float | None, dict[str, float | None]]:
     scores = dimension_scores(inp, cfg)
     return combine(scores, cfg.weights.model_dump()), scores
 

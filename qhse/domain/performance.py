@@ -1,13 +1,11 @@
 """Settings of the KPI, safety-health-index and resource-allocation computations.
 
-Read from ``qhse/domain/performance.yaml`` (or a file given by the caller); unknown keys are
-refused so a typo fails loudly.
+Parsed from YAML text (``qhse/domain/performance.yaml``, or a file given by the caller; the file is
+read by :mod:`qhse.services.performance`); unknown keys are refused so a typo fails loudly.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Literal, Self
 
 import yaml
@@ -15,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from qhse.domain.kpi import SeverityConvention
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "performance.yaml"
 SEVERITIES = ("low", "normal", "high", "severe")
 
 
@@ -132,22 +129,15 @@ class PerformanceConfig(_Strict):
     resources: ResourcesCfg = ResourcesCfg()
 
 
-def load_performance_config(path: str | Path | None = None) -> PerformanceConfig:
-    p = Path(path) if path else DEFAULT_PATH
+def parse_performance_config(text: str, source: str = "performance") -> PerformanceConfig:
+    """Validate a settings file's YAML text; raise PerformanceConfigError naming ``source`` and the problem."""
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise PerformanceConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise PerformanceConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise PerformanceConfigError(f"{source}: not valid YAML ({str(exc).splitlines()[0]})") from None
     try:
         return PerformanceConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err.get("loc", ()))
-        raise PerformanceConfigError(f"{p}: {where}: {err.get('msg')}") from None
-
-
-@lru_cache(maxsize=1)
-def default_config() -> PerformanceConfig:
-    return load_performance_config()
+        raise PerformanceConfigError(f"{source}: {where}: {err.get('msg')}") from None

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from db.queries._sites import add_months, month_start
 from db.queries.health import health_counts
 from qhse.domain.health_index import health_index, inputs_from_counts, ranking
-from qhse.domain.performance import PerformanceConfig, default_config
+from qhse.domain.performance import PerformanceConfig
+from qhse.services.performance import default_config
 
 
 def health_ranking(engine: sa.Engine, *, month: dt.date, by: str = "department", scope=None,

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from db.queries._sites import add_months, month_start
 from db.queries.kpi import kpi_counts, latest_month_with_data
 from qhse.domain.kpi_report import KpiReport, attach_previous, report_window, row_from_counts, total_row
-from qhse.domain.performance import PerformanceConfig, default_config
+from qhse.domain.performance import PerformanceConfig
+from qhse.services.performance import default_config
 
 
 def default_month(engine: sa.Engine, scope=None, today: dt.date | None = None) -> dt.date:

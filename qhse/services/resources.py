@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from db.queries.resources import area_risk_inputs, latest_activity
-from qhse.domain.performance import PerformanceConfig, default_config
+from qhse.domain.performance import PerformanceConfig
 from qhse.domain.resources import recommend_from_inputs
+from qhse.services.performance import default_config
 
 
 @dataclass

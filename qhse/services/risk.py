@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from db.queries import resources as rq
 from db.queries import risk as riskq
 from qhse.domain.access import Scope
-from qhse.domain.performance import default_config
 from qhse.domain.risk import heatmap, matrix
+from qhse.services.performance import default_config
 
 
 def area_heatmap(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: dt.datetime, site_ids=None,

@@ -25,7 +25,7 @@ from db import models as m
 from db.queries._sites import add_months, default_tz, local_midnight, month_start
 from db.queries.scorecard_sources import SOURCES
 from db.queries.scorecard_sources import units as load_units
-from qhse.domain.performance import PerformanceConfig, default_config
+from qhse.domain.performance import PerformanceConfig
 from qhse.domain.scorecards import (
     RATINGS,
     SOURCE_SPECS,
@@ -41,6 +41,7 @@ from qhse.domain.scorecards import (
     parse_indicators,
     rating,
 )
+from qhse.services.performance import default_config
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "domain" / "indicators.yaml"
 # Every data source the rules know has its query (db.queries.scorecard_sources), and no other.

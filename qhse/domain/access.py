@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from qhse.vocab import Role, values
 
@@ -174,7 +175,7 @@ def scope_for(*, user_id: int | None, username: str, role: str, all_sites: bool,
                  sensitive=READ_SENSITIVE in permissions_of(role))
 
 
-def mask_record(record: dict, columns: Iterable[str], scope: Scope) -> dict:
+def mask_record(record: dict[str, Any], columns: Iterable[str], scope: Scope) -> dict[str, Any]:
     """A copy of ``record`` with the sensitive ``columns`` masked unless the scope may read them."""
     if scope.sensitive:
         return dict(record)

@@ -123,7 +123,7 @@ def slope_per_min(points: Sequence[tuple[int, float]]) -> float:
     return sxy / sxx * 60e6
 
 
-def advance_window(window: deque, us: int, x: float, window_us: int) -> float | None:
+def advance_window(window: deque[tuple[int, float]], us: int, x: float, window_us: int) -> float | None:
     """Add a reading to a rate rule's window (dropping readings older than the window);
     the rate per minute, or None while fewer than three readings or under half a window."""
     while window and window[0][0] < us - window_us:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from qhse.vocab import HazardSeverity
 
@@ -37,13 +37,25 @@ class Dispatch:
 
 
 class RuleLike(Protocol):
-    id: int
-    site_id: int | None
-    area_id: int | None
-    category: str | None
-    min_severity: str | None
-    priority: int
-    department_ids: list | None
+    """What the rules read of a dispatch rule (read-only, so a mapped row or a plain record fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def site_id(self) -> int | None: ...
+    @property
+    def area_id(self) -> int | None: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def min_severity(self) -> str | None: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def department_ids(self) -> list[Any] | None: ...
+
+
+R = TypeVar("R", bound=RuleLike)
 
 
 def check_severity(severity: str) -> None:
@@ -57,13 +69,13 @@ def severity_allows(min_severity: str | None, severity: str) -> bool:
     return not min_severity or SEVERITY_RANK.get(min_severity, 99) <= SEVERITY_RANK[severity]
 
 
-def specificity(r: RuleLike) -> tuple:
+def specificity(r: RuleLike) -> tuple[bool, bool, bool, int, int, int]:
     """Sort key: the larger, the more specific."""
     return (r.area_id is not None, r.site_id is not None, r.category is not None,
             SEVERITY_RANK.get(r.min_severity, -1) if r.min_severity else -1, -r.priority, -r.id)
 
 
-def rank(rules: Iterable[RuleLike], severity: str) -> list:
+def rank(rules: Iterable[R], severity: str) -> list[R]:
     """The rules (already matching site, area and category) that admit ``severity``, most specific first."""
     check_severity(severity)
     return sorted((r for r in rules if severity_allows(r.min_severity, severity)), key=specificity, reverse=True)

@@ -8,6 +8,8 @@ it is later rejected.  Default: 5 low, 10 normal, 15 high, 20 severe; a site may
 
 from __future__ import annotations
 
+from typing import Any
+
 from qhse.vocab import HazardSeverity
 
 _S = HazardSeverity
@@ -19,7 +21,7 @@ class IncentiveError(ValueError):
     pass
 
 
-def points_table(settings: dict | None, site_code: str = "?") -> dict[str, int]:
+def points_table(settings: dict[str, Any] | None, site_code: str = "?") -> dict[str, int]:
     """Points per severity for a site, from its settings (``incentive_points``) over the defaults."""
     cfg = (settings or {}).get("incentive_points") or {}
     if not isinstance(cfg, dict):
@@ -34,5 +36,5 @@ def points_table(settings: dict | None, site_code: str = "?") -> dict[str, int]:
     return out
 
 
-def points_for(settings: dict | None, severity: str, site_code: str = "?") -> int:
+def points_for(settings: dict[str, Any] | None, severity: str, site_code: str = "?") -> int:
     return points_table(settings, site_code)[severity]

@@ -13,6 +13,7 @@ Keys that are not on the checklist are kept as text (the inspection rules then r
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 YES = ("yes", "true", "y", "1", "ok")
 NO = ("no", "false", "n", "0", "fail")
@@ -22,10 +23,10 @@ class AnswerError(ValueError):
     """An answer that cannot be read; the message names the item and what to write."""
 
 
-def parse_answers(answers: Iterable[str], checklist: Iterable[dict] | None) -> dict:
+def parse_answers(answers: Iterable[str], checklist: Iterable[dict[str, Any]] | None) -> dict[str, Any]:
     """``["KEY=VALUE", ...]`` -> ``{key: value}`` typed by the checklist item of each key."""
     types = {it["key"]: it.get("type", "bool") for it in checklist or []}
-    results: dict = {}
+    results: dict[str, Any] = {}
     for a in answers:
         if "=" not in a:
             raise AnswerError(f"--set {a!r}: use KEY=VALUE")
@@ -47,7 +48,7 @@ def parse_answers(answers: Iterable[str], checklist: Iterable[dict] | None) -> d
     return results
 
 
-def parse_finding(text: str) -> dict:
+def parse_finding(text: str) -> dict[str, Any]:
     """``"TITLE[|CATEGORY[|SEVERITY]]"`` -> ``{"title": ..., "category": ..., "severity": ...}``."""
     parts = [p.strip() for p in text.split("|")]
     item = {"title": parts[0]}

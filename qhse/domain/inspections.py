@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from qhse.vocab import HazardSeverity, RiskClass, values
@@ -49,15 +50,15 @@ class InspectionError(ValueError):
 
 
 # -------------------------------------------------------------------------- configuration
-def site_config(settings: dict | None, site_code: str = "?") -> dict:
+def site_config(settings: dict[str, Any] | None, site_code: str = "?") -> dict[str, Any]:
     cfg = (settings or {}).get("inspections") or {}
     if not isinstance(cfg, dict):
         raise InspectionError(f"site {site_code}: settings.inspections must be an object")
     return cfg
 
 
-def frequency_days(route_frequency: float | None, risk_class: str, settings: dict | None, *, site_code: str = "?",
-                   area_code: str = "?", route_name: str = "?") -> float:
+def frequency_days(route_frequency: float | None, risk_class: str, settings: dict[str, Any] | None, *,
+                   site_code: str = "?", area_code: str = "?", route_name: str = "?") -> float:
     """Days between two inspections of a route: its own frequency, else its area's risk class."""
     if route_frequency is not None:
         f = float(route_frequency)
@@ -76,7 +77,7 @@ def check_frequency(frequency: float | None) -> None:
         raise InspectionError(f"frequency_days must be between {MIN_FREQUENCY_DAYS} and {MAX_FREQUENCY_DAYS}")
 
 
-def due_time(settings: dict | None, site_code: str = "?") -> dt.time:
+def due_time(settings: dict[str, Any] | None, site_code: str = "?") -> dt.time:
     raw = str(site_config(settings, site_code).get("due_time", DEFAULT_DUE_TIME))
     try:
         return dt.time.fromisoformat(raw)
@@ -84,7 +85,7 @@ def due_time(settings: dict | None, site_code: str = "?") -> dt.time:
         raise InspectionError(f"site {site_code}: inspections.due_time {raw!r} is not HH:MM") from None
 
 
-def grace_hours(settings: dict | None, site_code: str = "?") -> float:
+def grace_hours(settings: dict[str, Any] | None, site_code: str = "?") -> float:
     v = site_config(settings, site_code).get("grace_hours", DEFAULT_GRACE_HOURS)
     try:
         v = float(v)
@@ -113,7 +114,7 @@ def slot_times(every_days: float, start: dt.datetime, end: dt.datetime, tz: Zone
         d1 = end.astimezone(tz).date() + dt.timedelta(days=1)
         k0 = math.floor((d0 - GRID_ANCHOR).days / every_days)
         k1 = math.ceil((d1 - GRID_ANCHOR).days / every_days)
-        out = []
+        out: list[dt.datetime] = []
         for k in range(k0, k1 + 1):
             day = GRID_ANCHOR + dt.timedelta(days=math.floor(k * every_days + 1e-9))
             t = dt.datetime.combine(day, due_time, tzinfo=tz).astimezone(UTC)
@@ -145,7 +146,7 @@ def missed_notice(*, route_name: str, inspection_id: int, due_at: dt.datetime, g
 
 
 # ------------------------------------------------------------------------------ checklists
-def validate_checklist(checklist: list) -> list[dict]:
+def validate_checklist(checklist: list[Any]) -> list[dict[str, Any]]:
     if not isinstance(checklist, list) or not checklist:
         raise InspectionError("a checklist is a non-empty list of items")
     keys = set()
@@ -165,7 +166,7 @@ def validate_checklist(checklist: list) -> list[dict]:
     return checklist
 
 
-def check_results(checklist: list[dict], results: dict) -> list[dict]:
+def check_results(checklist: list[dict[str, Any]], results: dict[str, Any]) -> list[dict[str, Any]]:
     """Validate answers against the checklist; return the failed items (findings)."""
     if not isinstance(results, dict):
         raise InspectionError("results must be an object keyed by checklist item")
@@ -199,7 +200,7 @@ def check_results(checklist: list[dict], results: dict) -> list[dict]:
     return failed
 
 
-def check_findings(findings: list[dict] | None) -> list[dict]:
+def check_findings(findings: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Explicit findings: each needs a title; severity and fields are checked."""
     out = []
     for f in findings or []:
@@ -215,6 +216,6 @@ def check_findings(findings: list[dict] | None) -> list[dict]:
     return out
 
 
-def item_category(item: dict) -> str:
+def item_category(item: dict[str, Any]) -> str:
     """The hazard category a failed checklist item raises."""
     return item.get("category") or KEY_CATEGORIES.get(item["key"], "general")

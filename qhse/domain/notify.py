@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 
 from qhse.vocab import EscalationLevel, NotificationChannel, values
 
@@ -55,7 +57,7 @@ def check_role(role: str) -> None:
         raise NotifyError(f"unknown role {role!r} (use one of {', '.join(ROLES)})")
 
 
-def parse_targets(settings: dict | None, role: str, site_code: str = "?") -> list[Target]:
+def parse_targets(settings: dict[str, Any] | None, role: str, site_code: str = "?") -> list[Target]:
     """The targets configured for ``role`` in a site's settings (default: the role's e-mail)."""
     cfg = (settings or {}).get("notifications") or {}
     if not isinstance(cfg, dict):
@@ -100,7 +102,7 @@ def parse_on_call(spec: str | None) -> list[Target] | None:
     return out
 
 
-def clean_addresses(emails) -> list[str]:
+def clean_addresses(emails: Iterable[str | None]) -> list[str]:
     """Distinct, trimmed addresses that look like e-mail addresses, sorted."""
     return sorted({e.strip() for e in emails if e and "@" in e})
 
@@ -114,7 +116,8 @@ def check_enqueue(channel: str, recipient: str | None) -> None:
 
 def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
     """Delay before the next try after ``attempts`` failed tries: base, 2 base, 4 base, ... capped."""
-    return min(cap, base * (2 ** max(0, attempts - 1)))
+    factor: int = 2 ** max(0, attempts - 1)
+    return min(cap, base * factor)
 
 
 def gives_up(attempts: int, max_attempts: int = MAX_ATTEMPTS) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from qhse.vocab import HazardStatus
 
@@ -21,7 +22,7 @@ class RecurrenceError(ValueError):
     pass
 
 
-def window_days(settings: dict | None, site_code: str = "?") -> int:
+def window_days(settings: dict[str, Any] | None, site_code: str = "?") -> int:
     v = (settings or {}).get("recurrence_days", DEFAULT_WINDOW_DAYS)
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise RecurrenceError(f"site {site_code}: recurrence_days must be a whole number of days >= 1")

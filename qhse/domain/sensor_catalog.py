@@ -18,7 +18,8 @@ MACHINE_SENSORS = [
 
 ENV_SENSORS = {
     # area kind -> [(kind, unit, min_valid, max_valid, warn_low, warn_high, alarm_low, alarm_high)]
-    "chemical_store": [("voc", "ppm", 0, 2000, None, 50, None, 100), ("temperature", "degC", -20, 80, None, 30, None, 35),
+    "chemical_store": [("voc", "ppm", 0, 2000, None, 50, None, 100),
+                       ("temperature", "degC", -20, 80, None, 30, None, 35),
                        ("humidity", "%RH", 0, 100, None, 70, None, 80), ("o2", "%vol", 0, 30, 19.5, None, 19.5, None)],
     "soldering": [("voc", "ppm", 0, 2000, None, 50, None, 100)],
     "cleaning": [("voc", "ppm", 0, 2000, None, 50, None, 100), ("o2", "%vol", 0, 30, 19.5, None, 19.5, None)],

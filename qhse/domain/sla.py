@@ -32,7 +32,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qhse.vocab import EscalationLevel, HazardSeverity, values
@@ -40,8 +40,8 @@ from qhse.vocab import EscalationLevel, HazardSeverity, values
 UTC = dt.UTC
 SEVERITIES = values(HazardSeverity)
 _S = HazardSeverity
-DEFAULT_RESPONSE_HOURS = {_S.LOW: 24.0, _S.NORMAL: 24.0, _S.HIGH: 8.0, _S.SEVERE: 4.0}
-DEFAULT_RECTIFY_HOURS = {_S.LOW: 168.0, _S.NORMAL: 120.0, _S.HIGH: 72.0, _S.SEVERE: 24.0}
+DEFAULT_RESPONSE_HOURS: dict[str, float] = {_S.LOW: 24.0, _S.NORMAL: 24.0, _S.HIGH: 8.0, _S.SEVERE: 4.0}
+DEFAULT_RECTIFY_HOURS: dict[str, float] = {_S.LOW: 168.0, _S.NORMAL: 120.0, _S.HIGH: 72.0, _S.SEVERE: 24.0}
 ESCALATION_ROLES = values(EscalationLevel)  # index = escalation level
 MAX_LEVEL = len(ESCALATION_ROLES) - 1
 BOARD_STATES = ("escalated", "overdue", "due_soon", "on_time")
@@ -79,7 +79,7 @@ class WorkingCalendar:
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
 
     @classmethod
-    def from_settings(cls, cfg: dict, timezone: str) -> WorkingCalendar:
+    def from_settings(cls, cfg: dict[str, Any], timezone: str) -> WorkingCalendar:
         if not isinstance(cfg, dict):
             raise SlaError("calendar must be an object with workdays, start and end")
         unknown = set(cfg) - {"workdays", "start", "end", "holidays"}
@@ -150,7 +150,7 @@ class WorkingCalendar:
         return total
 
 
-def calendar_from_settings(settings: dict | None, timezone: str | None) -> WorkingCalendar | None:
+def calendar_from_settings(settings: dict[str, Any] | None, timezone: str | None) -> WorkingCalendar | None:
     """A site's working calendar from its settings (None: the site keeps clock hours)."""
     cfg = (settings or {}).get("calendar")
     if not cfg:
@@ -197,7 +197,7 @@ def escalation_level(hours_past_due: float, period_hours: float) -> int:
     return min(MAX_LEVEL, int(math.floor(hours_past_due / period_hours + 1e-9)))
 
 
-def rectify_hours(settings: dict | None, severity: str, site_code: str = "?") -> float:
+def rectify_hours(settings: dict[str, Any] | None, severity: str, site_code: str = "?") -> float:
     """Hours to rectify an action of ``severity``: the site's ``sla.rectify_hours`` or the default."""
     cfg = ((settings or {}).get("sla") or {}).get("rectify_hours") or {}
     v = cfg.get(severity, DEFAULT_RECTIFY_HOURS[severity])

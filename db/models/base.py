@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -21,6 +21,10 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
+    if TYPE_CHECKING:
+        # Every model is mapped to a plain Table (DeclarativeBase declares the wider FromClause).
+        __table__: ClassVar[sa.Table]
+
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
         dt.datetime: sa.DateTime(timezone=True),

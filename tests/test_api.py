@@ -128,6 +128,12 @@ def test_a_readings_batch_stores_the_good_ones_and_returns_the_bad_ones(engine, 
     # and the history comes from the rollups
     hist = client.get(f"/sensors/{s.id}/readings", headers=h).json()
     assert sum(p["n"] for p in hist["items"]) == 2
+    # an all-good batch (one gateway message per site for the decoder) stores every reading
+    m = mine.plant.sensors["m_" + next(k[2:] for k in mine.plant.sensors if k.startswith("m_"))]
+    good = [{"sensor": x.code, "site": mine.plant.site, "ts": t - 1000 * i, "value": x.lo, "unit": x.unit}
+            for i in range(1, 51) for x in (s, m)]
+    out = client.post("/readings", headers=h, json={"readings": good}).json()
+    assert (out["stored"], out["rejected"], out["bad"]) == (100, 0, [])
     # a body that is no batch is a problem naming the field
     r = client.post("/readings", headers=h, json={"rows": []})
     assert r.status_code == 422 and r.json()["field"] == "body.readings"

@@ -24,10 +24,10 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from db.engine import libpq_dsn
-from ingestion.decode import DeadLetter, Decoder
+from ingestion.decode import DeadLetter, Decoded, Decoder
 from ingestion.registry import SensorInfo, SensorRegistry
 from ingestion.store import PartitionCache, refresh_daily, update_rollups, write_dead_letters, write_readings
-from ingestion.topics import telemetry_topic
+from ingestion.topics import gateway_topic, telemetry_topic
 from qhse.api.deps import Caller, need
 from qhse.api.problems import ApiProblem
 from qhse.api.schemas import ReadingBatchIn, ReadingBatchOut
@@ -41,6 +41,7 @@ ROOT = "api"  # the topic root of the decoder's messages (never published)
 MAX_BATCH = 10_000
 MAX_BODY = 16 << 20
 MAX_ROW = 1 << 16
+DAILY_EVERY_S = 5.0  # the daily rollup of the days a batch touched is refreshed at most this often
 FIELD_OF = {"wrong_unit": "unit", "ts_out_of_range": "ts", "value_out_of_range": "value",
             "inactive_sensor": "sensor", "unknown_sensor": "sensor", "topic_mismatch": "sensor", "too_large": ""}
 
@@ -57,6 +58,8 @@ class ReadingSink:
         self._lock = threading.Lock()
         self._by_code: dict[str, list[SensorInfo]] = {}
         self._by_code_version = -1
+        self._daily_keys: set[int] = set()
+        self._daily_at = time.monotonic()
 
     # -- connections ------------------------------------------------------------------------
     def _get(self) -> psycopg.Connection:
@@ -75,6 +78,7 @@ class ReadingSink:
             conn.close()
 
     def close(self) -> None:
+        self._refresh_daily(None, np.empty(0, dtype=np.int64), force=True)
         while True:
             try:
                 self._pool.get_nowait().close()
@@ -100,6 +104,26 @@ class ReadingSink:
             info = found[0] if len(found) == 1 else None
         return info if info is not None and scope.allows_site(info.site_id) else None
 
+    def _refresh_daily(self, conn: psycopg.Connection | None, days: np.ndarray, force: bool = False) -> None:
+        """The daily rollup of the days touched, at most every DAILY_EVERY_S (as the MQTT consumer does)."""
+        with self._lock:
+            self._daily_keys.update(days.tolist())
+            if not self._daily_keys or (not force and time.monotonic() - self._daily_at < DAILY_EVERY_S):
+                return
+            keys, self._daily_keys, self._daily_at = self._daily_keys, set(), time.monotonic()
+        own = conn is None
+        try:
+            if own:
+                conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+            refresh_daily(conn, keys)
+        except psycopg.Error as exc:
+            log.warning("daily rollup refresh failed (%s); retried with the next batch", exc)
+            with self._lock:
+                self._daily_keys |= keys
+        finally:
+            if own and conn is not None:
+                conn.close()
+
     # -- a batch ----------------------------------------------------------------------------
     def ingest(self, scope: Scope, rows: list) -> dict:
         recv_us = time.time_ns() // 1000
@@ -113,9 +137,9 @@ class ReadingSink:
         self._put(conn)
         return out
 
-    def _prepare(self, scope: Scope, rows: list, recv_us: int):
-        msgs: list[tuple[str, bytes, int]] = []
-        where: dict[tuple[str, bytes], deque[int]] = defaultdict(deque)
+    def _resolve(self, scope: Scope, rows: list, recv_us: int):
+        """Each reading's sensor (in the scope) and its MQTT payload fields; the rows refused here."""
+        ok: list[tuple[int, SensorInfo, dict]] = []
         bad: list[dict] = []
         dead: list[DeadLetter] = []
         unknown = False
@@ -130,12 +154,7 @@ class ReadingSink:
             if site is not None and (not isinstance(site, str) or not site or len(site) > 40):
                 bad.append(_bad(i, "site", "invalid_payload", "site must be a site code (a string)"))
                 continue
-            try:
-                payload = json.dumps({k: v for k, v in r.items() if k != "sensor" and k != "site"},
-                                     separators=(",", ":")).encode()
-            except (ValueError, TypeError) as exc:
-                bad.append(_bad(i, "", "invalid_payload", str(exc)[:200]))
-                continue
+            reading = {k: v for k, v in r.items() if k != "sensor" and k != "site"}
             info = self._sensor(site, code, scope)
             if info is None:
                 unknown = True
@@ -144,8 +163,34 @@ class ReadingSink:
                 if site is None and sum(scope.allows_site(x.site_id) for x in self._by_code.get(code, ())) > 1:
                     detail = f"sensor code {code!r} exists at several sites: name the site"
                 bad.append(_bad(i, "sensor", "unknown_sensor", detail))
-                dead.append(DeadLetter(f"{ROOT}/{site or '-'}/{code}", payload[:MAX_ROW], "unknown_sensor", detail,
-                                       recv_us))
+                dead.append(DeadLetter(f"{ROOT}/{site or '-'}/{code}", _dump(reading)[:MAX_ROW], "unknown_sensor",
+                                       detail, recv_us))
+                continue
+            ok.append((i, info, reading))
+        return ok, bad, dead, unknown
+
+    def _decode_fast(self, ok: list[tuple[int, SensorInfo, dict]], recv_us: int) -> Decoded | None:
+        """The whole batch as one gateway message per site; None when any reading is refused (the
+        per-reading path then tells which)."""
+        groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+        for _, info, reading in ok:
+            groups[info.site][info.code].append(reading)
+        try:
+            msgs = [(gateway_topic(site, ROOT), _dump(g), recv_us) for site, g in groups.items()]
+        except (ValueError, TypeError):
+            return None
+        decoded = self.decoder.decode(msgs)
+        return None if decoded.dead else decoded
+
+    def _decode_rows(self, ok: list[tuple[int, SensorInfo, dict]], recv_us: int, bad: list[dict]) -> Decoded:
+        """One telemetry message per reading, so that each refusal names its reading."""
+        msgs: list[tuple[str, bytes, int]] = []
+        where: dict[tuple[str, bytes], deque[int]] = defaultdict(deque)
+        for i, info, reading in ok:
+            try:
+                payload = _dump(reading)
+            except (ValueError, TypeError) as exc:
+                bad.append(_bad(i, "", "invalid_payload", str(exc)[:200]))
                 continue
             if len(payload) > MAX_ROW:
                 bad.append(_bad(i, "", "too_large", f"{len(payload):,} bytes (limit {MAX_ROW:,})"))
@@ -153,18 +198,18 @@ class ReadingSink:
             topic = telemetry_topic(info.site, info.area, info.asset, info.code, ROOT)
             msgs.append((topic, payload, recv_us))
             where[(topic, payload)].append(i)
-        return msgs, where, bad, dead, unknown
-
-    def _ingest(self, conn: psycopg.Connection, scope: Scope, rows: list, recv_us: int) -> dict:
-        msgs, where, bad, dead, unknown = self._prepare(scope, rows, recv_us)
-        if unknown and self.registry.may_reload():  # a sensor added since the last load
-            self._load(conn, force=True)
-            msgs, where, bad, dead, _ = self._prepare(scope, rows, recv_us)
         decoded = self.decoder.decode(msgs)
         for d in decoded.dead:
             idx = where.get((d.topic, d.payload))
-            i = idx.popleft() if idx else -1
-            bad.append(_bad(i, _field(d.reason, d.detail), d.reason, d.detail))
+            bad.append(_bad(idx.popleft() if idx else -1, _field(d.reason, d.detail), d.reason, d.detail))
+        return decoded
+
+    def _ingest(self, conn: psycopg.Connection, scope: Scope, rows: list, recv_us: int) -> dict:
+        ok, bad, dead, unknown = self._resolve(scope, rows, recv_us)
+        if unknown and self.registry.may_reload():  # a sensor added since the last load
+            self._load(conn, force=True)
+            ok, bad, dead, _ = self._resolve(scope, rows, recv_us)
+        decoded = self._decode_fast(ok, recv_us) or self._decode_rows(ok, recv_us, bad)
         dead += decoded.dead
         sid = np.asarray(decoded.sensor_id, dtype=np.int32)
         ts = np.asarray(decoded.ts_us, dtype=np.int64)
@@ -183,14 +228,14 @@ class ReadingSink:
                 (scope.user_id, scope.username[:80], json.dumps({
                     "received": len(rows), "stored": len(new), "rejected": len(bad),
                     **({"site_id": sites[0]} if len(sites) == 1 else {}), "site_ids": sites})))
-        if len(days):
-            try:
-                refresh_daily(conn, days)
-            except psycopg.Error as exc:  # the worker's daily refresh catches up
-                log.warning("daily rollup refresh failed (%s)", exc)
+        self._refresh_daily(conn, days)
         bad.sort(key=lambda b: b["index"])
         return {"received": len(rows), "stored": len(new), "duplicates": len(ts) - len(new), "rejected": len(bad),
                 "bad": bad}
+
+
+def _dump(o: object) -> bytes:
+    return json.dumps(o, separators=(",", ":")).encode()
 
 
 def _bad(i: int, field: str, reason: str, detail: str) -> dict:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from qhse.vocab import Role, values
 
@@ -66,6 +66,10 @@ class Scope:
 
 # Internal jobs and the CLI act on every site.
 SYSTEM = Scope(user_id=None, username="system", role=Role.ADMIN.value, site_ids=None, sensitive=False)
+
+
+# A caller's site scope as the read queries take it: a Scope, site ids, or None (every site).
+SiteScope: TypeAlias = "Scope | Iterable[int] | None"
 
 
 class AccessDenied(Exception):

@@ -5,19 +5,21 @@ month's hazard counts; the index itself (dimensions, weights, ranking) is :mod:`
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 
 from db.queries._sites import add_months, month_start
 from db.queries.health import health_counts
+from qhse.domain.access import SiteScope
 from qhse.domain.health_index import health_index, inputs_from_counts, ranking
 from qhse.domain.performance import PerformanceConfig
 from qhse.services.performance import default_config
 
 
-def health_ranking(engine: sa.Engine, *, month: dt.date, by: str = "department", scope=None,
+def health_ranking(engine: sa.Engine, *, month: dt.date, by: str = "department", scope: SiteScope = None,
                    config: PerformanceConfig | None = None, as_of: dt.datetime | None = None,
-                   tz: str | None = None) -> list[dict]:
+                   tz: str | None = None) -> list[dict[str, Any]]:
     """The month's health index per unit, its rank, and the change versus the previous month."""
     cfg = (config or default_config()).health_index
     month = month_start(month)
@@ -28,8 +30,9 @@ def health_ranking(engine: sa.Engine, *, month: dt.date, by: str = "department",
     return ranking(cur, before, month, cfg)
 
 
-def health_trend(engine: sa.Engine, *, month: dt.date, months: int = 12, by: str = "department", scope=None,
-                 config: PerformanceConfig | None = None, tz: str | None = None) -> list[dict]:
+def health_trend(engine: sa.Engine, *, month: dt.date, months: int = 12, by: str = "department",
+                 scope: SiteScope = None, config: PerformanceConfig | None = None,
+                 tz: str | None = None) -> list[dict[str, Any]]:
     """Index per unit and month for the ``months`` months ending with ``month`` (for charts)."""
     cfg = (config or default_config()).health_index
     end = add_months(month_start(month), 1)

@@ -10,17 +10,19 @@ group figure computed from summed counts.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 
 from db.queries._sites import add_months, month_start
 from db.queries.kpi import kpi_counts, latest_month_with_data
+from qhse.domain.access import SiteScope
 from qhse.domain.kpi_report import KpiReport, attach_previous, report_window, row_from_counts, total_row
 from qhse.domain.performance import PerformanceConfig
 from qhse.services.performance import default_config
 
 
-def default_month(engine: sa.Engine, scope=None, today: dt.date | None = None) -> dt.date:
+def default_month(engine: sa.Engine, scope: SiteScope = None, today: dt.date | None = None) -> dt.date:
     """The last complete month that has data (the month before the current one at most)."""
     today = today or dt.date.today()
     last_complete = add_months(month_start(today), -1)
@@ -28,18 +30,19 @@ def default_month(engine: sa.Engine, scope=None, today: dt.date | None = None) -
     return last_complete if latest is None else min(latest, last_complete)
 
 
-def kpi_report(engine: sa.Engine, *, month: dt.date, months: int = 1, by: str = "site", scope=None,
+def kpi_report(engine: sa.Engine, *, month: dt.date, months: int = 1, by: str = "site", scope: SiteScope = None,
                parent: tuple[str, int] | None = None, config: PerformanceConfig | None = None,
                as_of: dt.datetime | None = None, tz: str | None = None) -> KpiReport:
     """KPIs for the ``months`` months ending with ``month``, one row per unit of ``by``."""
     start, end = report_window(month, months)
     cfg = config or default_config()
     sev = cfg.kpi.severity.convention()
-    kw = dict(scope=scope, include_contractors=cfg.kpi.include_contractors, as_of=as_of, tz=tz, parent=parent)
+    kw: dict[str, Any] = dict(scope=scope, include_contractors=cfg.kpi.include_contractors, as_of=as_of, tz=tz,
+                              parent=parent)
     if by == "month":
         raw = kpi_counts(engine, start=add_months(start, -1), end=end, by="month", **kw)
         all_rows = [row_from_counts(r, sev) for r in raw]
-        for prev, cur in zip(all_rows, all_rows[1:]):
+        for prev, cur in zip(all_rows, all_rows[1:], strict=False):
             attach_previous(cur, prev.values)
         rows = all_rows[1:]
     else:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Collection, Iterable
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -23,11 +25,12 @@ from qhse.domain.access import Scope
 from qhse.domain.overview import kpi_tiles, operational_tile
 
 
-def _narrow(scope: Scope, site_ids) -> Scope:
+def _narrow(scope: Scope, site_ids: Iterable[int] | None) -> Scope:
     return dataclasses.replace(scope, site_ids=scope.sites(site_ids))
 
 
-def _counts(engine, scope: Scope, start: dt.date, end: dt.date, area_ids, tz: str | None) -> kpi.KpiCounts:
+def _counts(engine: sa.Engine, scope: Scope, start: dt.date, end: dt.date, area_ids: Collection[int] | None,
+            tz: str | None) -> kpi.KpiCounts:
     if area_ids:
         rows = kq.kpi_counts(engine, start=start, end=end, by="area", scope=scope, tz=tz)
         rows = [r for r in rows if r["key"] in set(area_ids)]
@@ -39,8 +42,9 @@ def _counts(engine, scope: Scope, start: dt.date, end: dt.date, area_ids, tz: st
 
 
 def overview(engine: sa.Engine, scope: Scope, *, start_month: dt.date, end_month: dt.date,
-             prev_start_month: dt.date, site_ids=None, area_ids=None, tz: str | None = None,
-             now: dt.datetime | None = None) -> dict:
+             prev_start_month: dt.date, site_ids: Iterable[int] | None = None,
+             area_ids: Collection[int] | None = None, tz: str | None = None,
+             now: dt.datetime | None = None) -> dict[str, Any]:
     """Tiles (current vs previous period), the monthly trend and the per-site table."""
     sc = _narrow(scope, site_ids)
     areas = oq.areas_of(engine, sc, area_ids) if area_ids else None

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from db.queries.resources import area_risk_inputs, latest_activity
+from qhse.domain.access import SiteScope
 from qhse.domain.performance import PerformanceConfig
 from qhse.domain.resources import recommend_from_inputs
 from qhse.services.performance import default_config
@@ -18,12 +20,12 @@ from qhse.services.performance import default_config
 class Recommendation:
     as_of: dt.datetime
     window_days: int
-    areas: list[dict]  # one per area: risk index and components
-    rows: list[dict]  # one per area and kind: stocked, recommended, gap
-    summary: list[dict]  # one per site and kind: stocked, recommended, shortage, surplus
+    areas: list[dict[str, Any]]  # one per area: risk index and components
+    rows: list[dict[str, Any]]  # one per area and kind: stocked, recommended, gap
+    summary: list[dict[str, Any]]  # one per site and kind: stocked, recommended, shortage, surplus
 
 
-def recommend(engine: sa.Engine, *, scope=None, as_of: dt.datetime | None = None,
+def recommend(engine: sa.Engine, *, scope: SiteScope = None, as_of: dt.datetime | None = None,
               config: PerformanceConfig | None = None) -> Recommendation:
     """Risk index per area and the recommended distribution of each resource kind per plant.
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -17,8 +19,8 @@ from qhse.domain.risk import heatmap, matrix
 from qhse.services.performance import default_config
 
 
-def area_heatmap(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: dt.datetime, site_ids=None,
-                 area_ids=None) -> pd.DataFrame:
+def area_heatmap(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: dt.datetime,
+                 site_ids: Iterable[int] | None = None, area_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """One row per area in scope: its risk index over [start, end) and the components behind it."""
     cfg = default_config().resources
     sc = dataclasses.replace(scope, site_ids=scope.sites(site_ids))
@@ -30,8 +32,9 @@ def area_heatmap(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: dt
     return heatmap(inputs, cfg)
 
 
-def hazard_matrix(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: dt.datetime, site_ids=None,
-                  area_ids=None, open_only: bool = False) -> dict:
+def hazard_matrix(engine: sa.Engine, scope: Scope, *, start: dt.datetime, end: dt.datetime,
+                  site_ids: Iterable[int] | None = None, area_ids: Iterable[int] | None = None,
+                  open_only: bool = False) -> dict[str, Any]:
     reg = riskq.hazard_register(engine, scope, start=start, end=end, site_ids=site_ids, area_ids=area_ids,
                                 open_only=open_only)
     counts, classes = matrix(reg)

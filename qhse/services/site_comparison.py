@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from db.queries.kpi import scoped_sites
 from db.queries.scorecards import local_indicator_scores
+from qhse.domain.access import SiteScope
 from qhse.domain.kpi_report import KpiReport
 from qhse.domain.performance import PerformanceConfig
 from qhse.domain.site_comparison import benchmarks, check_level
@@ -28,14 +30,14 @@ class Comparison:
     level: str
     parent: tuple[str, int] | None
     report: KpiReport
-    rows: list[dict]  # one per unit: label, key, hours, each KPI value
-    benchmarks: dict[str, dict]  # code -> {median, best, higher_is_better}
-    total: dict
-    local_indicators: list[dict]
+    rows: list[dict[str, Any]]  # one per unit: label, key, hours, each KPI value
+    benchmarks: dict[str, dict[str, Any]]  # code -> {median, best, higher_is_better}
+    total: dict[str, Any]
+    local_indicators: list[dict[str, Any]]
 
 
 def comparison(engine: sa.Engine, *, month: dt.date, months: int = 1, level: str = "site",
-               parent: tuple[str, int] | None = None, scope=None, config: PerformanceConfig | None = None
+               parent: tuple[str, int] | None = None, scope: SiteScope = None, config: PerformanceConfig | None = None
                ) -> Comparison:
     """KPIs per region, plant or area (within ``parent``), with median and best benchmarks."""
     check_level(level, parent)
@@ -71,9 +73,9 @@ def comparison(engine: sa.Engine, *, month: dt.date, months: int = 1, level: str
                       local_indicators=local)
 
 
-def hierarchy(engine: sa.Engine, scope=None) -> list[dict]:
+def hierarchy(engine: sa.Engine, scope: SiteScope = None) -> list[dict[str, Any]]:
     """Regions with their plants, as the caller may see them (for drill-down selectors)."""
-    regions: dict[int, dict] = {}
+    regions: dict[int, dict[str, Any]] = {}
     for s in scoped_sites(engine, scope):
         reg = regions.setdefault(s["region_id"], {"id": s["region_id"], "code": s["region_code"],
                                                   "name": s["region_name"], "sites": []})

@@ -113,16 +113,16 @@ class ReadingSink:
             keys, self._daily_keys, self._daily_at = self._daily_keys, set(), time.monotonic()
         own = conn is None
         try:
-            if own:
-                conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
-            refresh_daily(conn, keys)
+            c = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) if conn is None else conn
+            try:
+                refresh_daily(c, keys)
+            finally:
+                if own:
+                    c.close()
         except psycopg.Error as exc:
             log.warning("daily rollup refresh failed (%s); retried with the next batch", exc)
             with self._lock:
                 self._daily_keys |= keys
-        finally:
-            if own and conn is not None:
-                conn.close()
 
     # -- a batch ----------------------------------------------------------------------------
     def ingest(self, scope: Scope, rows: list) -> dict:

@@ -14,7 +14,9 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -58,7 +60,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
 
 
-def token_scope(name: str, role: str, all_sites: bool, site_ids) -> Scope:
+def token_scope(name: str, role: str, all_sites: bool, site_ids: Iterable[int] | None) -> Scope:
     """The Scope a token's requests run under (``token:<name>``, no user id)."""
     return access.scope_for(user_id=None, username=f"{actors.TOKEN_PREFIX}{name}", role=role,
                             all_sites=all_sites, site_ids=site_ids or ())
@@ -107,7 +109,7 @@ def create(engine: sa.Engine, actor: Scope, *, name: str, role: str, sites: list
     return secret, get(engine, name)
 
 
-def _info(conn: sa.Connection, rows) -> list[TokenInfo]:
+def _info(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[TokenInfo]:
     codes = dict(conn.execute(sa.select(Site.id, Site.code)).all())
     return [TokenInfo(id=r.id, name=r.name, prefix=r.prefix, role=r.role,
                       sites=None if r.all_sites else tuple(codes.get(i, str(i)) for i in r.site_ids),

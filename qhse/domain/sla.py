@@ -32,7 +32,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qhse.vocab import EscalationLevel, HazardSeverity, values
@@ -216,12 +216,20 @@ def check_severity(severity: str) -> None:
 
 
 class PolicyRow(Protocol):
-    id: int
-    site_id: int | None
-    category: str | None
+    """What the rule reads of an ``sla_policy`` row (read-only, so a mapped row or a plain record fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def site_id(self) -> int | None: ...
+    @property
+    def category(self) -> str | None: ...
 
 
-def most_specific(rows: Sequence[PolicyRow]) -> PolicyRow | None:
+P = TypeVar("P", bound=PolicyRow)
+
+
+def most_specific(rows: Sequence[P]) -> P | None:
     """The winning policy among rows that match (site, category, severity): site and category
     named beat site named beat category named beat group-wide; then the newest row."""
     ranked = sorted(rows, key=lambda p: (p.site_id is not None, p.category is not None, -p.id), reverse=True)

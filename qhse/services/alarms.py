@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -32,7 +33,7 @@ class AlarmError(ValueError):
 
 
 def act(engine: sa.Engine, actor: Scope | str, alarm_id: int, action: str, *, note: str | None = None,
-        at: dt.datetime | None = None) -> dict:
+        at: dt.datetime | None = None) -> dict[str, Any]:
     """Acknowledge or clear one alarm as ``actor``; returns its new state.
 
     Raises :class:`~qhse.services.access.AccessDenied` when the actor's role lacks ``ack_alarms`` and
@@ -78,12 +79,12 @@ def act(engine: sa.Engine, actor: Scope | str, alarm_id: int, action: str, *, no
 
 
 def acknowledge(engine: sa.Engine, actor: Scope | str, alarm_id: int, *, note: str | None = None,
-                at: dt.datetime | None = None) -> dict:
+                at: dt.datetime | None = None) -> dict[str, Any]:
     """Acknowledge one alarm (see :func:`act`)."""
     return act(engine, actor, alarm_id, "acknowledge", note=note, at=at)
 
 
 def clear(engine: sa.Engine, actor: Scope | str, alarm_id: int, *, note: str | None = None,
-          at: dt.datetime | None = None) -> dict:
+          at: dt.datetime | None = None) -> dict[str, Any]:
     """Clear one alarm by hand; an unacknowledged one is acknowledged too (see :func:`act`)."""
     return act(engine, actor, alarm_id, "clear", note=note, at=at)

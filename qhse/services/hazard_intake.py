@@ -32,12 +32,12 @@ def report(engine: sa.Engine, scope: Scope, *, site_id: int, area_id: int, categ
            photo: bytes | None = None, photo_name: str = "", folder: Path | None = None) -> int:
     """File a hazard report for ``scope``'s user; returns its id.
 
-    Raises AccessDenied (role or site), UploadError (bad photo, qhse.domain.uploads) or WorkflowError (qhse.domain.workflow)
-    (bad field); in every case nothing is stored.
+    Raises AccessDenied (role or site), UploadError (bad photo, qhse.domain.uploads) or WorkflowError
+    (qhse.domain.workflow) (bad field); in every case nothing is stored.
     """
     access.require(scope, access.REPORT_HAZARD, site_id=site_id)
     checked = validate_photo(photo, photo_name) if photo is not None else None
-    path = store_photo(photo, checked, folder or photo_folder()) if checked else None
+    path = store_photo(photo, checked, folder or photo_folder()) if checked and photo is not None else None
     try:
         with session_scope(engine) as s:
             h = workflow.report_hazard(

@@ -25,6 +25,7 @@ import datetime as dt
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -43,6 +44,9 @@ from qhse.domain.ledgers import (
     training_lines,
     waste_gas_lines,
 )
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 UTC = dt.UTC
 FORMATS = ("csv", "pdf")
@@ -94,13 +98,13 @@ def to_csv(ledger: Ledger) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-def read_csv(data: bytes) -> tuple[list[dict], dict[str, str]]:
+def read_csv(data: bytes) -> tuple[list[dict[str, str]], dict[str, str]]:
     """Parse an exported CSV back into (lines keyed by column label, totals)."""
     text = data.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     header, body = rows[0], rows[1:]
     split = body.index([]) if [] in body else len(body)
-    lines = [dict(zip(header, r)) for r in body[:split]]
+    lines = [dict(zip(header, r, strict=False)) for r in body[:split]]
     totals = {r[1]: r[2] for r in body[split + 1:] if len(r) == 3 and r[0] == "Total"}
     return lines, totals
 
@@ -120,7 +124,7 @@ def to_pdf(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -
     font_file = _font_path()
 
     class _Doc(FPDF):
-        def footer(self):
+        def footer(self) -> None:
             self.set_y(-10)
             self.set_font(fam, size=7)
             self.cell(0, 5, f"{ledger.title} - {ledger.site['code']} - {ledger.start} to {ledger.end} - "
@@ -167,15 +171,16 @@ def to_pdf(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -
                        new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
 
-    def table(cols: list[Column], rows: list[dict], title: str, step: Callable[[int], None] | None = None) -> None:
+    def table(cols: list[Column], rows: list[dict[str, Any]], title: str,
+              step: Callable[[int], None] | None = None) -> None:
         pdf.set_font(fam, size=7)
         widths = _widths(pdf, cols, rows, width, clean)
         row_h = 4.6
 
-        def header():
+        def header() -> None:
             pdf.set_font(fam, size=7.5)
             pdf.set_fill_color(225, 230, 238)
-            for c, w in zip(cols, widths):
+            for c, w in zip(cols, widths, strict=False):
                 pdf.cell(w, 5.5, clean(_fit(pdf, c.label, w)), border=1, fill=True)
             pdf.ln(5.5)
             pdf.set_font(fam, size=7)
@@ -187,7 +192,7 @@ def to_pdf(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -
             if pdf.get_y() + row_h > bottom:
                 pdf.add_page()
                 header()
-            for c, w in zip(cols, widths):
+            for c, w in zip(cols, widths, strict=False):
                 pdf.cell(w, row_h, clean(_fit(pdf, str(r.get(c.key, "")), w)), border=1)
             pdf.ln(row_h)
             if step and (i % 200 == 0 or i == len(rows) - 1):
@@ -220,7 +225,8 @@ def to_pdf(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -
     return bytes(pdf.output())
 
 
-def _widths(pdf, cols: list[Column], rows: list[dict], width: float, clean) -> list[float]:
+def _widths(pdf: FPDF, cols: list[Column], rows: list[dict[str, Any]], width: float,
+            clean: Callable[[str], str]) -> list[float]:
     """Column widths from their content; the source column is never narrowed."""
     sample = rows if len(rows) <= 2000 else rows[:: len(rows) // 2000 + 1] + rows[-1:]
     pad = 2 * pdf.c_margin + 0.5
@@ -237,7 +243,7 @@ def _widths(pdf, cols: list[Column], rows: list[dict], width: float, clean) -> l
     return [w if (i == 0 and fixed) else w * scale for i, w in enumerate(natural)]
 
 
-def _fit(pdf, text: str, w: float) -> str:
+def _fit(pdf: FPDF, text: str, w: float) -> str:
     """``text`` shortened with an ellipsis to fit a cell of width ``w`` (mm)."""
     avail = w - 2 * pdf.c_margin
     if pdf.get_string_width(text) <= avail:

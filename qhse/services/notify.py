@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
@@ -58,6 +58,11 @@ from qhse.domain.notify import (
     publishable_topic,
     webhook_payload,
 )
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as paho_mqtt
+
+    from qhse.settings import Settings
 
 log = logging.getLogger("qhse.services.notify")
 
@@ -94,6 +99,7 @@ class SmtpNotifier:
     def send(self, recipient: str, subject: str, body: str, *, ref: str | None = None) -> None:
         msg = email_message(self.sender, recipient, subject, body, ref)
         try:
+            client: smtplib.SMTP
             if self.scheme == "smtps":
                 client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
                                           context=ssl.create_default_context())
@@ -159,11 +165,12 @@ class MqttNotifier:
     channel = "mqtt"
 
     def __init__(self, url: str, timeout: float = 10.0, client_id: str | None = None, *,
-                 username: str | None = None, password: str | None = None, ca_file: str | None = None):
+                 username: str | None = None, password: str | None = None, ca_file: str | Path | None = None):
         u = urlsplit(url)
         if u.scheme not in ("mqtt", "mqtts", "tcp") or not u.hostname:
             raise NotifyError(f"bad MQTT URL {url!r}")
-        self.host, self.port, self.tls = u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883), u.scheme == "mqtts"
+        self.host, self.port = u.hostname, u.port or (8883 if u.scheme == "mqtts" else 1883)
+        self.tls = u.scheme == "mqtts"
         self.username = unquote(u.username) if u.username else None
         self.password = unquote(u.password) if u.password else None
         if username:  # the settings' credentials win over the URL's
@@ -171,14 +178,15 @@ class MqttNotifier:
         self.ca_file = str(ca_file) if ca_file else None
         self.timeout = timeout
         self.client_id = client_id or f"qhse-notify-{uuid.uuid4().hex[:8]}"
-        self._client = None
+        self._client: paho_mqtt.Client | None = None
 
-    def _connect(self):
+    def _connect(self) -> paho_mqtt.Client:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         from qhse.mqtt_address import BrokerAddress
 
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
         BrokerAddress(self.host, self.port, self.tls, self.username, self.password, self.ca_file).apply(c)
         try:
             c.connect(self.host, self.port, keepalive=30)
@@ -215,12 +223,13 @@ class MqttNotifier:
             self._client = None
 
 
-def default_notifiers(settings=None) -> dict[str, Notifier]:
+def default_notifiers(settings: Settings | None = None) -> dict[str, Notifier]:
     """Transports built from settings (SMTP or the mail spool, webhook, MQTT)."""
     from qhse.settings import get_settings
 
     s = settings or get_settings()
-    email: Notifier = SmtpNotifier(s.smtp_url, s.smtp_from) if s.smtp_url else SpoolMailer(s.data_path / "mail", s.smtp_from)
+    email: Notifier = (SmtpNotifier(s.smtp_url, s.smtp_from) if s.smtp_url
+                       else SpoolMailer(s.data_path / "mail", s.smtp_from))
     mqtt_url = s.mqtt_url or f"mqtt://127.0.0.1:{s.embedded_mqtt_port}"
     pw = s.mqtt_password.get_secret_value() if s.mqtt_password is not None else None
     return {"email": email, "webhook": WebhookNotifier(),
@@ -270,7 +279,8 @@ def enqueue(session: Session, channel: str, recipient: str, subject: str, body: 
 
 def notify_role(session: Session, *, site_id: int, role: str, subject: str, body: str, ref: str | None = None,
                 action: m.CorrectiveAction | None = None, hazard: m.HazardReport | None = None,
-                area_id: int | None = None, now: dt.datetime | None = None, cache: dict | None = None) -> int:
+                area_id: int | None = None, now: dt.datetime | None = None,
+                cache: dict[tuple[object, ...], Any] | None = None) -> int:
     """Queue the message for every target configured for (site, role); returns how many rows.
 
     ``cache``: a dict kept by a caller that notifies many times in one transaction (a job
@@ -367,7 +377,8 @@ def deliver_pending(engine: sa.Engine, *, now: dt.datetime | None = None,
             t = clock()
             with Session(engine) as s, s.begin():
                 rows = s.scalars(
-                    sa.select(N).where(N.status == "pending", sa.or_(N.next_attempt_at.is_(None), N.next_attempt_at <= t))
+                    sa.select(N).where(N.status == "pending",
+                                       sa.or_(N.next_attempt_at.is_(None), N.next_attempt_at <= t))
                     .order_by(N.next_attempt_at.nulls_first(), N.id).limit(min(batch, limit - done))
                     .with_for_update(skip_locked=True)).all()
                 if not rows:
@@ -419,5 +430,6 @@ def retry_failed(session: Session, ids: Iterable[int] | None = None, now: dt.dat
     q = sa.update(N).where(N.status == "failed")
     if ids is not None:
         q = q.where(N.id.in_(list(ids)))
-    r = session.execute(q.values(status="pending", attempts=0, next_attempt_at=now or dt.datetime.now(UTC)))
+    r = cast("sa.CursorResult[Any]", session.execute(q.values(status="pending", attempts=0,
+                                                            next_attempt_at=now or dt.datetime.now(UTC))))
     return r.rowcount

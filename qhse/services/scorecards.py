@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,6 +26,7 @@ from db import models as m
 from db.queries._sites import add_months, default_tz, local_midnight, month_start
 from db.queries.scorecard_sources import SOURCES
 from db.queries.scorecard_sources import units as load_units
+from qhse.domain.access import SiteScope
 from qhse.domain.performance import PerformanceConfig
 from qhse.domain.scorecards import (
     RATINGS,
@@ -65,7 +67,7 @@ class SyncResult:
     deactivated: list[str] = field(default_factory=list)
 
 
-def sync_indicators(conn, defs: list[IndicatorDef] | None = None) -> SyncResult:
+def sync_indicators(conn: sa.Connection, defs: list[IndicatorDef] | None = None) -> SyncResult:
     """Bring ``assessment_indicator`` in line with the definitions (in the caller's transaction).
 
     New code or higher version: a new row (older versions of the code become inactive).
@@ -74,7 +76,7 @@ def sync_indicators(conn, defs: list[IndicatorDef] | None = None) -> SyncResult:
     defs = load_indicators() if defs is None else defs
     t = m.AssessmentIndicator.__table__
     rows = conn.execute(sa.select(t).where(t.c.site_id.is_(None))).mappings().all()
-    latest: dict[str, dict] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for r in rows:
         if r["code"] not in latest or r["version"] > latest[r["code"]]["version"]:
             latest[r["code"]] = dict(r)
@@ -117,7 +119,7 @@ class ComputeResult:
     sync: SyncResult | None = None
 
 
-def _window(month: dt.date, as_of: dt.datetime | None, tz: str) -> dict:
+def _window(month: dt.date, as_of: dt.datetime | None, tz: str) -> dict[str, Any]:
     t0 = local_midnight(month_start(month), tz)
     t1 = local_midnight(add_months(month_start(month), 1), tz)
     now = dt.datetime.now(dt.UTC)
@@ -147,9 +149,9 @@ def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | Non
                               ).mappings().all()
         units = load_units(conn)
         site_enterprise = {s["id"]: s["enterprise_id"] for s in units["site"]}
-        cache: dict[tuple, list[dict]] = {}
-        for ind in active:
-            ind = dict(ind)
+        cache: dict[tuple[str, str], dict[tuple[str, int], list[dict[str, Any]]]] = {}
+        for active_row in active:
+            ind = dict(active_row)
             targets = applicable_units(ind, units)
             # Scores of other versions of this code for this month are replaced by this version's.
             other_versions = sa.select(it.c.id).where(it.c.code == ind["code"], it.c.id != ind["id"])
@@ -166,13 +168,13 @@ def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | Non
                              period=month, value=None, numerator=None, denominator=None, rating="not_available",
                              evidence=[], needs_plan=False) for u in todo])
                 for u in targets:
-                    r = existing.get((u.unit_type, u.unit_id))
-                    if r is None or r.manual_entry_by is None:
+                    entry = existing.get((u.unit_type, u.unit_id))
+                    if entry is None or entry.manual_entry_by is None:
                         res.awaiting_manual += 1
                         res.ratings["not_available"] += 1
                     else:
                         res.manual_entered += 1
-                        res.ratings[r.rating] += 1
+                        res.ratings[entry.rating] += 1
                 continue
             params = dict(ind["params"] or {})
             if ind["source"] == "kpi_rate":
@@ -182,7 +184,7 @@ def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | Non
                 cache[key] = group_items(SOURCES[ind["source"]](conn, w, params), site_enterprise)
             grouped = cache[key]
             formula = SOURCE_SPECS[ind["source"]][2]
-            rows = []
+            rows: list[dict[str, Any]] = []
             for u in targets:
                 mine = grouped.get((u.unit_type, u.unit_id), [])
                 num = float(sum(i["num"] for i in mine))
@@ -208,7 +210,7 @@ def compute_month(engine: sa.Engine, month: dt.date, *, as_of: dt.datetime | Non
 
 
 def compute_range(engine: sa.Engine, start: dt.date, end: dt.date, *, progress: Callable[[int, int, dt.date], None]
-                  | None = None, **kw) -> list[ComputeResult]:
+                  | None = None, **kw: Any) -> list[ComputeResult]:
     """Compute the months from ``start`` to ``end`` inclusive, oldest first."""
     months = []
     d = month_start(start)
@@ -223,7 +225,7 @@ def compute_range(engine: sa.Engine, start: dt.date, end: dt.date, *, progress: 
     return out
 
 
-def refresh_needs_plan(conn, month: dt.date) -> int:
+def refresh_needs_plan(conn: sa.Connection, month: dt.date) -> int:
     """Set ``needs_plan`` on the month's scores from this and the previous month's ratings.
     Returns how many of the month's scores are flagged."""
     prev = add_months(month, -1)
@@ -247,7 +249,7 @@ def refresh_needs_plan(conn, month: dt.date) -> int:
 
 
 # ------------------------------------------------------------------------ manual entries
-def resolve_unit(conn, unit: str) -> Unit:
+def resolve_unit(conn: sa.Connection, unit: str) -> Unit:
     """``site:SZ-ELEC``, ``department:SZ-ELEC/FAC``, ``post:SZ-ELEC/FAC/OP``, ``enterprise:1`` or
     the same with numeric ids (``department:7``)."""
     kind, _, ref = unit.partition(":")
@@ -285,7 +287,7 @@ def resolve_unit(conn, unit: str) -> Unit:
 
 def record_manual_entry(engine: sa.Engine, *, code: str, unit: Unit | str, month: dt.date, value: float,
                         entered_by: str, evidence: str, numerator: float | None = None,
-                        denominator: float | None = None, scope=None) -> dict:
+                        denominator: float | None = None, scope: SiteScope = None) -> dict[str, Any]:
     """Store a manual-check result (value with its written evidence) for one unit and month.
 
     The entry is rated with the indicator's thresholds, written to the audit log, and the
@@ -312,9 +314,9 @@ def record_manual_entry(engine: sa.Engine, *, code: str, unit: Unit | str, month
             from db.queries._sites import site_list
 
             if hasattr(scope, "role"):  # a signed-in user's Scope: the role must allow entries
-                from qhse.domain.access import ENTER_SCORES, can
+                from qhse.domain.access import ENTER_SCORES, Scope, can
 
-                if not can(scope, ENTER_SCORES):
+                if not can(cast(Scope, scope), ENTER_SCORES):
                     raise ScorecardError(f"role {scope.role} may not record assessment results")
             allowed = site_list(scope)
             if allowed is not None and (u.site_id is None or u.site_id not in allowed):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -74,7 +75,8 @@ class PolicyCache:
 
     def site(self, site_id: int) -> m.Site:
         if site_id not in self._sites:
-            self._sites[site_id] = self.session.get(m.Site, site_id)
+            # A hazard's site_id is a foreign key: the site exists.
+            self._sites[site_id] = cast(m.Site, self.session.get(m.Site, site_id))
         return self._sites[site_id]
 
     def policy(self, site_id: int, category: str, severity: str) -> Policy:
@@ -122,7 +124,7 @@ def escalate_overdue(session: Session, now: dt.datetime | None = None) -> Escala
     ).all()
     res = EscalationResult(checked=len(rows))
     cache = PolicyCache(session)
-    routing: dict = {}
+    routing: dict[tuple[object, ...], Any] = {}
     todo = []  # (action, hazard, policy, target level)
     for action, hazard in rows:
         try:

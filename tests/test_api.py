@@ -236,3 +236,39 @@ def test_openapi_31_and_docs_served_without_a_cdn(client):
     assert r.status_code == 200
     assert "/docs/assets/swagger-ui-bundle.js" in r.text and "cdn" not in r.text.lower()
     assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_qhse_api_serves_under_uvicorn(db_url, engine, worlds):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.ingest_fixtures import ROOT, free_port
+
+    mine, _ = worlds
+    h = bearer(token(engine, _name("uv"), "inspector", [mine.plant.site]))
+    port = free_port()
+    env = {**os.environ, "QHSE_DATABASE_URL": db_url}
+    proc = subprocess.Popen([sys.executable, "-m", "qhse.cli", "api", "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "qhse api did not start"
+            time.sleep(0.3)
+        assert httpx.get(f"{base}/openapi.json").json()["openapi"].startswith("3.1")
+        r = httpx.get(f"{base}/hazards/{mine.hazard_id}", headers=h)
+        assert r.status_code == 200 and r.json()["id"] == mine.hazard_id
+        assert httpx.get(f"{base}/hazards/{mine.hazard_id}").status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql.dml import ReturningInsert
 
 from db import models as m
 from db.queries import audit
@@ -62,15 +64,16 @@ def _require(scope: Scope, site_ids: Iterable[int | None] = (), *, all_sites: bo
         access.require(scope, access.MANAGE_PLANT, site_id=sid)
 
 
-def _upsert(conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[dict]) -> Counts:
+def _upsert(conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> Counts:
     """Insert or update on the natural key; rows equal to the stored ones count as unchanged."""
     c = Counts()
     for p in rows:
         cols = [k for k in p if k not in keys]
-        stmt = pg_insert(table).values(**p)
-        changed = sa.or_(*[table.c[k].is_distinct_from(stmt.excluded[k]) for k in cols]) if cols else sa.false()
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={k: stmt.excluded[k] for k in cols},
-                                          where=changed).returning(sa.literal_column("(xmax = 0)"))
+        ins = pg_insert(table).values(**p)
+        changed = sa.or_(*[table.c[k].is_distinct_from(ins.excluded[k]) for k in cols]) if cols else sa.false()
+        stmt: ReturningInsert[Any] = ins.on_conflict_do_update(
+            index_elements=list(keys), set_={k: ins.excluded[k] for k in cols}, where=changed
+        ).returning(sa.literal_column("(xmax = 0)"))
         row = conn.execute(stmt).first()
         if row is None:
             c.unchanged += 1
@@ -81,7 +84,7 @@ def _upsert(conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Seq
     return c
 
 
-def _insert_new(conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[dict]) -> Counts:
+def _insert_new(conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> Counts:
     """Insert the rows whose natural key (NULLs equal) is not stored yet."""
     c = Counts()
     for p in rows:
@@ -112,13 +115,13 @@ def enterprise_id(conn: sa.Connection, scope: Scope, name: str | None = None) ->
     return int(conn.execute(sa.insert(t).values(name=name).returning(t.c.id)).scalar_one())
 
 
-def write_regions(conn: sa.Connection, scope: Scope, rows: Sequence[dict]) -> Counts:
+def write_regions(conn: sa.Connection, scope: Scope, rows: Sequence[dict[str, Any]]) -> Counts:
     """rows: enterprise_id, code, name."""
     _require(scope, all_sites=True)
     return _upsert(conn, m.Region.__table__, ["code"], rows)
 
 
-def write_sites(conn: sa.Connection, scope: Scope, rows: Sequence[dict]) -> Counts:
+def write_sites(conn: sa.Connection, scope: Scope, rows: Sequence[dict[str, Any]]) -> Counts:
     """rows: region_id, code, name, industry, timezone, city, settings; upserted on code.
 
     A site-limited actor may update its own sites, not create new ones."""
@@ -130,50 +133,52 @@ def write_sites(conn: sa.Connection, scope: Scope, rows: Sequence[dict]) -> Coun
     return _upsert(conn, t, ["code"], rows)
 
 
-def write_departments(conn: sa.Connection, scope: Scope, rows: Sequence[dict]) -> Counts:
+def write_departments(conn: sa.Connection, scope: Scope, rows: Sequence[dict[str, Any]]) -> Counts:
     """rows: site_id, code, name, stage."""
     _require(scope, [r["site_id"] for r in rows])
     return _upsert(conn, m.Department.__table__, ["site_id", "code"], rows)
 
 
-def write_areas(conn: sa.Connection, scope: Scope, rows: Sequence[dict]) -> Counts:
+def write_areas(conn: sa.Connection, scope: Scope, rows: Sequence[dict[str, Any]]) -> Counts:
     """rows: site_id, code, name, kind, risk_class, department_id, is_gas_area."""
     _require(scope, [r["site_id"] for r in rows])
     return _upsert(conn, m.Area.__table__, ["site_id", "code"], rows)
 
 
 # ------------------------------------------------------------------------------ sensors
-def write_sensor_kinds(conn: sa.Connection, scope: Scope, rows: Sequence[dict]) -> Counts:
+def write_sensor_kinds(conn: sa.Connection, scope: Scope, rows: Sequence[dict[str, Any]]) -> Counts:
     """rows: kind, unit, min_valid, max_valid, description (every site's sensors use them)."""
     _require(scope, all_sites=True)
     return _upsert(conn, m.SensorKind.__table__, ["kind"], rows)
 
 
-def sensor_kinds(conn: sa.Connection) -> dict[str, sa.Row]:
+def sensor_kinds(conn: sa.Connection) -> dict[str, sa.Row[Any]]:
     t = m.SensorKind.__table__
     return {r.kind: r for r in conn.execute(sa.select(t))}
 
 
-def write_sensors(conn: sa.Connection, scope: Scope, rows: Sequence[dict]) -> Counts:
+def write_sensors(conn: sa.Connection, scope: Scope, rows: Sequence[dict[str, Any]]) -> Counts:
     """rows: site_id, area_id, asset_id, code, kind, unit, min_valid, max_valid, sample_period_s, active."""
     _require(scope, [r["site_id"] for r in rows])
     return _upsert(conn, m.Sensor.__table__, ["site_id", "code"], rows)
 
 
 # ------------------------------------------------------------------------ machine history
-def write_failures(conn: sa.Connection, scope: Scope, rows: Sequence[dict], site_ids: Iterable[int]) -> Counts:
+def write_failures(conn: sa.Connection, scope: Scope, rows: Sequence[dict[str, Any]],
+                   site_ids: Iterable[int]) -> Counts:
     """rows: asset_id, occurred_at, component, mode, downtime_h, note; new on (asset, time, component, mode)."""
     _require(scope, site_ids)
     return _insert_new(conn, m.FailureEvent.__table__, ["asset_id", "occurred_at", "component", "mode"], rows)
 
 
-def write_maintenance(conn: sa.Connection, scope: Scope, rows: Sequence[dict], site_ids: Iterable[int]) -> Counts:
+def write_maintenance(conn: sa.Connection, scope: Scope, rows: Sequence[dict[str, Any]],
+                      site_ids: Iterable[int]) -> Counts:
     """rows: asset_id, started_at, ended_at, component, kind, note; new on (asset, start, component, kind)."""
     _require(scope, site_ids)
     return _insert_new(conn, m.MaintenanceEvent.__table__, ["asset_id", "started_at", "component", "kind"], rows)
 
 
-def write_events(conn: sa.Connection, scope: Scope, rows: Sequence[dict], site_ids: Iterable[int]) -> Counts:
+def write_events(conn: sa.Connection, scope: Scope, rows: Sequence[dict[str, Any]], site_ids: Iterable[int]) -> Counts:
     """rows: asset_id, occurred_at, code, severity, message; new on (asset, time, code)."""
     _require(scope, site_ids)
     c = Counts()
@@ -192,7 +197,7 @@ def record_import(conn: sa.Connection, scope: Scope, kind: str, file_name: str, 
                   updated: int = 0, unchanged: int = 0, skipped: int = 0, site_ids: Iterable[int] = ()) -> None:
     """The audit row of one imported file, in the import's own transaction."""
     sites = sorted({int(s) for s in site_ids})
-    detail: dict = dict(kind=kind, file=file_name, rows=rows, inserted=inserted, updated=updated,
+    detail: dict[str, Any] = dict(kind=kind, file=file_name, rows=rows, inserted=inserted, updated=updated,
                         unchanged=unchanged, skipped=skipped)
     if len(sites) == 1:
         detail["site_id"] = sites[0]

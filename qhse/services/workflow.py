@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -61,7 +62,7 @@ def _check_site(actor: Scope, h: m.HazardReport) -> None:
         raise NotFound(f"no hazard report #{h.id}")  # the same answer as for a missing one
 
 
-def _audit(session: Session, actor: Scope, action: str, entity: str, entity_id: int, **detail) -> None:
+def _audit(session: Session, actor: Scope, action: str, entity: str, entity_id: int, **detail: Any) -> None:
     audit.record(session.connection(), actor, action, entity=entity, entity_id=entity_id,
                  detail={k: v for k, v in detail.items() if v is not None})
 
@@ -88,7 +89,7 @@ def _actions(session: Session, hazard_id: int, statuses: Iterable[str] | None = 
     return list(session.scalars(q))
 
 
-def _dept_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+def _dept_names(session: Session, ids: Iterable[int]) -> dict[int | None, str]:
     ids = list(ids)
     if not ids:
         return {}
@@ -179,9 +180,11 @@ def transition(session: Session, hazard_id: int, to_status: str, *, actor: Scope
     return h
 
 
-def _to_assigned(session, h, *, actor, at, reason, note, department_ids, due_at):
-    site = session.get(m.Site, h.site_id)
-    area = session.get(m.Area, h.area_id)
+def _to_assigned(session: Session, h: m.HazardReport, *, actor: Scope, at: dt.datetime, reason: str | None,
+                 note: str | None, department_ids: Iterable[int] | None, due_at: dt.datetime | None) -> None:
+    # A hazard's site_id and area_id are foreign keys: both exist.
+    site = cast(m.Site, session.get(m.Site, h.site_id))
+    area = cast(m.Area, session.get(m.Area, h.area_id))
     if department_ids is not None:
         ids = tuple(dict.fromkeys(int(d) for d in department_ids))
         if not ids:
@@ -236,7 +239,8 @@ def _to_assigned(session, h, *, actor, at, reason, note, department_ids, due_at)
             ref=f"action:{a.id}:assigned")
 
 
-def _to_in_progress(session, h, *, actor, at, reason, note, **_):
+def _to_in_progress(session: Session, h: m.HazardReport, *, actor: Scope, at: dt.datetime, reason: str | None,
+                    note: str | None, **_: Any) -> None:
     started = 0
     for a in _actions(session, h.id, ("open",)):
         a.status = "in_progress"
@@ -244,7 +248,8 @@ def _to_in_progress(session, h, *, actor, at, reason, note, **_):
     _record(session, h, "in_progress", actor, at, join_notes(note, f"{started} action(s) started" if started else None))
 
 
-def _to_rectified(session, h, *, actor, at, reason, note, **_):
+def _to_rectified(session: Session, h: m.HazardReport, *, actor: Scope, at: dt.datetime, reason: str | None,
+                  note: str | None, **_: Any) -> None:
     acts = _actions(session, h.id)
     names = _dept_names(session, [a.department_id for a in acts if a.department_id and a.status in ACTIVE_ACTION])
     check_rectifiable(h.id, [(a.id, a.status, names.get(a.department_id, "no department")) for a in acts])
@@ -252,19 +257,22 @@ def _to_rectified(session, h, *, actor, at, reason, note, **_):
     _record(session, h, "rectified", actor, at, note)
 
 
-def _to_verified(session, h, *, actor, at, reason, note, **_):
+def _to_verified(session: Session, h: m.HazardReport, *, actor: Scope, at: dt.datetime, reason: str | None,
+                 note: str | None, **_: Any) -> None:
     for a in _actions(session, h.id, ("done",)):
         a.status, a.verified_at, a.verified_by = "verified", at, actor.username[:120]
     h.verified_at = at
     _record(session, h, "verified", actor, at, note)
 
 
-def _to_closed(session, h, *, actor, at, reason, note, **_):
+def _to_closed(session: Session, h: m.HazardReport, *, actor: Scope, at: dt.datetime, reason: str | None,
+               note: str | None, **_: Any) -> None:
     h.closed_at = at
     _record(session, h, "closed", actor, at, note)
 
 
-def _to_rejected(session, h, *, actor, at, reason, note, **_):
+def _to_rejected(session: Session, h: m.HazardReport, *, actor: Scope, at: dt.datetime, reason: str | None,
+                 note: str | None, **_: Any) -> None:
     for a in _actions(session, h.id, ACTIVE_ACTION):
         a.status = "cancelled"
     h.reject_reason = reason
@@ -272,8 +280,9 @@ def _to_rejected(session, h, *, actor, at, reason, note, **_):
     _record(session, h, "rejected", actor, at, join_notes(reason, note))
 
 
-def _to_reopened(session, h, *, actor, at, reason, note, **_):
-    site = session.get(m.Site, h.site_id)
+def _to_reopened(session: Session, h: m.HazardReport, *, actor: Scope, at: dt.datetime, reason: str | None,
+                 note: str | None, **_: Any) -> None:
+    site = cast(m.Site, session.get(m.Site, h.site_id))  # a foreign key: the site exists
     try:
         policy = resolve_policy(session, site, h.category, h.severity)
     except SlaError as exc:
@@ -324,7 +333,7 @@ def complete_action(session: Session, action_id: int, *, actor: Scope | str, at:
     if cost is not None:
         if cost < 0:
             raise WorkflowError("cost cannot be negative")
-        a.cost = cost
+        a.cost = cast(Any, cost)  # a numeric(14, 2) column: the driver stores the float as given
     a.status, a.completed_at = "done", at
     _audit(session, actor, "action_done", "corrective_action", a.id, hazard_id=h.id, note=note, cost=cost)
     session.flush()

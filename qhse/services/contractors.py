@@ -20,6 +20,7 @@ import hashlib
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -52,6 +53,7 @@ from qhse.domain.contractors import (
 )
 
 UTC = dt.UTC
+T = TypeVar("T")
 
 
 def _now(at: dt.datetime | None) -> dt.datetime:
@@ -83,12 +85,12 @@ def _allow(actor: Scope, permission: str | None, site_id: int | None = None) -> 
         raise ContractorError(str(exc)) from None
 
 
-def _audit(s: Session, actor: Scope, action: str, entity: str, entity_id: object, **detail) -> None:
+def _audit(s: Session, actor: Scope, action: str, entity: str, entity_id: object, **detail: Any) -> None:
     audit.record(s.connection(), actor, action, entity=entity, entity_id=entity_id,
                  detail={k: v for k, v in detail.items() if v is not None})
 
 
-def _get(s: Session, model, id_: int, what: str):
+def _get(s: Session, model: type[T], id_: object, what: str) -> T:
     obj = s.get(model, id_)
     if obj is None:
         raise ContractorError(f"no {what} #{id_}")
@@ -250,7 +252,7 @@ def approve_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, at: dt.da
             raise ContractorError(f"job #{job.id} is {job.status}; only requested jobs are approved")
         if job.ends_at <= at:
             raise ContractorError(f"job #{job.id}'s window ended at {job.ends_at:%Y-%m-%d %H:%M}")
-        c = s.get(m.ContractorCompany, job.company_id)
+        c = cast(m.ContractorCompany, s.get(m.ContractorCompany, job.company_id))  # a foreign key: it exists
         problems = company_problems(s, c, max(at, job.starts_at).date())
         for p in _job_workers(s, job.id):
             problems += worker_problems(s, p, c.id, job.work_types or [], max(at, job.starts_at).date(),
@@ -274,7 +276,8 @@ def cancel_job(engine: sa.Engine, job_id: int, *, actor: Scope | str, reason: st
 
 
 def _job_workers(s: Session, job_id: int) -> list[m.Person]:
-    return list(s.scalars(sa.select(m.Person).join(m.ContractorJobWorker, m.ContractorJobWorker.person_id == m.Person.id)
+    return list(s.scalars(sa.select(m.Person)
+                          .join(m.ContractorJobWorker, m.ContractorJobWorker.person_id == m.Person.id)
                           .where(m.ContractorJobWorker.job_id == job_id).order_by(m.Person.id)))
 
 
@@ -306,7 +309,7 @@ def check_access(s: Session, person_id: int, area_id: int, at: dt.datetime) -> A
         reasons += why
         if job is not None:
             job_id = job.id
-            c = s.get(m.ContractorCompany, job.company_id)
+            c = cast(m.ContractorCompany, s.get(m.ContractorCompany, job.company_id))  # a foreign key
             reasons += company_problems(s, c, at.date())
             reasons += worker_problems(s, p, c.id, job.work_types or [], at.date())
             stop = _stopped(s, job.id, at)
@@ -337,8 +340,9 @@ def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, actor: Scop
         if not decision.allowed:
             if decision.gating:
                 gating.raise_warnings(s, decision.gating, at)
-            _audit(s, who, "access_refused", "person", person_id, site_id=s.get(m.Area, area_id).site_id,
-                   area_id=area_id, at=at.isoformat(), reasons=decision.reasons)
+            _audit(s, who, "access_refused", "person", person_id,
+                   site_id=cast(m.Area, s.get(m.Area, area_id)).site_id, area_id=area_id, at=at.isoformat(),
+                   reasons=decision.reasons)
     if not decision.allowed:
         raise AccessRefused(decision.reasons)
     with Session(engine) as s, s.begin():
@@ -347,12 +351,12 @@ def record_entry(engine: sa.Engine, person_id: int, area_id: int, *, actor: Scop
                                                                m.AccessRecord.exited_at.is_(None)))
         if open_rec is not None:
             raise ContractorError(f"person #{person_id} is already recorded inside (access record #{open_rec})")
-        area = s.get(m.Area, area_id)
+        area = cast(m.Area, s.get(m.Area, area_id))  # checked above
         rec = m.AccessRecord(person_id=person_id, site_id=area.site_id, area_id=area_id, job_id=decision.job_id,
                              entered_at=at)
         s.add(rec)
         if decision.job_id is not None:
-            job = s.get(m.ContractorJob, decision.job_id)
+            job = cast(m.ContractorJob, s.get(m.ContractorJob, decision.job_id))  # found by check_access
             if job.status == "approved":
                 job.status = "active"
         s.flush()
@@ -435,7 +439,7 @@ def record_check(engine: sa.Engine, job_id: int, *, actor: Scope | str, result: 
         if result == "stop_work":
             from qhse.services import notify
 
-            area = s.get(m.Area, job.area_id)
+            area = cast(m.Area, s.get(m.Area, job.area_id))  # a foreign key: it exists
             notify.notify_role(s, site_id=job.site_id, role="area_manager", area_id=job.area_id, now=at,
                                subject=f"Contractor work stopped in {area.name} (job #{job.id})",
                                body=f"Supervisor check #{chk.id} stopped job #{job.id} ({job.scope}) at "
@@ -459,7 +463,8 @@ def sign_off(engine: sa.Engine, job_id: int, *, party: str, actor: Scope | str, 
         inside = s.scalar(sa.select(sa.func.count()).select_from(m.AccessRecord)
                           .where(m.AccessRecord.job_id == job.id, m.AccessRecord.exited_at.is_(None)))
         if inside:
-            raise ContractorError(f"{inside} worker(s) of job #{job.id} are still recorded inside; record their exit first")
+            raise ContractorError(f"{inside} worker(s) of job #{job.id} are still recorded inside; "
+                                  "record their exit first")
         done = set(s.scalars(sa.select(m.JobSignoff.party).where(m.JobSignoff.job_id == job.id)))
         if party in done:
             raise ContractorError(f"the {party} has already signed off job #{job.id}")

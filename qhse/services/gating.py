@@ -16,6 +16,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -106,7 +107,7 @@ def raise_warnings(s: Session, violations: Sequence[Violation], at: dt.datetime)
     for w in new:
         by_area[w.area_id].append(w)
     for area_id, ws in by_area.items():
-        area = s.get(m.Area, area_id)
+        area = cast(m.Area, s.get(m.Area, area_id))  # a warning's area_id is a foreign key: it exists
         lines = "\n".join(f"- warning #{w.id}: {w.message}" for w in ws)
         notify.notify_role(
             s, site_id=area.site_id, role="area_manager", area_id=area.id, now=at,
@@ -126,7 +127,7 @@ def candidates(s: Session, area: m.Area, at: dt.datetime) -> set[int]:
                                                     sa.or_(A.exited_at.is_(None), A.exited_at > at)))
     crew = s.scalars(sa.select(W.person_id).join(J, J.id == W.job_id).where(
         J.area_id == area.id, J.status.in_(("approved", "active")), J.starts_at <= at, J.ends_at > at))
-    staff = s.scalars(sa.select(P.id).where(P.department_id == area.department_id, P.active.is_(True))) \
+    staff: Iterable[int] = s.scalars(sa.select(P.id).where(P.department_id == area.department_id, P.active.is_(True))) \
         if area.department_id else []
     warned = s.scalars(sa.select(E.person_id).where(E.area_id == area.id, E.resolved_at.is_(None)))
     return set(inside) | set(crew) | set(staff) | set(warned)
@@ -163,8 +164,8 @@ def scan(engine: sa.Engine, *, at: dt.datetime | None = None, site_ids: Sequence
                 res.resolved += 1
             if progress:
                 progress(i + 1, len(areas))
-        q = sa.select(sa.func.count()).select_from(m.EntryWarning).where(m.EntryWarning.resolved_at.is_(None))
+        open_q = sa.select(sa.func.count()).select_from(m.EntryWarning).where(m.EntryWarning.resolved_at.is_(None))
         if site_ids is not None:
-            q = q.where(m.EntryWarning.site_id.in_(list(site_ids)))
-        res.open = s.scalar(q)
+            open_q = open_q.where(m.EntryWarning.site_id.in_(list(site_ids)))
+        res.open = cast(int, s.scalar(open_q))  # count(*) always gives a row
     return res

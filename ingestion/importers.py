@@ -1061,12 +1061,14 @@ def _import_ai4i(conn: sa.Connection, chunks: Iterator[list[tuple[int, _Row]]], 
 def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.Engine | None = None,
                skip_bad: bool = False, asset_code: str | None = None, start: str | None = None,
                interval_s: float = 300.0, progress: bool = False, actor: Scope | str = DEFAULT_ACTOR,
-               site: str | None = None, enterprise: str | None = None) -> ImportReport:
+               site: str | None = None, enterprise: str | None = None, dry_run: bool = False) -> ImportReport:
     """Stream FILE into one transaction; commit only if no row is bad (or ``skip_bad``).
 
     ``actor``: who imports (a platform user's Scope or a ``system:`` actor); it needs ``manage_plant``
     and the rows' sites in its scope; the import is audited under its name in the same transaction.
     ``site``: readings only, the site whose sensor codes the file uses.  ``enterprise``: org only.
+    ``dry_run``: check and write as usual, then roll back (a preview: the counts and errors are real,
+    nothing is kept; ``imported`` stays False).
     Raises ActorError / AccessDenied (qhse.services) when the actor may not import.
     """
     scope = plant.authorize(actor)
@@ -1134,6 +1136,9 @@ def run_import(kind: str, path: Path, *, db_url: str | None = None, engine: sa.E
                     trans.rollback()
                     report.inserted = report.updated = report.unchanged = 0
                     report.notes = []
+                    return report
+                if dry_run:
+                    trans.rollback()
                     return report
                 plant.record_import(conn, scope, kind, path.name, rows=report.rows, inserted=report.inserted,
                                     updated=report.updated, unchanged=report.unchanged, skipped=report.error_count,

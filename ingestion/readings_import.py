@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("sensor", "ts", "value", "quality")
 REQUIRED = ("sensor", "ts", "value")
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 8 << 20  # CSV bytes parsed at a time
 MAX_FUTURE_US = 86_400_000_000
 LISTED_PER_BLOCK = 2000  # row errors listed per block and check (all are counted)
 
@@ -68,33 +68,47 @@ def _blocks(path: Path) -> Iterator[tuple[int, pa.RecordBatch]]:
             line += batch.num_rows
         return
     try:
-        with open(path, "rb") as fh:
-            head = fh.readline().decode("utf-8-sig", "replace").strip()
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise _file_error(f"{path}: {exc.strerror or exc}") from None
-    if not head:
-        raise _file_error(f"{path}: the file is empty (a header line is expected)")
-    import csv
+    with fh:
+        head = fh.readline()
+        text = head.decode("utf-8-sig", "replace").strip()
+        if not text:
+            raise _file_error(f"{path}: the file is empty (a header line is expected)")
+        import csv
+        import io
 
-    names = [h.strip() for h in next(csv.reader([head]))]
-    _check_header(path, names)
-    try:
-        reader = pcsv.open_csv(
-            path, read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
-            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                strings_can_be_null=False))
-    except pa.ArrowInvalid as exc:
-        raise _file_error(f"{path}: malformed CSV: {exc}") from None
-    line = 2
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
-        except pa.ArrowInvalid as exc:
-            raise _file_error(f"{path}: malformed CSV after line {line - 1}: {exc}") from None
-        yield line, batch
-        line += batch.num_rows
+        names = [h.strip() for h in next(csv.reader([text]))]
+        _check_header(path, names)
+        # The file is cut into blocks at line ends here and each block parsed on its own: memory holds one
+        # block (Arrow's streaming reader would read ahead of the consumer).  A cell cannot span lines.
+        opts = dict(read_options=pcsv.ReadOptions(column_names=names, use_threads=True),
+                    convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                        strings_can_be_null=False))
+        line = 2
+        rest = b""
+        while True:
+            chunk = fh.read(BLOCK_BYTES)
+            data = rest + chunk
+            if not chunk:
+                rest = b""
+            else:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                data, rest = data[:cut], data[cut:]
+            if data.strip():
+                try:
+                    table = pcsv.read_csv(io.BytesIO(data), **opts)
+                except pa.ArrowInvalid as exc:
+                    raise _file_error(f"{path}: malformed CSV after line {line - 1}: {exc}") from None
+                for batch in table.to_batches():
+                    yield line, batch
+                    line += batch.num_rows
+            if not chunk:
+                return
 
 
 def _check_header(path: Path, names: list[str]) -> None:

@@ -102,6 +102,16 @@ plant,{code}-4,What,,,,,,
     assert _one(engine, "SELECT count(*) FROM site WHERE code LIKE :c", c=f"{code}-%") == 0
 
 
+def test_a_dry_run_checks_everything_and_keeps_nothing(engine, tmp_path):
+    """What the Plant set-up page shows before the import button: real counts and errors, nothing kept."""
+    code = unique("DRY")
+    r = run_import("org", _org(tmp_path, code), engine=engine, dry_run=True)
+    assert not r.imported and r.inserted == 5 and r.error_count == 0
+    assert _one(engine, "SELECT count(*) FROM site WHERE code = :c", c=code) == 0
+    assert _one(engine, "SELECT count(*) FROM audit_log WHERE action = 'import.org' AND detail->>'file' = :f",
+                f=f"org-{code}.csv") == 0
+
+
 def test_calendar_cells():
     assert parse_calendar("Mon,Wed-Fri 7:30-16:00") == {"workdays": [0, 2, 3, 4], "start": "07:30", "end": "16:00"}
     assert parse_calendar("Sat-Mon 06:00-14:00")["workdays"] == [0, 5, 6]

@@ -22,6 +22,7 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -73,7 +74,7 @@ def _require(actor: Scope, site_id: int) -> None:
         raise EmergencyError(str(exc)) from None
 
 
-def _audit(s: Session, actor: Scope, action: str, e: m.Emergency, **detail) -> None:
+def _audit(s: Session, actor: Scope, action: str, e: m.Emergency, **detail: Any) -> None:
     audit.record(s.connection(), actor, action, entity="emergency", entity_id=e.id,
                  detail={"site_id": e.site_id, **{k: v for k, v in detail.items() if v is not None}})
 
@@ -81,7 +82,7 @@ def _audit(s: Session, actor: Scope, action: str, e: m.Emergency, **detail) -> N
 @dataclass
 class Declared:
     emergency_id: int
-    plan: dict
+    plan: dict[str, Any]
     plan_ms: float
     notifications: int
 
@@ -90,7 +91,7 @@ def _now(at: dt.datetime | None) -> dt.datetime:
     return aware(at)
 
 
-def build_plan(conn, area_id: int, kind: str, at: dt.datetime) -> dict:
+def build_plan(conn: sa.Connection, area_id: int, kind: str, at: dt.datetime) -> dict[str, Any]:
     """The response plan for an emergency of ``kind`` in ``area_id`` at ``at`` (read only)."""
     check_kind(kind)
     area = q.area_context(conn, area_id)
@@ -105,11 +106,11 @@ def build_plan(conn, area_id: int, kind: str, at: dt.datetime) -> dict:
     return assemble_plan(kind, at, area, tpl, materials, resources, people, contacts)
 
 
-def _notify(s: Session, emergency: m.Emergency, plan: dict, at: dt.datetime) -> list[str]:
+def _notify(s: Session, emergency: m.Emergency, plan: dict[str, Any], at: dt.datetime) -> list[str]:
     """Queue the notifications; returns a line per target for the timeline."""
     from qhse.services import notify
 
-    site = s.get(m.Site, emergency.site_id)
+    site = cast(m.Site, s.get(m.Site, emergency.site_id))  # a foreign key: it exists
     tpl = s.get(m.PlanTemplate, plan["template"]["id"]) if plan.get("template") else None
     roles = notify_roles({"notify_roles": tpl.notify_roles} if tpl is not None else None)
     subject = f"EMERGENCY #{emergency.id}: {plan['title']}"
@@ -166,8 +167,8 @@ def declare(engine: sa.Engine, *, area_id: int, kind: str, actor: Scope | str, d
         sent = _notify(s, e, plan, at)
         s.add(m.EmergencyEvent(emergency_id=e.id, at=at, kind="notified", actor="system",
                                detail="Notified " + "; ".join(sent), data={"targets": sent}))
-        n = s.scalar(sa.select(sa.func.count()).select_from(m.Notification)
-                     .where(m.Notification.ref == f"emergency:{e.id}"))
+        n = cast(int, s.scalar(sa.select(sa.func.count()).select_from(m.Notification)  # count(*): always a row
+                               .where(m.Notification.ref == f"emergency:{e.id}")))
         _audit(s, who, "declare_emergency", e, area_id=area_id, kind=kind, description=description,
                notifications=n)
         return Declared(e.id, plan, plan_ms, n)
@@ -255,7 +256,8 @@ def close(engine: sa.Engine, emergency_id: int, *, actor: Scope | str, summary: 
             base = q.effective_template(s.connection(), e.kind, e.site_id)
             site_versions = s.scalar(sa.select(sa.func.max(m.PlanTemplate.version)).where(
                 m.PlanTemplate.kind == e.kind, m.PlanTemplate.site_id == e.site_id)) or 0
-            s.execute(sa.update(m.PlanTemplate).where(m.PlanTemplate.kind == e.kind, m.PlanTemplate.site_id == e.site_id)
+            s.execute(sa.update(m.PlanTemplate)
+                      .where(m.PlanTemplate.kind == e.kind, m.PlanTemplate.site_id == e.site_id)
                       .values(active=False))
             tpl = m.PlanTemplate(
                 site_id=e.site_id, active=True, created_by=closed_by,

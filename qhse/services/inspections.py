@@ -9,7 +9,9 @@ answers) are :mod:`qhse.domain.inspections`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -60,12 +62,12 @@ def schedule(session: Session, now: dt.datetime | None = None, horizon: dt.timed
              site_ids: list[int] | None = None) -> ScheduleResult:
     """Create the inspections of every active route due before ``now + horizon``."""
     now = now or dt.datetime.now(UTC)
-    R, I = m.InspectionRoute, m.Inspection
+    R, Insp = m.InspectionRoute, m.Inspection
     q = (sa.select(R, m.Area, m.Site).join(m.Area, m.Area.id == R.area_id).join(m.Site, m.Site.id == R.site_id)
          .where(R.active.is_(True)).order_by(R.id))
     if site_ids is not None:
         q = q.where(R.site_id.in_(site_ids))
-    last = dict(session.execute(sa.select(I.route_id, sa.func.max(I.due_at)).group_by(I.route_id)).all())
+    last = dict(session.execute(sa.select(Insp.route_id, sa.func.max(Insp.due_at)).group_by(Insp.route_id)).all())
     res = ScheduleResult()
     for route, area, site in session.execute(q).all():
         res.routes += 1
@@ -82,8 +84,8 @@ def schedule(session: Session, now: dt.datetime | None = None, horizon: dt.timed
             continue
         rows = [dict(route_id=route.id, area_id=area.id, due_at=t, status="scheduled", results={}, findings=0)
                 for t in times]
-        ins = session.execute(pg_insert(I).values(rows).on_conflict_do_nothing(index_elements=["route_id", "due_at"])
-                              .returning(I.id))
+        ins = session.execute(pg_insert(Insp).values(rows)
+                              .on_conflict_do_nothing(index_elements=["route_id", "due_at"]).returning(Insp.id))
         n = len(ins.all())
         res.created += n
         res.by_class[area.risk_class] = res.by_class.get(area.risk_class, 0) + n
@@ -95,15 +97,16 @@ def schedule(session: Session, now: dt.datetime | None = None, horizon: dt.timed
 def flag_missed(session: Session, now: dt.datetime | None = None) -> int:
     """Mark overdue scheduled inspections as missed and tell each area's manager."""
     now = now or dt.datetime.now(UTC)
-    I = m.Inspection
+    Insp = m.Inspection
     rows = session.execute(
-        sa.select(I, m.InspectionRoute, m.Site)
-        .join(m.InspectionRoute, m.InspectionRoute.id == I.route_id).join(m.Site, m.Site.id == m.InspectionRoute.site_id)
-        .where(I.status == "scheduled", I.due_at < now)
-        .order_by(I.due_at).with_for_update(of=I, skip_locked=True)).all()
+        sa.select(Insp, m.InspectionRoute, m.Site)
+        .join(m.InspectionRoute, m.InspectionRoute.id == Insp.route_id)
+        .join(m.Site, m.Site.id == m.InspectionRoute.site_id)
+        .where(Insp.status == "scheduled", Insp.due_at < now)
+        .order_by(Insp.due_at).with_for_update(of=Insp, skip_locked=True)).all()
     n = 0
     grace: dict[int, float] = {}
-    routing: dict = {}
+    routing: dict[tuple[object, ...], Any] = {}
     for insp, route, site in rows:
         if site.id not in grace:
             try:
@@ -129,8 +132,8 @@ class InspectionOutcome:
     late: bool
 
 
-def perform(session: Session, inspection_id: int, *, inspector_person_id: int, results: dict,
-            findings: list[dict] | None = None, at: dt.datetime | None = None,
+def perform(session: Session, inspection_id: int, *, inspector_person_id: int, results: dict[str, Any],
+            findings: list[dict[str, Any]] | None = None, at: dt.datetime | None = None,
             actor: Scope | str | None = None) -> InspectionOutcome:
     """Record a performed inspection; every finding becomes a hazard report.
 
@@ -144,15 +147,15 @@ def perform(session: Session, inspection_id: int, *, inspector_person_id: int, r
     except actors.ActorError as exc:
         raise InspectionError(str(exc)) from None
     at = at or dt.datetime.now(UTC)
-    I = m.Inspection
-    insp = session.get(I, inspection_id, with_for_update=True, populate_existing=True)
+    Insp = m.Inspection
+    insp = session.get(Insp, inspection_id, with_for_update=True, populate_existing=True)
     if insp is None:
         raise InspectionError(f"no inspection #{inspection_id}")
     if insp.status == "done":
         raise InspectionError(f"inspection #{insp.id} was already done at {insp.performed_at:%Y-%m-%d %H:%M} UTC")
     if session.get(m.Person, inspector_person_id) is None:
         raise InspectionError(f"no person #{inspector_person_id}")
-    route = session.get(m.InspectionRoute, insp.route_id)
+    route = cast(m.InspectionRoute, session.get(m.InspectionRoute, insp.route_id))  # a foreign key: it exists
     if not who.allows_site(route.site_id):
         raise InspectionError(f"no inspection #{inspection_id}")  # the same answer as for a missing one
     checklist = validate_checklist(route.checklist)
@@ -161,15 +164,17 @@ def perform(session: Session, inspection_id: int, *, inspector_person_id: int, r
     late = insp.status == "missed"
     insp.status, insp.performed_at, insp.inspector_person_id = "done", at, inspector_person_id
     insp.results = {**results, **({"_late": True} if late else {})}
-    hazards = []
+    hazards: list[m.HazardReport] = []
     for it in failed:
         label = it.get("label", it["key"])
         hazards.append(workflow.report_hazard(
             session, site_id=route.site_id, area_id=insp.area_id,
             category=item_category(it),
             title=f"Inspection finding: {label}"[:300], severity=it.get("severity") or "normal",
-            description=f"Checklist item {label!r} answered {it['value']!r} during inspection #{insp.id} ({route.name}).",
-            source="inspection", reporter_person_id=inspector_person_id, inspection_id=insp.id, reported_at=at, actor=who))
+            description=f"Checklist item {label!r} answered {it['value']!r} during inspection #{insp.id} "
+                        f"({route.name}).",
+            source="inspection", reporter_person_id=inspector_person_id, inspection_id=insp.id, reported_at=at,
+            actor=who))
     for f in extra:
         hazards.append(workflow.report_hazard(
             session, site_id=route.site_id, area_id=insp.area_id, category=f.get("category") or "general",
@@ -185,7 +190,7 @@ def perform(session: Session, inspection_id: int, *, inspector_person_id: int, r
 
 
 def perform_answers(session: Session, inspection_id: int, *, inspector_person_id: int, answers: list[str],
-                    findings: list[str] = (), at: dt.datetime | None = None,
+                    findings: Sequence[str] = (), at: dt.datetime | None = None,
                     actor: Scope | str | None = None) -> InspectionOutcome:
     """:func:`perform` with the answers and findings as written (``KEY=VALUE``, ``TITLE|CATEGORY|SEVERITY``),
     read against the inspection's checklist by qhse.domain.inspection_answers."""
@@ -208,7 +213,7 @@ def perform_answers(session: Session, inspection_id: int, *, inspector_person_id
                    findings=[parse_finding(f) for f in findings], at=at, actor=who)
 
 
-def create_route(session: Session, *, area_id: int, name: str, checklist: list[dict],
+def create_route(session: Session, *, area_id: int, name: str, checklist: list[dict[str, Any]],
                  frequency_days: float | None = None) -> m.InspectionRoute:
     area = session.get(m.Area, area_id)
     if area is None:

@@ -101,22 +101,37 @@ def score_table(res, console: Console | None = None, limit: int = 15) -> None:
     )
 
 
-def versions_table(model_name: str, rows: list[dict], console: Console | None = None) -> None:
+def versions_table(model_name: str, rows: list[dict], console: Console | None = None,
+                   history: list[dict] | None = None) -> None:
     console = console or Console()
     t = Table(title=f"{model_name} versions (holdout figures)")
-    for c in ("ver", "alias", "created UTC", "PR-AUC", "F1", "thr", "promoted by"):
+    for c in ("ver", "alias", "created UTC", "horizon", "holdout period", "PR-AUC", "champ PR-AUC", "F1", "thr",
+              "promoted by"):
         t.add_column(c, no_wrap=True)
     for r in rows:
+        h = r.get("horizon_days")
+        vs = (f"{_f(r.get('champion_holdout_pr_auc'))} (v{r['compared_with']})"
+              if r.get("compared_with") and r.get("champion_holdout_pr_auc") is not None else "")
         t.add_row(
             r["version"],
             "champion" if r["champion"] else "",
             f"{r['created']:%Y-%m-%d %H:%M}",
+            f"{h} d" if h else "same row",
+            r.get("holdout_period") or "",
             _f(r["holdout_pr_auc"]),
+            vs,
             _f(r["holdout_f1"]),
             _f(r["threshold"], 2),
             r["promoted_by"] or "",
         )
     console.print(t)
+    console.print("champ PR-AUC: the champion of the time scored on that version's holdout rows and labels; "
+                  "only versions with the champion's horizon are compared.")
     for r in rows:
         if r["champion"] and r["promotion_reason"]:
             console.print(f"champion v{r['version']}: {r['promotion_reason']}")
+    if history:
+        console.print("promotion history:")
+        for e in history:
+            prev = f" (replacing v{e['previous']})" if e.get("previous") else ""
+            console.print(f"  {e.get('at', '')} v{e.get('version')}{prev} by {e.get('by')}: {e.get('reason')}")

@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ml import tracking
-from ml.modeling import shap_contributions, top_contributions_batch
+from ml.modeling import Calibration, shap_contributions, top_contributions_batch
 from qhse.vocab import RiskBand, values
 
 RISK_BANDS = values(RiskBand)
@@ -55,6 +55,7 @@ class Champion:
     features: list[str]
     threshold: float
     horizon_days: int
+    calibration: Calibration = Calibration()
 
 
 def load_champion(model_name: str = tracking.MODEL_DB, store: tracking.Store | None = None) -> Champion:
@@ -82,13 +83,18 @@ def load_champion(model_name: str = tracking.MODEL_DB, store: tracking.Store | N
     features = list(booster.feature_names or [])
     if not features:
         raise ScoringError(f"{model_name} v{mv.version} has no feature names")
-    return Champion(model_name, str(mv.version), booster, features, threshold, horizon)
+    return Champion(model_name, str(mv.version), booster, features, threshold, horizon, Calibration.from_tags(tags))
 
 
 def explain(champion: Champion, X: pd.DataFrame, top_k: int = TOP_REASONS):
-    """(probabilities, bias, list of top contributions per row) for feature rows ``X``."""
+    """(calibrated probabilities, bias, list of top contributions per row) for feature rows ``X``.
+
+    Contributions and bias are in the calibrated log-odds (Platt scaling is linear in the margin),
+    so bias + contributions still add up to the logit of the probability stored."""
     X = X[champion.features].astype(float)
     contribs, bias = shap_contributions(champion.booster, X)
+    cal = champion.calibration
+    contribs, bias = contribs * cal.a, cal.margin(bias)
     margin = contribs.sum(axis=1) + bias
     prob = 1.0 / (1.0 + np.exp(-margin))
     reasons = top_contributions_batch(champion.features, X.to_numpy(), contribs, top_k)

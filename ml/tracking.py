@@ -1,8 +1,9 @@
 """MLflow tracking store and model registry (aliases, never stages).
 
-Default store: the project's PostgreSQL server, in its own database ``qhse_mlflow``
-(created on first use), artifacts under ``mlruns/``. ``QHSE_MLFLOW_TRACKING_URI``
-overrides the tracking (and registry) URI.
+Default store: the project's PostgreSQL server, in a database named after the QHSE database,
+``<database>_mlflow`` (``qhse_mlflow`` for a database ``qhse``; created on first use), so two
+QHSE databases on one server never share a registry; artifacts under ``mlruns/``.
+``QHSE_MLFLOW_TRACKING_URI`` overrides the tracking (and registry) URI.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from qhse.settings import Settings, SettingsError, get_settings
 
-MLFLOW_DATABASE = "qhse_mlflow"
+MLFLOW_DATABASE = "qhse_mlflow"  # the default for a QHSE database named qhse
 CHAMPION = "champion"
 MODEL_DB = "qhse-failure"
 MODEL_AI4I = "qhse-failure-ai4i"
@@ -75,8 +76,16 @@ def resolve_store(settings: Settings | None = None, tracking_uri: str | None = N
         from db.engine import resolve_migration_url
 
         # Creating the MLflow database needs the owner's rights, not the application role's.
-        uri = ensure_database(resolve_migration_url(settings))
+        owner_url = resolve_migration_url(settings)
+        uri = ensure_database(owner_url, mlflow_database_for(owner_url))
     return Store(tracking_uri=uri, artifact_root=root)
+
+
+def mlflow_database_for(qhse_url: str) -> str:
+    """The MLflow database of the QHSE database at ``qhse_url``: ``<database>_mlflow``
+    (at most 63 bytes, PostgreSQL's limit for a name)."""
+    name = make_url(qhse_url).database or "qhse"
+    return f"{name[:63 - len('_mlflow')]}_mlflow"
 
 
 def use_store(store: Store):
@@ -119,8 +128,20 @@ def current_user() -> str:
         return "unknown"
 
 
-def promote(client, model_name: str, version: str | int, *, by: str | None = None, reason: str = "manual") -> None:
-    """Give ``version`` the champion alias and record who did it and why (version tags)."""
+HISTORY_PREFIX = "promotion."
+
+
+def promote(client, model_name: str, version: str | int, *, by: str | None = None, reason: str = "manual",
+            detail: dict | None = None) -> dict:
+    """Give ``version`` the champion alias and record who did it, when and why.
+
+    The version's tags ``promoted_by``/``promoted_at``/``promotion_reason`` say the latest promotion
+    of that version; the registered model's tags ``promotion.NNNN`` (one JSON entry per promotion,
+    numbered, never rewritten) keep the whole history, with ``detail`` (the figures compared).
+    Returns the history entry.
+    """
+    import json
+
     from mlflow.exceptions import MlflowException
 
     version = str(version)
@@ -131,11 +152,49 @@ def promote(client, model_name: str, version: str | int, *, by: str | None = Non
     previous = champion_version(client, model_name)
     client.set_registered_model_alias(model_name, CHAMPION, mv.version)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    client.set_model_version_tag(model_name, mv.version, "promoted_by", by or current_user())
+    who = by or current_user()
+    client.set_model_version_tag(model_name, mv.version, "promoted_by", who)
     client.set_model_version_tag(model_name, mv.version, "promoted_at", now)
     client.set_model_version_tag(model_name, mv.version, "promotion_reason", reason)
     if previous is not None and str(previous.version) != str(mv.version):
         client.set_model_version_tag(model_name, mv.version, "replaced_version", str(previous.version))
+    entry = {"version": str(mv.version), "previous": str(previous.version) if previous is not None else None,
+             "by": who, "at": now, "reason": reason, **(detail or {})}
+    taken = {int(k[len(HISTORY_PREFIX):]) for k in (client.get_registered_model(model_name).tags or {})
+             if k.startswith(HISTORY_PREFIX) and k[len(HISTORY_PREFIX):].isdigit()}
+    n = max(taken, default=0) + 1
+    text = json.dumps(entry, default=str)[:4900]
+    client.set_registered_model_tag(model_name, f"{HISTORY_PREFIX}{n:04d}", text)
+    return entry
+
+
+def promotion_history(client, model_name: str) -> list[dict]:
+    """Every promotion of ``model_name`` (oldest first) from the registered model's ``promotion.NNNN`` tags."""
+    import json
+
+    from mlflow.exceptions import MlflowException
+
+    try:
+        tags = client.get_registered_model(model_name).tags or {}
+    except MlflowException:
+        return []
+    out = []
+    for k in sorted(k for k in tags if k.startswith(HISTORY_PREFIX) and k[len(HISTORY_PREFIX):].isdigit()):
+        try:
+            entry = json.loads(tags[k])
+        except ValueError:
+            entry = {"raw": tags[k]}
+        out.append({"n": int(k[len(HISTORY_PREFIX):]), **entry})
+    return out
+
+
+def version_horizon(tags: dict) -> int | None:
+    """The label horizon (days) a version was trained for; None for same-row labels (AI4I) or unknown."""
+    try:
+        h = int(tags.get("horizon_days") or 0)
+    except ValueError:
+        return None
+    return h or None
 
 
 def list_versions(client, model_name: str) -> list[dict]:
@@ -156,9 +215,14 @@ def list_versions(client, model_name: str) -> list[dict]:
                 "champion": champ is not None and str(champ.version) == str(v.version),
                 "created": dt.datetime.fromtimestamp(v.creation_timestamp / 1000, dt.UTC),
                 "run_id": v.run_id,
+                "horizon_days": version_horizon(tags),
+                "label": tags.get("label"),
+                "holdout_period": tags.get("holdout_period"),
                 "holdout_pr_auc": _f(tags.get("holdout_pr_auc")),
                 "holdout_f1": _f(tags.get("holdout_f1")),
                 "threshold": _f(tags.get("threshold")),
+                "compared_with": tags.get("compared_with"),
+                "champion_holdout_pr_auc": _f(tags.get("champion_holdout_pr_auc")),
                 "promoted_by": tags.get("promoted_by"),
                 "promotion_reason": tags.get("promotion_reason"),
             }

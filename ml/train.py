@@ -9,9 +9,19 @@ Sources:
 
 Class imbalance: no class weights or resampling. Both re-weight the log loss and push
 every probability up, so the scores stop meaning "chance of failure". The model is fitted
-on the true base rate (probabilities stay calibrated; the holdout's mean probability and
-Brier score are logged to check it) and imbalance is handled where it matters, in the
-decision threshold, chosen on validation data for F1 within an alert budget.
+on the true base rate and imbalance is handled where it matters, in the decision threshold,
+chosen on validation data for F1 within an alert budget.
+
+Calibration: the failure rate drifts over time (fleet ageing, maintenance), so probabilities
+fitted on the training period run low or high later. Platt scaling of the booster's margin is
+fitted on the calibration slice (the later half of the validation period, in time order, never
+the holdout), saved with the version (tags ``calibration_a``/``calibration_b`` and
+``calibration.json``) and applied by the scorer; the threshold is chosen on calibrated
+probabilities. The holdout's mean probability, Brier score and expected calibration error are
+logged before and after, with a reliability curve (``reliability.png``).
+
+Comparison: a new version is compared with the champion only when both predict the same label
+(horizon); the champion is then scored on the new version's holdout rows and labels.
 """
 
 from __future__ import annotations
@@ -31,12 +41,16 @@ from ml import tracking
 from ml.modeling import (
     DEFAULT_PARAMS,
     BinaryMetrics,
+    Calibration,
     binary_metrics,
     budget_threshold,
+    expected_calibration_error,
     f1_threshold,
     fit_classifier,
+    fit_platt,
     make_classifier,
     precision_at_k,
+    reliability,
     shap_contributions,
 )
 
@@ -53,6 +67,9 @@ DB_PARAMS: dict = {
     "colsample_bytree": 0.8,
 }
 EARLY_STOPPING_ROUNDS = 50
+# Calibration slice: the later part of the validation period (rows are in time order), the
+# nearest to the holdout in time and never part of it; Platt scaling is fitted there.
+CALIBRATION_FRACTION = 0.5
 DEFAULT_ALERT_RATE = 0.10
 SHAP_SAMPLE = 2000
 
@@ -200,6 +217,19 @@ def _proba(booster, X: pd.DataFrame) -> np.ndarray:
     return booster.predict(xgb.DMatrix(X, feature_names=list(X.columns)), validate_features=False)
 
 
+def _margin(booster, X: pd.DataFrame) -> np.ndarray:
+    import xgboost as xgb
+
+    return booster.predict(xgb.DMatrix(X, feature_names=list(X.columns)), output_margin=True,
+                           validate_features=False)
+
+
+def calibration_slice(n_val: int, fraction: float = CALIBRATION_FRACTION) -> np.ndarray:
+    """Mask over the validation rows (time order) of the calibration slice: the last ``fraction``."""
+    idx = np.arange(n_val)
+    return idx >= int(round(n_val * (1.0 - fraction)))
+
+
 def _metrics_dict(m: BinaryMetrics, y: np.ndarray, p: np.ndarray, prefix: str) -> dict[str, float]:
     out = {
         f"{prefix}_pr_auc": m.pr_auc,
@@ -241,23 +271,76 @@ def _shap_figure(booster, X: pd.DataFrame):
     return fig
 
 
-def _champion_score(client, model_name: str, X: pd.DataFrame, y: np.ndarray) -> tuple[object, float | None, str]:
-    """(champion ModelVersion or None, its PR-AUC on this holdout, note)."""
+def label_of(horizon_days: int | None) -> str:
+    """What a model predicts: part of its identity, with the horizon (a version tag)."""
+    return f"any failure within {horizon_days} days" if horizon_days else "failure recorded on the row"
+
+
+def horizon_mismatch(champion_tags: dict, horizon_days: int | None) -> str | None:
+    """Why a version trained for ``horizon_days`` cannot be compared with the champion, or None."""
+    theirs = tracking.version_horizon(champion_tags)
+    if theirs == (horizon_days or None):
+        return None
+    return (f"it predicts {label_of(horizon_days)}, the champion {label_of(theirs)}: a different horizon "
+            "is a different model, never a challenger")
+
+
+def score_version(model_name: str, mv, X: pd.DataFrame, y: np.ndarray) -> tuple[dict | None, str]:
+    """Figures of registered version ``mv`` on rows ``X`` with labels ``y`` (its own threshold and
+    calibration), or (None, why not)."""
     import mlflow.xgboost
 
-    champ = tracking.champion_version(client, model_name)
-    if champ is None:
-        return None, None, "no champion yet"
     try:
-        booster = mlflow.xgboost.load_model(f"models:/{model_name}/{champ.version}")
+        booster = mlflow.xgboost.load_model(f"models:/{model_name}/{mv.version}")
     except Exception as exc:  # a damaged or unreachable artifact must not block training
-        return champ, None, f"champion v{champ.version} could not be loaded ({type(exc).__name__}: {exc})"
+        return None, f"v{mv.version} could not be loaded ({type(exc).__name__}: {exc})"
     names = list(getattr(booster, "feature_names", None) or [])
     missing = [n for n in names if n not in X.columns]
     if not names or missing:
-        return champ, None, f"champion v{champ.version} uses features this data lacks ({', '.join(missing[:5])})"
-    p = _proba(booster, X[names])
-    return champ, binary_metrics(y, p, 0.5).pr_auc, "compared on the same holdout"
+        return None, f"v{mv.version} uses features this data lacks ({', '.join(missing[:5])})"
+    tags = mv.tags or {}
+    p = Calibration.from_tags(tags).proba(_margin(booster, X[names]))
+    try:
+        thr = float(tags.get("threshold") or 0.5)
+    except ValueError:
+        thr = 0.5
+    m = binary_metrics(y, p, thr)
+    return {"pr_auc": m.pr_auc, "f1": m.f1, "precision": m.precision, "recall": m.recall,
+            "brier": float(np.mean((p - y) ** 2)), "mean_probability": float(np.mean(p))}, "scored"
+
+
+def _reliability_figure(y: np.ndarray, p: np.ndarray, p_raw: np.ndarray):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    for probs, name in ((p_raw, "booster"), (p, "calibrated")):
+        r = reliability(y, probs)
+        ax.plot(r["predicted"], r["observed"], marker="o", label=name)
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed failure rate")
+    ax.set_title("Reliability on the holdout", fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _champion_score(client, model_name: str, X: pd.DataFrame, y: np.ndarray,
+                    horizon_days: int | None) -> tuple[object, dict | None, str]:
+    """(champion ModelVersion or None, its figures on the challenger's holdout rows and labels, note)."""
+    champ = tracking.champion_version(client, model_name)
+    if champ is None:
+        return None, None, "no champion yet"
+    why = horizon_mismatch(champ.tags or {}, horizon_days)
+    if why:
+        return champ, None, why
+    scores, note = score_version(model_name, champ, X, y)
+    if scores is None:
+        return champ, None, f"champion {note}"
+    return champ, scores, "compared on the same holdout"
 
 
 def train_and_register(
@@ -288,9 +371,12 @@ def train_and_register(
     secs["fit"] = time.perf_counter() - t0
 
     Xva, yva, Xho, yho = ds.X[ds.val], ds.y[ds.val], ds.X[ds.hold], ds.y[ds.hold]
-    p_val = _proba(booster, Xva)
+    raw_val, raw_hold = _margin(booster, Xva), _margin(booster, Xho)
+    cal_rows = calibration_slice(len(yva))
+    cal = fit_platt(raw_val[cal_rows], yva[cal_rows])
+    p_val, p_hold = cal.proba(raw_val), cal.proba(raw_hold)
+    p_hold_raw = Calibration().proba(raw_hold)
     thr = choose_threshold(yva, p_val, alert_rate)
-    p_hold = _proba(booster, Xho)
     m_val = binary_metrics(yva, p_val, thr)
     m_hold = binary_metrics(yho, p_hold, thr)
 
@@ -300,7 +386,8 @@ def train_and_register(
     exp_id = tracking.ensure_experiment(client, store, ds.model_name)
 
     say("scoring the champion on the same holdout")
-    champ, champ_pr_auc, champ_note = _champion_score(client, ds.model_name, Xho, yho)
+    champ, champ_scores, champ_note = _champion_score(client, ds.model_name, Xho, yho, ds.horizon_days)
+    champ_pr_auc = champ_scores["pr_auc"] if champ_scores else None
 
     say("logging run, SHAP summary and model")
     t0 = time.perf_counter()
@@ -320,6 +407,7 @@ def train_and_register(
             {
                 "source": ds.source,
                 "horizon_days": ds.horizon_days if ds.horizon_days is not None else "same row",
+                "label": label_of(ds.horizon_days),
                 "n_trees": n_trees,
                 "alert_budget": alert_rate,
                 "threshold_rule": "max F1 on validation, raised to keep alerts within the budget",
@@ -331,10 +419,32 @@ def train_and_register(
         )
         metrics = {"threshold": thr, **_metrics_dict(m_val, yva, p_val, "val"),
                    **_metrics_dict(m_hold, yho, p_hold, "holdout")}
-        if champ_pr_auc is not None:
-            metrics["champion_holdout_pr_auc"] = champ_pr_auc
-        mlflow.log_metrics(metrics)
+        metrics.update({
+            "holdout_ece": expected_calibration_error(yho, p_hold),
+            "holdout_mean_probability_uncalibrated": float(np.mean(p_hold_raw)),
+            "holdout_brier_uncalibrated": float(np.mean((p_hold_raw - yho) ** 2)),
+            "holdout_ece_uncalibrated": expected_calibration_error(yho, p_hold_raw),
+            "calibration_a": cal.a, "calibration_b": cal.b,
+        })
+        if champ_scores is not None:
+            metrics.update({f"champion_holdout_{k}": v for k, v in champ_scores.items() if v == v})
         mlflow.log_dict({"features": features, "descriptions": ds.feature_docs}, "features.json")
+        from ml.monitoring import REFERENCE_ARTIFACT, feature_reference
+
+        mlflow.log_dict(feature_reference(ds.X[ds.train]), REFERENCE_ARTIFACT)  # drift reference
+        mlflow.log_dict({"method": cal.method, "a": cal.a, "b": cal.b,
+                         "fitted_on": f"last {CALIBRATION_FRACTION:.0%} of the validation period "
+                                      f"({int(cal_rows.sum())} rows, {int(yva[cal_rows].sum())} failures)",
+                         "formula": "p = 1 / (1 + exp(-(a * margin + b)))"}, "calibration.json")
+        rel = reliability(yho, p_hold)
+        mlflow.log_dict({"holdout": rel.to_dict(orient="records"),
+                         "holdout_uncalibrated": reliability(yho, p_hold_raw).to_dict(orient="records")},
+                        "reliability.json")
+        rfig = _reliability_figure(yho, p_hold, p_hold_raw)
+        mlflow.log_figure(rfig, "reliability.png")
+        import matplotlib.pyplot as plt
+
+        plt.close(rfig)
         fig = _shap_figure(booster, Xho if len(Xho) else ds.X[ds.train])
         mlflow.log_figure(fig, "shap_summary.png")
         import matplotlib.pyplot as plt
@@ -350,6 +460,10 @@ def train_and_register(
             registered_model_name=ds.model_name,
             model_format="ubj",
         )
+        # After the model, linked to it: logged before, MLflow copies the run's metrics onto the logged
+        # model by inserting them again, which breaks their primary key inside psycopg's pipeline
+        # ("error ignored terminating ... pipeline aborted" on every first training).
+        mlflow.log_metrics(metrics, model_id=info.model_id)
         run_id = run.info.run_id
     secs["log"] = time.perf_counter() - t0
     version = str(info.registered_model_version)
@@ -358,20 +472,29 @@ def train_and_register(
         "source": ds.source,
         "threshold": f"{thr:.6f}",
         "horizon_days": str(ds.horizon_days or 0),
+        "label": label_of(ds.horizon_days),
+        "holdout_period": str(ds.params.get("holdout_period") or ds.params.get("split") or ""),
+        "train_period": str(ds.params.get("train_period") or ds.params.get("split") or ""),
         "holdout_pr_auc": f"{m_hold.pr_auc:.6f}",
         "holdout_f1": f"{m_hold.f1:.6f}",
         "holdout_rows": str(rows["holdout"]),
+        "holdout_brier": f"{float(np.mean((p_hold - yho) ** 2)):.6f}",
         "features": ",".join(features),
         "trained_by": tracking.current_user(),
+        **cal.tags(),
     }
     for k, v in tags.items():
         client.set_model_version_tag(ds.model_name, version, k, v)
 
+    if champ is not None and champ_scores is not None:
+        client.set_model_version_tag(ds.model_name, version, "compared_with", str(champ.version))
+        client.set_model_version_tag(ds.model_name, version, "champion_holdout_pr_auc", f"{champ_pr_auc:.6f}")
     if champ is None:
         promoted, decision = True, "first version: champion"
     elif champ_pr_auc is None:
         promoted, decision = False, (f"kept champion v{champ.version}: {champ_note}; "
-                                     f"use 'qhse ml promote {version} --as USERNAME --reason TEXT'")
+                                     f"use 'qhse ml promote {version} --as USERNAME --reason TEXT'"
+                                     + (" --force" if "horizon" in champ_note else ""))
     elif m_hold.pr_auc > champ_pr_auc:
         promoted = True
         decision = (f"beat champion v{champ.version} on the same holdout: "
@@ -381,7 +504,10 @@ def train_and_register(
         decision = (f"kept champion v{champ.version}: PR-AUC {m_hold.pr_auc:.4f} <= {champ_pr_auc:.4f} "
                     "on the same holdout")
     if promoted:
-        tracking.promote(client, ds.model_name, version, by=tracking.current_user(), reason=f"automatic: {decision}")
+        tracking.promote(client, ds.model_name, version, by=tracking.current_user(), reason=f"automatic: {decision}",
+                         detail={"pr_auc": m_hold.pr_auc, "previous_pr_auc": champ_pr_auc,
+                                 "holdout_period": ds.params.get("holdout_period"),
+                                 "horizon_days": ds.horizon_days})
     else:
         client.set_model_version_tag(ds.model_name, version, "not_promoted", decision)
     client.set_tag(run_id, "promotion_decision", decision)
@@ -393,7 +519,11 @@ def train_and_register(
         experiment_id=exp_id,
         threshold=thr,
         holdout=m_hold.core() | {"roc_auc": m_hold.roc_auc,
-                                 "precision_at_npos": precision_at_k(yho, p_hold, max(1, int(yho.sum())))},
+                                 "precision_at_npos": precision_at_k(yho, p_hold, max(1, int(yho.sum()))),
+                                 "base_rate": float(np.mean(yho)), "mean_probability": float(np.mean(p_hold)),
+                                 "mean_probability_uncalibrated": float(np.mean(p_hold_raw)),
+                                 "brier": float(np.mean((p_hold - yho) ** 2)),
+                                 "ece": expected_calibration_error(yho, p_hold)},
         validation=m_val.core(),
         promoted=promoted,
         decision=decision,

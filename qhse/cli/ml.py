@@ -95,8 +95,10 @@ def ml_train(file: Path | None, source: str, horizon: int, step_hours: int, aler
               default="qhse-failure", show_default=True)
 @as_user_option(help_extra=" (manage_models)")
 @click.option("--reason", required=True, help="Why (recorded on the version and in the audit log).")
-def ml_promote(version: str, model_name: str, as_user: str, reason: str) -> None:
-    """Make VERSION the champion (recorded with who did it and why, audited)."""
+@click.option("--force", is_flag=True,
+              help="Promote even a version that is clearly worse on the same holdout or has another horizon.")
+def ml_promote(version: str, model_name: str, as_user: str, reason: str, force: bool) -> None:
+    """Make VERSION the champion (recorded with who did it and why, audited, kept in the history)."""
     from ml.promotion import promote
     from ml.tracking import RegistryError
     from qhse.domain.access import AccessDenied
@@ -104,9 +106,11 @@ def ml_promote(version: str, model_name: str, as_user: str, reason: str) -> None
     engine = open_engine()
     who = acting_user(engine, as_user)
     try:
-        promote(engine, who, version, reason=reason, model_name=model_name, store=_ml_store())
+        out = promote(engine, who, version, reason=reason, model_name=model_name, store=_ml_store(), force=force)
     except (AccessDenied, RegistryError) as exc:
         raise UserError(str(exc)) from None
+    for w in out["warnings"]:
+        click.echo(f"warning (forced): {w}", err=True)
     click.echo(f"{model_name} v{version} is now champion (promoted by {who.username})")
 
 
@@ -116,14 +120,14 @@ def ml_promote(version: str, model_name: str, as_user: str, reason: str) -> None
 def ml_models(model_name: str) -> None:
     """List registered versions with their holdout figures and the champion alias."""
     from ml.report import versions_table
-    from ml.tracking import list_versions, use_store
+    from ml.tracking import list_versions, promotion_history, use_store
 
     client = use_store(_ml_store())
     rows = list_versions(client, model_name)
     if not rows:
         click.echo(f"no versions of {model_name} yet: run 'qhse ml train'")
         return
-    versions_table(model_name, rows)
+    versions_table(model_name, rows, history=promotion_history(client, model_name))
 
 
 @ml.command("score")

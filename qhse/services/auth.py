@@ -7,6 +7,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -15,6 +16,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from db.queries import users as uq
 from qhse.domain.access import GROUP_ROLES, ROLE_PERMISSIONS, SYSTEM, Scope
 from qhse.services.access import scope_for_user
+
+if TYPE_CHECKING:
+    from qhse.settings import Settings
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 
@@ -188,10 +192,11 @@ def backoff_s(failures: int, *, allowed: int, base_s: float, max_s: float) -> fl
     """Seconds to wait after ``failures`` failed attempts: none up to ``allowed``, then base, 2x base, 4x... capped."""
     if failures < allowed:
         return 0.0
-    return min(max_s, base_s * 2 ** min(failures - allowed, 40))
+    factor: int = 2 ** min(failures - allowed, 40)
+    return min(max_s, base_s * factor)
 
 
-def _throttle_decision(counts: uq.AttemptCounts, settings) -> float:
+def _throttle_decision(counts: uq.AttemptCounts, settings: Settings) -> float:
     """Seconds left before another attempt is allowed (0: go ahead)."""
     wait = 0.0
     for failures, last_at, allowed in ((counts.account_failures, counts.account_last_at, settings.login_max_failures),

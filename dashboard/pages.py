@@ -74,6 +74,8 @@ PAGES: list[PageSpec] = [
              A.VIEW_MODELS, filters=False),
     PageSpec("admin", "admin", "app_pages/admin.py", "Users and audit", "用户与审计", ":material/admin_panel_settings:",
              A.MANAGE_USERS, filters=False),
+    PageSpec("plant_setup", "admin", "app_pages/plant_setup.py", "Plant set-up", "工厂配置", ":material/factory:",
+             A.MANAGE_PLANT, filters=False),
 ]
 
 

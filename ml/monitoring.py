@@ -176,13 +176,14 @@ def check_outcomes(engine: sa.Engine, client, model_name: str, known_until: dt.d
     found = outcomes(frame)
     for o in found:
         exp = _version_figures(client, model_name, o.version)
+        brier_ref = exp.get("holdout_brier")
         detail = {"predictions": o.predictions, "alerts": o.alerts, "failures": o.failures, "hits": o.hits,
                   "from": o.first.isoformat() if o.first is not None else None,
                   "to": o.last.isoformat() if o.last is not None else None, "known_until": known_until.isoformat()}
         for subject, value, limit, low_is_bad in (
                 ("precision", o.precision, _half(exp.get("holdout_precision")), True),
                 ("recall", o.recall, _half(exp.get("holdout_recall")), True),
-                ("brier", o.brier, exp.get("holdout_brier") * 1.5 if exp.get("holdout_brier") else None, False)):
+                ("brier", o.brier, brier_ref * 1.5 if brier_ref else None, False)):
             flagged = (value is not None and limit is not None
                        and (value < limit if low_is_bad else value > limit))
             rows.append({"checked_at": now, "kind": "outcome", "model_name": model_name, "model_version": o.version,
@@ -272,5 +273,12 @@ def _maybe_retrain(engine, client, model_name, store, retrain_days: float, now: 
         return f"retraining not due (newest version {newest:%Y-%m-%d}, every {retrain_days:g} days)"
     champ = tracking.champion_version(client, model_name)
     horizon = tracking.version_horizon(champ.tags or {}) if champ is not None else None
-    res = train_db(engine, horizon_days=horizon or 7, store=store)
+    setup: dict = {}
+    if champ is not None:  # the champion's set-up: same snapshot step and alert budget
+        try:
+            params = client.get_run(champ.run_id).data.params
+            setup = {"step_hours": int(params["step_hours"]), "alert_rate": float(params["alert_budget"])}
+        except Exception:  # noqa: BLE001 - no run or no such parameters: the defaults
+            setup = {}
+    res = train_db(engine, horizon_days=horizon or 7, store=store, **setup)
     return f"retrained: v{res.version} ({'champion' if res.promoted else 'challenger'}: {res.decision})"

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         description="Dead letters (refused sensor messages and import rows) older than this many days are "
         "deleted by the worker's dead_letter_purge job. 0 keeps them forever.",
     )
+    ml_retrain_days: float = Field(
+        default=0.0, ge=0,
+        description="The worker's ml_monitoring job trains a new failure-model version (a challenger, promoted only "
+        "if it beats the champion on the same holdout) when the newest version is older than this. 0: off.",
+    )
     heartbeat_stale_s: float = Field(
         default=60.0, gt=0,
         description="A consumer heartbeat older than this is stale: qhse health --component ingest fails and "

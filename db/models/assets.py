@@ -243,3 +243,23 @@ class FailurePrediction(Base):
     base_value: Mapped[float | None] = mapped_column(sa.Double)  # SHAP bias (margin)
     # [{"feature": str, "value": float, "contribution": float}], largest |contribution| first.
     contributions: Mapped[list] = mapped_column(JSONB, default=list)
+
+
+class ModelMonitor(Base):
+    """One figure of a monitoring run of the failure model (``ml.monitoring``): how past predictions
+    turned out (kind ``outcome``: subject precision / recall / brier) or how far one feature drifted
+    from the training reference (kind ``drift``: subject = feature, value = PSI).  ``flagged``: the
+    figure crossed its threshold."""
+
+    __tablename__ = "model_monitor"
+    __table_args__ = (sa.Index("ix_model_monitor_kind_checked", "kind", "checked_at"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    checked_at: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    model_name: Mapped[str] = mapped_column(sa.String(120))
+    model_version: Mapped[str] = mapped_column(sa.String(40))
+    subject: Mapped[str] = mapped_column(sa.String(120))
+    value: Mapped[float | None] = mapped_column(sa.Double)
+    threshold: Mapped[float | None] = mapped_column(sa.Double)
+    flagged: Mapped[bool] = mapped_column(default=False)
+    detail: Mapped[dict] = mapped_column(JSONB, default=dict)

@@ -3,7 +3,7 @@
 SLA escalation (5 min), inspection scheduling and misses (15 min), training gating (10 min),
 notification delivery (30 s), sensor rollup refresh (10 min), stalled ingestion consumers
 (30 s: the on-call role is notified once per stall), dead-letter purge (1 h), failure-model
-scoring (1 h) and scorecards (6 h).  Each job imports what it needs when it runs.
+scoring (1 h), failure-model monitoring (6 h) and scorecards (6 h).  Each job imports what it needs when it runs.
 """
 
 from __future__ import annotations
@@ -95,6 +95,17 @@ def _ml_scoring(ctx: JobContext) -> str:
     return (f"{res.model_name} v{res.version}: {res.assets} assets scored at {as_of:%Y-%m-%d %H:%M} UTC ({bands})")
 
 
+def _ml_monitoring(ctx: JobContext) -> str:
+    from ml.monitoring import monitor
+    from qhse.settings import get_settings
+
+    try:
+        res = monitor(ctx.engine, now=ctx.now, retrain_days=get_settings().ml_retrain_days)
+    except ImportError as exc:  # the ml extras are not installed
+        raise JobSkipped(f"failure-model monitoring not possible: {exc}") from None
+    return res.describe() + (f"; flagged: {', '.join(res.flagged)}" if res.flagged else "")
+
+
 def _scorecards(ctx: JobContext) -> str:
     from qhse.services.scorecards import compute_month
     from qhse.settings import get_settings
@@ -120,6 +131,8 @@ JOBS: tuple[Job, ...] = (
     Job("ingest_heartbeat", 30, _ingest_heartbeat, "notify the on-call role of stalled ingestion consumers"),
     Job("dead_letter_purge", 3600, _dead_letter_purge, "delete dead letters older than the retention period"),
     Job("ml_scoring", 3600, _ml_scoring, "score machines with the champion failure model"),
+    Job("ml_monitoring", 6 * 3600, _ml_monitoring,
+        "failure model: past predictions against later failures, feature drift, scheduled retraining"),
     Job("scorecards", 6 * 3600, _scorecards, "compute this month's assessment scorecards"),
 )
 JOBS_BY_NAME = {j.name: j for j in JOBS}

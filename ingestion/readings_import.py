@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -32,6 +32,7 @@ from qhse.services import plant
 from .store import PartitionCache, refresh_daily, update_rollups, write_readings
 
 if TYPE_CHECKING:
+    import psycopg
     import pyarrow as pa
 
     from .importers import ImportReport
@@ -314,7 +315,7 @@ def import_readings(conn: sa.Connection, scope: Scope, path: Path, report: Impor
     from .importers import RowError
 
     sensors = _Sensors(conn, scope, site)
-    raw = conn.connection.driver_connection
+    raw = cast("psycopg.Connection", conn.connection.driver_connection)
     parts = PartitionCache()
     now = now_us if now_us is not None else int(dt.datetime.now(dt.UTC).timestamp() * 1e6)
     keys: set[int] = set()
@@ -354,7 +355,7 @@ def import_readings(conn: sa.Connection, scope: Scope, path: Path, report: Impor
             report.unchanged += ng - len(new)
     if keys:
         refresh_daily(raw, np.fromiter(keys, dtype=np.int64, count=len(keys)))
-    if lo_seen is not None:
+    if lo_seen is not None and hi_seen is not None:
         report.notes.append(
             f"readings: {report.inserted:,} new, {report.unchanged:,} already stored; "
             f"{dt.datetime.fromtimestamp(lo_seen / 1e6, dt.UTC):%Y-%m-%d %H:%M} .. "

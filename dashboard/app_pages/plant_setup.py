@@ -34,8 +34,8 @@ KIND_LABELS = {
 }
 
 st.caption(ctx.t("plant_setup.intro"))
-kind = st.selectbox(ctx.t("plant_setup.file_kind"), list(KIND_LABELS), format_func=KIND_LABELS.get,
-                    key="ps.kind")
+kind: str = st.selectbox(ctx.t("plant_setup.file_kind"), list(KIND_LABELS),
+                         format_func=lambda k: KIND_LABELS[k], key="ps.kind") or "org"
 cols = pd.DataFrame([{ctx.t("plant_setup.column"): c,
                       ctx.t("plant_setup.required"): ctx.t("plant_setup.yes") if req else "",
                       ctx.t("plant_setup.type"): t} for c, req, t in columns(kind)])

@@ -42,10 +42,11 @@ def kpi_bars(rows: pd.DataFrame, label_col: str, value_col: str, median: float |
     """One KPI side by side per unit, with the group median and the best as reference lines."""
     fig = go.Figure(go.Bar(x=rows[label_col], y=rows[value_col], marker_color=PALETTE[0], name=y_title,
                            hovertemplate="%{x}: %{y:.2f}<extra></extra>"))
-    if median is not None:
+    # No reference line without a value: plotly draws a NaN line corner to corner.
+    if median is not None and median == median:
         fig.add_hline(y=median, line=dict(color="#57606a", dash="dash"), annotation_text=labels["median"],
                       annotation_position="top left")
-    if best is not None:
+    if best is not None and best == best:
         fig.add_hline(y=best, line=dict(color=RATING_COLORS["excellent"], dash="dot"), annotation_text=labels["best"],
                       annotation_position="bottom right")
     fig.update_yaxes(title=y_title, rangemode="tozero")

@@ -45,8 +45,13 @@ if level == "area":
     st.info(ctx.t("site_comparison.hours_worked_are_recorded_per_plant"))
 
 codes = legend["code"].tolist()
+if level == "area":
+    # Areas have no hours worked: the rates per hours are empty for every area; only what has values is shown.
+    codes = [c for c in codes if rows[c].notna().any()]
+    legend = legend[legend["code"].isin(codes)]
 name = {r.code: f"{r.short}" for r in legend.itertuples()}
-table = rows[["unit", "hours", *codes]].copy()
+cols = ["unit", *(["hours"] if rows["hours"].notna().any() else []), *codes]
+table = rows[cols].copy()
 bench = data["benchmarks"].set_index("code")
 extra = pd.DataFrame([
     {"unit": ctx.t("site_comparison.group_median"), "hours": float("nan"), **{c: bench.loc[c, "median"] for c in codes}},
@@ -54,7 +59,7 @@ extra = pd.DataFrame([
     {"unit": ctx.t("site_comparison.total_from_summed_hours_and_cases"),
      "hours": data["total"].get("hours"), **{c: data["total"].get(c) for c in codes}},
 ])
-table = pd.concat([table, extra], ignore_index=True)
+table = pd.concat([table, extra[cols]], ignore_index=True)
 colcfg = {"unit": ctx.t("site_comparison.unit"),
           "hours": st.column_config.NumberColumn(ctx.t("hours_worked"), format="%.0f")}
 for r in legend.itertuples():

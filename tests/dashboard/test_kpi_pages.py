@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 
 import pytest
@@ -101,8 +102,32 @@ def test_site_comparison_benchmarks_and_drill_down(dash_env, dash_users, dash_en
     at.selectbox(key="cmp.site").select(sz)
     at.run()
     assert_ok(at)
-    areas = at.dataframe[0].value.iloc[:-3]
-    assert len(areas) == 6 and all(v != v or v is None for v in areas["trir"])  # no hours per area
+    table = at.dataframe[0].value
+    areas = table.iloc[:-3]
+    assert len(areas) == 6
+    # Hours worked are recorded per plant: the rates per hours are not shown for areas (no column of "None"),
+    # every KPI shown has values, and a missing one is missing, never the text "None".
+    assert "trir" not in table.columns and "hours" not in table.columns
+    kpis = [c for c in table.columns if c != "unit"]
+    assert {"hazard_closure_rate", "inspection_completion"} <= set(kpis)
+    assert all(areas[c].notna().any() for c in kpis)
+    assert not [v for c in kpis for v in table[c] if v is None or isinstance(v, str)]
+    assert at.selectbox(key="cmp.kpi").options and "TRIR" not in " ".join(at.selectbox(key="cmp.kpi").options)
+    # The chart: bars with values, and reference lines only where there is a value.
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(y is not None for y in _values(chart["data"][0]["y"]))
+    assert all(s["y0"] is not None and s["y0"] == s["y0"] for s in chart["layout"].get("shapes", []))
+
+
+def _values(v) -> list:
+    """A plotly trace's values: a list, or the typed array (dtype + base64) plotly 6+ writes."""
+    if isinstance(v, dict) and "bdata" in v:
+        import base64
+
+        import numpy as np
+
+        return [None if x != x else float(x) for x in np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])]
+    return list(v)
 
 
 def test_site_comparison_scoped_plant_head(dash_env, dash_users, dash_engine, scored):

@@ -69,6 +69,13 @@ def train_table(res, console: Console | None = None) -> None:
         f"({r['validation_positives']:,}), holdout {r['holdout']:,} ({r['holdout_positives']:,}); "
         f"threshold {res.threshold:.3f}"
     )
+    h = res.holdout
+    if "mean_probability" in h:
+        console.print(
+            f"calibration (Platt, later half of validation): holdout mean probability {h['mean_probability']:.3f} "
+            f"(booster alone {h['mean_probability_uncalibrated']:.3f}) against a failure rate of "
+            f"{h['base_rate']:.3f}; Brier {h['brier']:.4f}, ECE {h['ece']:.4f}"
+        )
     s = res.seconds
     order = [k for k in ("features", "fit", "log") if k in s] + [k for k in s if k not in ("features", "fit", "log")]
     console.print("time: " + ", ".join(f"{k} {s[k]:.1f} s" for k in order))

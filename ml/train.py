@@ -492,9 +492,9 @@ def train_and_register(
     if champ is None:
         promoted, decision = True, "first version: champion"
     elif champ_pr_auc is None:
+        force = " --force" if "horizon" in champ_note else ""
         promoted, decision = False, (f"kept champion v{champ.version}: {champ_note}; "
-                                     f"use 'qhse ml promote {version} --as USERNAME --reason TEXT'"
-                                     + (" --force" if "horizon" in champ_note else ""))
+                                     f"use 'qhse ml promote {version} --as USERNAME --reason TEXT{force}'")
     elif m_hold.pr_auc > champ_pr_auc:
         promoted = True
         decision = (f"beat champion v{champ.version} on the same holdout: "

@@ -108,7 +108,7 @@ def build(engine: sa.Engine, n: int, now: dt.datetime) -> None:
                                reported_at=due - dt.timedelta(days=6), response_due_at=due - dt.timedelta(days=5),
                                responded_at=due - dt.timedelta(days=5, hours=-1), is_repeat=False, points_awarded=0))
             hids = c.execute(sa.insert(m.HazardReport.__table__).returning(m.HazardReport.__table__.c.id), hz).scalars().all()
-            for hid, h in zip(hids, hz):
+            for hid, h in zip(hids, hz, strict=False):
                 acts.append(dict(hazard_id=hid, department_id=dept_id, owner_person_id=owner_id, description="Rectify",
                                  status="open", created_at=h["responded_at"],
                                  due_at=h["reported_at"] + dt.timedelta(days=6), escalation_level=0, currency="CNY"))

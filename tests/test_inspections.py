@@ -61,8 +61,8 @@ def test_month_schedule_by_risk_class_with_misses(eng):
         assert {rc: len(v) for rc, v in got.items()} == {"A": 30, "B": 15, "C": 9}
         days = {rc: [i.due_at.astimezone(SH) for i in v] for rc, v in got.items()}
         assert all(t.time() == dt.time(9, 0) for v in days.values() for t in v)
-        assert {(b - a).days for a, b in zip(days["A"], days["A"][1:])} == {1}
-        assert {(b - a).days for a, b in zip(days["B"], days["B"][1:])} == {2}
+        assert {(b - a).days for a, b in zip(days["A"], days["A"][1:], strict=False)} == {1}
+        assert {(b - a).days for a, b in zip(days["B"], days["B"][1:], strict=False)} == {2}
         assert Counter(t.weekday() for t in days["C"]) == {0: 5, 3: 4}
         status = {rc: Counter(i.status for i in v) for rc, v in got.items()}
         assert status == {"A": {"done": 15, "missed": 15}, "B": {"missed": 15}, "C": {"missed": 9}}

@@ -31,7 +31,7 @@ def test_seeded_histories_are_legal_paths(seeded_engine):
         paths.setdefault(hid, []).append((fr, to, final))
     for hid, p in paths.items():
         assert p[0][:2] == (None, "reported"), hid
-        for (fr, to, _), (prev_fr, prev_to, _) in zip(p[1:], p):
+        for (fr, to, _), (_prev_fr, prev_to, _) in zip(p[1:], p, strict=False):
             assert fr == prev_to and to in TRANSITIONS[fr], (hid, fr, to)
         assert p[-1][1] == p[-1][2], hid
     # Recent reports are open in every state of the loop.

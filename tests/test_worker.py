@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .actor_fixtures import act
 from db import models as m
 from qhse.jobs import runner as w
 from qhse.jobs.schedule import JOBS_BY_NAME, select_jobs
 from qhse.services import workflow as wf
 
+from .actor_fixtures import act
 from .loop_org import make_org
 
 UTC = dt.UTC

@@ -214,9 +214,8 @@ def run_cmd(camera_ids, duration, model, threads) -> None:
     """Run the vision worker on the enabled cameras of the database."""
     import logging
 
-    from qhse.cli.support import database_url
-
     from db.engine import get_engine
+    from qhse.cli.support import database_url
     from vision.detector import DetectorError
     from vision.worker import run
 
@@ -250,9 +249,8 @@ def run_cmd(camera_ids, duration, model, threads) -> None:
 @click.option("--site", "site_ids", type=int, multiple=True, help="Only these site ids.")
 def export_reviews_cmd(out_dir: Path, site_ids) -> None:
     """Write confirmed and false-positive events as a YOLO dataset."""
-    from qhse.cli.support import database_url
-
     from db.engine import get_engine
+    from qhse.cli.support import database_url
     from vision.review_export import export_reviews
 
     url = database_url()
@@ -289,9 +287,8 @@ def retrain_cmd(test_data, test_split, base_data, work_dir, weights, epochs, img
     data_dir = settings.ensure_data_dir()
     engine = None
     if not no_reviews:
-        from qhse.cli.support import database_url
-
         from db.engine import get_engine
+        from qhse.cli.support import database_url
 
         engine = get_engine(database_url())
     say = (lambda m: click.echo(m, err=True)) if as_json else click.echo

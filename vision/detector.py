@@ -307,7 +307,7 @@ class OnnxDetector:
         boxes, scores, cls = self.raw(frame, conf_threshold)
         return [
             Detection(int(c), self.names[int(c)], float(s), tuple(float(v) for v in b))
-            for b, s, c in zip(boxes, scores, cls)
+            for b, s, c in zip(boxes, scores, cls, strict=False)
         ]
 
 
@@ -342,7 +342,7 @@ class UltralyticsDetector:
         xyxy = b.xyxy.cpu().numpy()
         return [
             Detection(int(c), self.names[int(c)], float(s), tuple(float(v) for v in xy))
-            for xy, s, c in zip(xyxy, b.conf.cpu().numpy(), b.cls.cpu().numpy())
+            for xy, s, c in zip(xyxy, b.conf.cpu().numpy(), b.cls.cpu().numpy(), strict=False)
         ]
 
 

@@ -182,7 +182,7 @@ def compute_metrics(preds: list[ImagePred], truths: list[ImageTruth], names: lis
         aps = []
         for thr in IOU_THRESHOLDS:
             s_all, tp_all = [], []
-            for p, t in zip(preds, truths):
+            for p, t in zip(preds, truths, strict=False):
                 s, tp = match(p, t, c, float(thr))
                 s_all.append(s)
                 tp_all.append(tp)

@@ -249,9 +249,9 @@ class EventWriter:
         return [v.detection.to_dict()] + [d.to_dict() for d in v.related]
 
     def _start(self, ch: EventChange, frame, detections) -> None:
-        from db.models import VisionEvent
-
         import sqlalchemy as sa
+
+        from db.models import VisionEvent
 
         t = ch.track
         snap = self._snapshot(ch, frame, detections)
@@ -271,9 +271,9 @@ class EventWriter:
         self._publish(self._payload("new", ch, event_id, snap, None))
 
     def _update(self, ch: EventChange, frame, detections) -> None:
-        from db.models import VisionEvent
-
         import sqlalchemy as sa
+
+        from db.models import VisionEvent
 
         t = ch.track
         op = self.open_events.get(t.id)
@@ -293,9 +293,9 @@ class EventWriter:
         self._publish(self._payload("update", ch, op.event_id, op.snapshot_path, None))
 
     def _end(self, ch: EventChange, frame, detections) -> None:
-        from db.models import VisionEvent
-
         import sqlalchemy as sa
+
+        from db.models import VisionEvent
 
         t = ch.track
         op = self.open_events.pop(t.id, None)

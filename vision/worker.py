@@ -160,10 +160,9 @@ class CameraSpec:
 def load_cameras(engine, camera_ids: list[int] | None = None) -> list[CameraSpec]:
     """Enabled cameras with their zones.  A camera with a bad config is skipped (logged)."""
     import sqlalchemy as sa
+    from sqlalchemy.orm import Session
 
     from db.models import Camera, CameraZone, Site
-
-    from sqlalchemy.orm import Session
 
     with Session(engine) as session:
         q = (sa.select(Camera, Site.code, Site.timezone).join(Site, Site.id == Camera.site_id)

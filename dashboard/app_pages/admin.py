@@ -25,7 +25,7 @@ with tab_users:
                        "sites": ctx.t("filter.sites"), "locale": ctx.t("language"),
                        "active": ctx.t("admin.active"), "last_login_at": ctx.t("admin.last_sign_in")})
     site_df = core.fetch(org.sites, ctx.scope, ttl="slow")
-    site_codes = dict(zip(site_df["code"], site_df["id"]))
+    site_codes = dict(zip(site_df["code"], site_df["id"], strict=False))
     roles = list(access.ROLE_PERMISSIONS)
 
     c1, c2 = st.columns(2)

@@ -47,8 +47,8 @@ def live() -> None:
         severity=df["severity"].map(lambda s: ctx.label("alarm_severity", s)),
         status=df["status"].map(lambda s: ctx.label("alarm_status", s)),
         raised_at=df["raised_at"].map(ctx.datetime), asset=df["asset"].fillna("-"),
-        value=[f"{v:.2f} {u}" for v, u in zip(df["last_value"], df["unit"])],
-        peak=[f"{v:.2f} {u}" for v, u in zip(df["peak_value"], df["unit"])])
+        value=[f"{v:.2f} {u}" for v, u in zip(df["last_value"], df["unit"], strict=False)],
+        peak=[f"{v:.2f} {u}" for v, u in zip(df["peak_value"], df["unit"], strict=False)])
     event = st.dataframe(
         view, hide_index=True, width="stretch", key="alarms.table",
         on_select="rerun" if may_ack else "ignore", selection_mode="multi-row",

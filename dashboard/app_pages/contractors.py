@@ -51,7 +51,7 @@ with t_comp:
     if capacities and not todo.empty:
         with st.container(border=True):
             st.subheader(ctx.t("contractors.approve_a_company"))
-            names = dict(zip(todo["id"].astype(int), todo["name"]))
+            names = dict(zip(todo["id"].astype(int), todo["name"], strict=False))
             a1, a2, a3 = st.columns([3, 1, 1])
             cid = a1.selectbox(ctx.t("company"), list(names), format_func=names.get, key="ct.company")
             cap = a2.selectbox(ctx.t("contractors.as"), capacities, key="ct.capacity",

@@ -26,11 +26,11 @@ if msg := st.session_state.pop("em.closed_msg", None):
 with st.container(border=True):
     st.subheader(ctx.t("emergency.declare_an_emergency"))
     sites = core.fetch(org.sites, ctx.scope, ttl="slow")
-    site_labels = dict(zip(sites["id"].tolist(), (sites["code"] + " · " + sites["name"]).tolist()))
+    site_labels = dict(zip(sites["id"].tolist(), (sites["code"] + " · " + sites["name"]).tolist(), strict=False))
     c1, c2, c3 = st.columns(3)
     site_id = c1.selectbox(ctx.t("site"), list(site_labels), format_func=site_labels.get, key="em.site")
     areas = core.fetch(org.areas, ctx.scope, (site_id,), ttl="slow") if site_id else pd.DataFrame(columns=["id", "code", "name"])
-    area_labels = dict(zip(areas["id"].tolist(), (areas["code"] + " · " + areas["name"]).tolist()))
+    area_labels = dict(zip(areas["id"].tolist(), (areas["code"] + " · " + areas["name"]).tolist(), strict=False))
     area_id = c2.selectbox(ctx.t("area"), list(area_labels), format_func=area_labels.get, key="em.area")
     kind = c3.selectbox(ctx.t("emergency.type"), list(EmergencyKind), format_func=kind_label, key="em.kind")
     description = st.text_input(ctx.t("emergency.what_is_happening_optional"), key="em.description")

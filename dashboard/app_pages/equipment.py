@@ -80,7 +80,7 @@ if sens.empty:
     st.info(ctx.t("equipment.no_sensor_on_this_machine"))
 else:
     s_labels = {int(r.id): f"{r.kind} ({r.unit}) · {r.code}" for r in sens.itertuples()}
-    default = next((i for i, r in zip(sens["id"], sens["kind"]) if r == "vibration"), int(sens["id"].iloc[0]))
+    default = next((i for i, r in zip(sens["id"], sens["kind"], strict=False) if r == "vibration"), int(sens["id"].iloc[0]))
     if st.session_state.get("eq.sensor") not in s_labels:
         st.session_state["eq.sensor"] = int(default)
     sensor_id = st.selectbox(ctx.t("sensor"), list(s_labels), format_func=s_labels.get, key="eq.sensor")

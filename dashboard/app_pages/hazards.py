@@ -31,11 +31,11 @@ tab = st.tabs(tabs)
 # -- report -----------------------------------------------------------------------------
 with tab[0]:
     sites = core.fetch(org.sites, ctx.scope, ttl="slow")
-    site_labels = dict(zip(sites["id"].tolist(), (sites["code"] + " · " + sites["name"]).tolist()))
+    site_labels = dict(zip(sites["id"].tolist(), (sites["code"] + " · " + sites["name"]).tolist(), strict=False))
     c1, c2 = st.columns(2)
     site_id = c1.selectbox(ctx.t("site"), list(site_labels), format_func=site_labels.get, key="hz.site")
     areas = core.fetch(org.areas, ctx.scope, (site_id,), ttl="slow") if site_id else None
-    area_labels = dict(zip(areas["id"].tolist(), areas["name"].tolist())) if areas is not None else {}
+    area_labels = dict(zip(areas["id"].tolist(), areas["name"].tolist(), strict=False)) if areas is not None else {}
     area_id = c2.selectbox(ctx.t("area"), list(area_labels), format_func=area_labels.get, key="hz.area")
     flash = st.session_state.pop("hz.flash", None)
     if flash:
@@ -118,14 +118,14 @@ if see_board:
         now = dt.datetime.now(dt.UTC)
         board = core.fetch(hazard_q.sla_board, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids, ttl="live")
         cols = st.columns(4, border=True)
-        for col, state in zip(cols, BOARD_STATES):
+        for col, state in zip(cols, BOARD_STATES, strict=False):
             n = int((board["state"] == state).sum()) if len(board) else 0
             col.metric(ctx.label('sla_state', state), ctx.num(n))
         if board.empty:
             st.success(ctx.t("hazards.nothing_is_waiting_on_an_sla"))
         else:
             lanes = st.columns(4)
-            for lane, state in zip(lanes, BOARD_STATES):
+            for lane, state in zip(lanes, BOARD_STATES, strict=False):
                 items = board[board["state"] == state].head(6)
                 lane.markdown(f"**{ctx.label('sla_state', state)}**")
                 for r in items.itertuples():

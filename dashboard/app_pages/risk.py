@@ -37,12 +37,12 @@ else:
     n_rank = int(heat["rank"].max())
     fig = charts.tile_grid(
         x=[f"#{r}" for r in heat["rank"]], y=heat["site"].tolist(), colors=heat["index"].tolist(),
-        text=[f"{c}<br><b>{i:.0f}</b>" for c, i in zip(heat["code"], heat["index"])],
+        text=[f"{c}<br><b>{i:.0f}</b>" for c, i in zip(heat["code"], heat["index"], strict=False)],
         customdata=heat["area_id"].tolist(),
         hover=[f"{s} · {a} ({rc})<br>{ctx.t('risk.index')} {i:.1f}<br>"
                f"{ctx.t('risk.hazards')} {h} · {ctx.t('risk.alarms')} {al} · PPE {p}"
                for s, a, rc, i, h, al, p in zip(heat["site"], heat["area"], heat["risk_class"], heat["index"],
-                                                heat["hazards"], heat["alarms"], heat["ppe_violations"])],
+                                                heat["hazards"], heat["alarms"], heat["ppe_violations"], strict=False)],
         title="", x_title=ctx.t("risk.areas_highest_risk_first"), y_title=ctx.t("site"),
         colorscale="YlOrRd", cmin=0, cmax=100, colorbar=ctx.t("risk.index"),
         x_order=[f"#{r}" for r in range(1, n_rank + 1)], y_order=sorted(heat["site"].unique()),

@@ -24,6 +24,7 @@ Case classification (one place):
 from __future__ import annotations
 
 import datetime as dt
+
 import sqlalchemy as sa
 
 from db.queries._sites import add_months, default_tz, local_midnight, months_between, scope_params, scope_sql

@@ -43,7 +43,7 @@ def passwd(file: Path, users: tuple[str, ...], password_stdin: bool) -> None:
         given = sys.stdin.read().splitlines()
         if len(given) < len(users) or any(not p for p in given[:len(users)]):
             raise UserError(f"--password-stdin: expected {len(users)} non-empty line(s) on stdin")
-        entries = dict(zip(users, given))
+        entries = dict(zip(users, given, strict=False))
     else:
         entries = {u: secrets.token_urlsafe(18) for u in users}
     write_entries(file, entries)

@@ -29,11 +29,11 @@ import numpy as np
 import sqlalchemy as sa
 
 from db import models as m
+from db.readings import COPY_HEADER, COPY_READINGS_SQL, COPY_TRAILER, binary_rows, ensure_partitions, refresh_rollups
+from qhse.demo.response_seed import seed_response
 from qhse.domain.sensor_catalog import DEFAULT_ALARM_RULES, ENV_SENSORS, MACHINE_SENSORS
 from qhse.domain.sla import DEFAULT_RECTIFY_HOURS, DEFAULT_RESPONSE_HOURS, ESCALATION_ROLES
 from qhse.vocab import HazardSeverity, values
-from qhse.demo.response_seed import seed_response
-from db.readings import COPY_HEADER, COPY_READINGS_SQL, COPY_TRAILER, binary_rows, ensure_partitions, refresh_rollups
 
 UTC = dt.UTC
 HOUR = 3600
@@ -909,7 +909,7 @@ class _Generator:
             quals.append(dict(id=self.ids.next("qualification"), company_id=cid, person_id=None, kind="safety_licence",
                               number=f"SL-{cid:04d}", expires_on=(self.end + dt.timedelta(days=int(rng.integers(-30, 500)))).date()))
             site = self.sites[i % len(self.sites)]
-            for k in range(4):
+            for _k in range(4):
                 pid = self.ids.next("person")
                 score = float(np.round(rng.uniform(65, 100), 1))
                 workers.append(dict(id=pid, employee_no=f"C{pid:05d}", name=self.name(), kind="contractor", site_id=site["id"],
@@ -922,7 +922,7 @@ class _Generator:
             if status != "approved":
                 continue
             site_areas = [a for a in self.areas if a["site_id"] == site["id"]]
-            for j in range(6):
+            for _j in range(6):
                 a = site_areas[int(rng.integers(0, len(site_areas)))]
                 st = self.rand_time(self.start + dt.timedelta(days=30), self.end + dt.timedelta(days=10))
                 st = st.replace(hour=8, minute=0, second=0)

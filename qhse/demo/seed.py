@@ -59,7 +59,8 @@ SCALES = {
 # ---------------------------------------------------------------------------------------
 
 SITES = [
-    # code, name, industry, region, city, departments: [(code, name, stage)], areas: [(code, name, kind, risk, dept, gas)]
+    # code, name, industry, region, city, departments: [(code, name, stage)],
+    # areas: [(code, name, kind, risk, dept, gas)]
     dict(code="SZ-ELEC", name="Shenzhen Electronics Plant", industry="electronics", region="SOUTH", city="Shenzhen",
          local={"typhoon_preparedness": True},
          departments=[("SMT", "SMT Assembly", "electronics_assembly"), ("WH", "Warehouse & Chemicals", "storage"),
@@ -135,7 +136,8 @@ BACKLOG_DAYS = 21  # reports of the last three weeks are still being worked on w
 LOOP_REPORTING_GAIN = 3.5  # the tracked loop went live BACKLOG_DAYS ago: reporting rose this much since
 BACKLOG_SLOWDOWN = 4.0  # recent fixes take this much longer (the backlog is still being worked off)
 RESOURCE_KINDS = ["gas_detector", "breathing_apparatus", "extinguisher", "spill_kit", "first_aid", "eyewash"]
-FIRST_NAMES = ["Wei", "Fang", "Lei", "Jing", "Min", "Tao", "Yan", "Hui", "Qiang", "Li", "Na", "Jun", "Ping", "Xin", "Bo"]
+FIRST_NAMES = ["Wei", "Fang", "Lei", "Jing", "Min", "Tao", "Yan", "Hui", "Qiang", "Li", "Na", "Jun", "Ping", "Xin",
+               "Bo"]
 LAST_NAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun", "Ma", "Zhu"]
 
 
@@ -324,7 +326,7 @@ class _Generator:
     def organisation(self) -> None:
         self.insert(m.Enterprise, [dict(id=1, name="Huaxin Manufacturing Group")])
         region_ids = {}
-        for i, (code, name) in enumerate(REGIONS, 1):
+        for i, (code, _name) in enumerate(REGIONS, 1):
             region_ids[code] = i
         self.insert(m.Region, [dict(id=i, enterprise_id=1, code=c, name=n) for c, i, n in
                                ((c, region_ids[c], n) for c, n in REGIONS)])
@@ -352,7 +354,8 @@ class _Generator:
         self.insert(m.Department, self.depts)
         posts = []
         for d in self.depts:
-            for code, name, hz in (("OP", "Operator", True), ("TECH", "Technician", True), ("SUP", "Supervisor", False)):
+            for code, name, hz in (("OP", "Operator", True), ("TECH", "Technician", True),
+                                   ("SUP", "Supervisor", False)):
                 posts.append(dict(id=self.ids.next("post"), department_id=d["id"], code=code,
                                   name=f"{d['name']} {name}", hazardous=hz))
         self.posts = posts
@@ -376,11 +379,13 @@ class _Generator:
                 post = dposts[0] if k >= 2 else dposts[2 if k == 0 else 1]
                 people.append(dict(
                     id=pid, employee_no=f"E{pid:05d}", name=self.name(), kind="employee", site_id=d["site_id"],
-                    department_id=d["id"], post_id=post["id"], hired_on=(self.start - dt.timedelta(days=int(rng.integers(30, 3000)))).date(),
+                    department_id=d["id"], post_id=post["id"],
+                    hired_on=(self.start - dt.timedelta(days=int(rng.integers(30, 3000)))).date(),
                     active=True, phone=f"+86 138 {pid:04d} {int(rng.integers(1000, 9999))}",
                     email=f"e{pid:05d}@huaxin.example",
                     blood_type=str(rng.choice(["A", "B", "AB", "O"])),
-                    medical_conditions=str(rng.choice(["none", "none", "none", "asthma", "hypertension", "hearing loss"])),
+                    medical_conditions=str(rng.choice(["none", "none", "none", "asthma", "hypertension",
+                                                       "hearing loss"])),
                     last_medical_exam_on=(self.end - dt.timedelta(days=int(rng.integers(10, 500)))).date(),
                     fit_for_duty=bool(rng.random() > 0.03)))
                 for c in courses:
@@ -389,8 +394,10 @@ class _Generator:
                         age_days = int(rng.integers(0, 365 * 2))
                         completed = (self.end - dt.timedelta(days=age_days)).date()
                         if rng.random() < discipline and c["validity_months"]:
-                            completed = (self.end - dt.timedelta(days=int(rng.integers(0, 30 * c["validity_months"] - 20)))).date()
-                        expires = (completed + dt.timedelta(days=30 * c["validity_months"])) if c["validity_months"] else None
+                            completed = (self.end - dt.timedelta(
+                                days=int(rng.integers(0, 30 * c["validity_months"] - 20)))).date()
+                        expires = ((completed + dt.timedelta(days=30 * c["validity_months"]))
+                                   if c["validity_months"] else None)
                         records.append(dict(id=self.ids.next("training_record"), person_id=pid, course_id=c["id"],
                                             completed_on=completed, expires_on=expires,
                                             score=float(np.round(rng.uniform(70, 100), 1)), passed=True))
@@ -431,14 +438,16 @@ class _Generator:
                                        installed_at=self.start - dt.timedelta(days=int(rng.integers(200, 3000))),
                                        active=True))
                     for skind, unit, lo, hi, wh, ah in MACHINE_SENSORS:
-                        sensors.append(dict(id=self.ids.next("sensor"), site_id=a["site_id"], area_id=a["id"], asset_id=aid,
+                        sensors.append(dict(id=self.ids.next("sensor"), site_id=a["site_id"], area_id=a["id"],
+                                            asset_id=aid,
                                             code=f"{code}-{skind}", kind=skind, unit=unit, min_valid=lo, max_valid=hi,
                                             warn_high=wh, alarm_high=ah, warn_low=None, alarm_low=None,
                                             sample_period_s=self.sc.sample_period_s, active=True))
             for skind, unit, lo, hi, wl, wh, al, ah in ENV_SENSORS.get(a["kind"], []):
                 code = f"{site_by_id[a['site_id']]['code']}-{a['code']}-{skind}"
                 sensors.append(dict(id=self.ids.next("sensor"), site_id=a["site_id"], area_id=a["id"], asset_id=None,
-                                    code=code, kind=skind, unit=unit, min_valid=lo, max_valid=hi, warn_low=wl, warn_high=wh,
+                                    code=code, kind=skind, unit=unit, min_valid=lo, max_valid=hi, warn_low=wl,
+                                    warn_high=wh,
                                     alarm_low=al, alarm_high=ah, sample_period_s=self.sc.sample_period_s, active=True))
         self.assets, self.sensors = assets, sensors
         self.insert(m.Asset, assets)
@@ -482,7 +491,8 @@ class _Generator:
         p = self.sc.sample_period_s
         steps_per_h = HOUR / p
         day_phase = 2 * np.pi * ((t % 86400) / 86400.0)
-        doy = np.array([dt.datetime.fromtimestamp(int(x), UTC).timetuple().tm_yday for x in t[:: max(1, int(86400 // p))]])
+        doy = np.array([dt.datetime.fromtimestamp(int(x), UTC).timetuple().tm_yday
+                        for x in t[:: max(1, int(86400 // p))]])
         season = np.repeat(np.cos(2 * np.pi * (doy - 200) / 365.0), max(1, int(86400 // p)))[:n]
         if len(season) < n:
             season = np.pad(season, (0, n - len(season)), mode="edge")
@@ -534,8 +544,8 @@ class _Generator:
                     vib += ramp * 1.2
                 when = dt.datetime.fromtimestamp(int(t[e_i]), UTC)
                 if fails:
-                    failures.append(dict(id=self.ids.next("failure_event"), asset_id=a["id"], occurred_at=when, mode=mode,
-                                         downtime_h=float(np.round(rng.uniform(2, 36), 1)),
+                    failures.append(dict(id=self.ids.next("failure_event"), asset_id=a["id"], occurred_at=when,
+                                         mode=mode, downtime_h=float(np.round(rng.uniform(2, 36), 1)),
                                          note=f"{mode} failure after {int((e_i - s_i) * p / 86400)} days of drift"))
                     maint.append(dict(id=self.ids.next("maintenance_event"), asset_id=a["id"], kind="corrective",
                                       started_at=when + dt.timedelta(hours=1), ended_at=when + dt.timedelta(hours=8),
@@ -571,7 +581,8 @@ class _Generator:
             vibr = np.where(running > 0, vib + rng.normal(0, 0.25, n), 0.3 + rng.normal(0, 0.05, n)).clip(0.05)
             airn = air + rng.normal(0, 0.2, n)
             chunks = []
-            series = {"air_temp": airn, "process_temp": proc, "rpm": rpm, "torque": tq, "tool_wear": wear, "vibration": vibr}
+            series = {"air_temp": airn, "process_temp": proc, "rpm": rpm, "torque": tq, "tool_wear": wear,
+                      "vibration": vibr}
             for kind, vals in series.items():
                 sid = sensors_by_asset[a["id"]][kind]["id"]
                 chunks.append(binary_rows(sid, t * 1_000_000, np.round(vals, 3)))
@@ -602,7 +613,8 @@ class _Generator:
                 for _ in range(n_exc):
                     i = int(rng.integers(0, n - 4))
                     length = int(rng.integers(1, max(2, int(4 * HOUR / p))))
-                    vals[i:i + length] += rng.uniform(45, 260) * np.exp(-np.arange(min(length, n - i)) / max(1, length / 2))
+                    vals[i:i + length] += (rng.uniform(45, 260)
+                                           * np.exp(-np.arange(min(length, n - i)) / max(1, length / 2)))
             elif kind == "o2":
                 vals = 20.9 + rng.normal(0, 0.05, n)
                 for _ in range(rng.poisson(0.3 * self.sc.days / 30)):
@@ -643,8 +655,8 @@ class _Generator:
                             id=self.ids.next("alarm"), rule_id=r["id"], sensor_id=s["id"], site_id=s["site_id"],
                             area_id=s["area_id"], severity=r["severity"],
                             status="cleared" if cleared else "open", raised_at=raised,
-                            updated_at=cleared or raised, first_value=float(vals[i]), last_value=float(vals[min(j, n - 1)]),
-                            peak_value=peak, update_count=int(max(1, j - i)),
+                            updated_at=cleared or raised, first_value=float(vals[i]),
+                            last_value=float(vals[min(j, n - 1)]), peak_value=peak, update_count=int(max(1, j - i)),
                             acknowledged_at=ack if cleared else None, acknowledged_by="hse.duty" if cleared else None,
                             cleared_at=cleared, message=f"{r['name']}: {float(vals[i]):.1f} {s['unit']}"))
                         i = j + 1
@@ -669,8 +681,8 @@ class _Generator:
         for s in self.sites:
             maint_d = dept_by_site[s["id"]].get("MNT") or dept_by_site[s["id"]].get("FAC")
             rules.append(dict(id=self.ids.next("dispatch_rule"), site_id=s["id"], area_id=None, category="electrical",
-                              min_severity=None, department_ids=sorted({maint_d, dept_by_site[s["id"]]["FAC"]}), priority=10,
-                              active=True))
+                              min_severity=None, department_ids=sorted({maint_d, dept_by_site[s["id"]]["FAC"]}),
+                              priority=10, active=True))
         self.insert(m.DispatchRule, rules)
         people_by_dept: dict[int, list[int]] = {}
         for p in self.people:
@@ -732,14 +744,16 @@ class _Generator:
                 if rng.random() < 0.04:
                     status = "rejected"
                     h["reject_reason"] = "Duplicate of an open report"
-                    trans.append(("reported", "rejected", reported + dt.timedelta(hours=min(resp_h, age_h * 0.9)), "hse.officer"))
+                    trans.append(("reported", "rejected", reported + dt.timedelta(hours=min(resp_h, age_h * 0.9)),
+                                  "hse.officer"))
                 elif resp_h < age_h:
                     h["responded_at"] = reported + dt.timedelta(hours=resp_h)
                     status = "assigned"
                     trans.append(("reported", "assigned", h["responded_at"], "dispatcher"))
                     if rect_h < age_h:
                         h["rectified_at"] = reported + dt.timedelta(hours=rect_h)
-                        trans.append(("assigned", "in_progress", reported + dt.timedelta(hours=(resp_h + rect_h) / 2), "owner"))
+                        trans.append(("assigned", "in_progress", reported + dt.timedelta(hours=(resp_h + rect_h) / 2),
+                                      "owner"))
                         trans.append(("in_progress", "rectified", h["rectified_at"], "owner"))
                         status = "rectified"
                         ver_h = rect_h + float(rng.exponential(12)) + 1
@@ -751,7 +765,8 @@ class _Generator:
                             status = "closed"
                     elif rng.random() < 0.6:
                         status = "in_progress"
-                        trans.append(("assigned", "in_progress", reported + dt.timedelta(hours=min(age_h * 0.95, resp_h + 4)), "owner"))
+                        trans.append(("assigned", "in_progress",
+                                      reported + dt.timedelta(hours=min(age_h * 0.95, resp_h + 4)), "owner"))
                 h["status"] = status
                 if status != "rejected":
                     last_by_key[key] = h  # rejected reports are nobody's predecessor
@@ -774,7 +789,8 @@ class _Generator:
                                    created_at=h["responded_at"], due_at=due,
                                    completed_at=done, verified_at=h["verified_at"],
                                    verified_by="hse.officer" if h["verified_at"] else None,
-                                   status="verified" if h["verified_at"] else ("done" if done else ("in_progress" if status == "in_progress" else "open")),
+                                   status="verified" if h["verified_at"] else (
+                                       "done" if done else ("in_progress" if status == "in_progress" else "open")),
                                    escalation_level=0, last_escalated_at=None,
                                    cost=round(float(rng.lognormal(6, 1)), 2), currency="CNY")
                         # One level per full SLA period past due (owner -> area -> plant -> group),
@@ -816,13 +832,15 @@ class _Generator:
                 when = h["reported_at"] + dt.timedelta(hours=float(rng.uniform(1, max(2, days_open * 24))))
                 if when >= self.end:
                     continue
-                kind = str(rng.choice(["near_miss", "first_aid", "injury", "property_damage"], p=[0.55, 0.2, 0.18, 0.07]))
+                kind = str(rng.choice(["near_miss", "first_aid", "injury", "property_damage"],
+                                      p=[0.55, 0.2, 0.18, 0.07]))
                 recordable = kind == "injury"
                 lost = recordable and rng.random() < 0.45
                 days_away = int(rng.integers(1, 30)) if lost else 0
                 restricted = recordable and not lost and rng.random() < 0.5
                 incidents.append(dict(
-                    id=self.ids.next("incident"), site_id=a["site_id"], area_id=a["id"], department_id=a["department_id"],
+                    id=self.ids.next("incident"), site_id=a["site_id"], area_id=a["id"],
+                    department_id=a["department_id"],
                     person_id=int(rng.choice(people_by_dept[a["department_id"]])), occurred_at=when, kind=kind,
                     recordable=recordable, lost_time=lost, restricted_or_transfer=restricted, days_away=days_away,
                     days_restricted=int(rng.integers(1, 15)) if restricted else 0, fatality=False,
@@ -833,11 +851,13 @@ class _Generator:
         for a in self.areas:
             for _ in range(rng.poisson({"A": 6, "B": 3, "C": 1}[a["risk_class"]] * self.sc.days / 365)):
                 incidents.append(dict(
-                    id=self.ids.next("incident"), site_id=a["site_id"], area_id=a["id"], department_id=a["department_id"],
-                    person_id=None, occurred_at=self.rand_time(self.start, self.end), kind="near_miss", recordable=False,
+                    id=self.ids.next("incident"), site_id=a["site_id"], area_id=a["id"],
+                    department_id=a["department_id"],
+                    person_id=None, occurred_at=self.rand_time(self.start, self.end), kind="near_miss",
+                    recordable=False,
                     lost_time=False, restricted_or_transfer=False, days_away=0, days_restricted=0, fatality=False,
-                    contractor_involved=False, description="Near miss reported at shift briefing", related_hazard_id=None,
-                    cost=None, currency="CNY"))
+                    contractor_involved=False, description="Near miss reported at shift briefing",
+                    related_hazard_id=None, cost=None, currency="CNY"))
         self.insert(m.Incident, incidents)
         hours = []
         headcount: dict[int, int] = {}
@@ -848,8 +868,9 @@ class _Generator:
                 # People in the data stand for crews: each counts as 25 shop-floor workers.
                 hc = headcount.get(d["id"], 0) * 25
                 hrs = hc * float(rng.uniform(168, 184))
-                hours.append(dict(id=self.ids.next("hours_worked"), site_id=d["site_id"], department_id=d["id"], month=mo,
-                                  hours=round(hrs, 2), headcount=hc, contractor_hours=round(hrs * float(rng.uniform(0.03, 0.1)), 2)))
+                hours.append(dict(id=self.ids.next("hours_worked"), site_id=d["site_id"], department_id=d["id"],
+                                  month=mo, hours=round(hrs, 2), headcount=hc,
+                                  contractor_hours=round(hrs * float(rng.uniform(0.03, 0.1)), 2)))
         self.insert(m.HoursWorked, hours)
 
     # -- inspections ---------------------------------------------------------------------------
@@ -858,7 +879,8 @@ class _Generator:
         routes, insps = [], []
         checklist = [
             {"key": "exits_clear", "label": "Emergency exits clear", "required": True, "type": "bool"},
-            {"key": "extinguishers_ok", "label": "Extinguishers in place and charged", "required": True, "type": "bool"},
+            {"key": "extinguishers_ok", "label": "Extinguishers in place and charged", "required": True,
+             "type": "bool"},
             {"key": "ppe_worn", "label": "Required PPE worn", "required": True, "type": "bool"},
             {"key": "housekeeping", "label": "Housekeeping (1-5)", "required": True, "type": "number"},
             {"key": "remarks", "label": "Remarks", "required": False, "type": "text"},
@@ -876,15 +898,18 @@ class _Generator:
                 due_at = due.replace(hour=9)
                 if due_at >= self.end:
                     insps.append(dict(id=self.ids.next("inspection"), route_id=rid, area_id=a["id"], due_at=due_at,
-                                      performed_at=None, inspector_person_id=None, status="scheduled", results={}, findings=0))
+                                      performed_at=None, inspector_person_id=None, status="scheduled", results={},
+                                      findings=0))
                 elif rng.random() < 0.06 + 0.1 * (1 - self.training_coverage[a["department_id"]]):
                     insps.append(dict(id=self.ids.next("inspection"), route_id=rid, area_id=a["id"], due_at=due_at,
-                                      performed_at=None, inspector_person_id=None, status="missed", results={}, findings=0))
+                                      performed_at=None, inspector_person_id=None, status="missed", results={},
+                                      findings=0))
                 else:
                     ok = rng.random() > 0.15
                     insps.append(dict(id=self.ids.next("inspection"), route_id=rid, area_id=a["id"], due_at=due_at,
                                       performed_at=due_at + dt.timedelta(hours=float(rng.uniform(0, 6))),
-                                      inspector_person_id=int(rng.choice(people_by_dept[a["department_id"]])), status="done",
+                                      inspector_person_id=int(rng.choice(people_by_dept[a["department_id"]])),
+                                      status="done",
                                       results={"exits_clear": True, "extinguishers_ok": True, "ppe_worn": bool(ok),
                                                "housekeeping": int(rng.integers(3, 6))}, findings=0 if ok else 1))
                 due += step
@@ -903,22 +928,27 @@ class _Generator:
             companies.append(dict(id=cid, name=n, licence_no=f"91440300MA5{cid:05d}", status=status,
                                   licence_expires_on=(self.end + dt.timedelta(days=int(rng.integers(-20, 400)))).date(),
                                   approved_safety_by="hse.manager" if status == "approved" else None,
-                                  approved_safety_at=self.start + dt.timedelta(days=10) if status == "approved" else None,
+                                  approved_safety_at=(self.start + dt.timedelta(days=10)
+                                                      if status == "approved" else None),
                                   approved_legal_by="legal.officer" if status == "approved" else None,
-                                  approved_legal_at=self.start + dt.timedelta(days=12) if status == "approved" else None))
+                                  approved_legal_at=(self.start + dt.timedelta(days=12)
+                                                     if status == "approved" else None)))
             quals.append(dict(id=self.ids.next("qualification"), company_id=cid, person_id=None, kind="safety_licence",
-                              number=f"SL-{cid:04d}", expires_on=(self.end + dt.timedelta(days=int(rng.integers(-30, 500)))).date()))
+                              number=f"SL-{cid:04d}",
+                              expires_on=(self.end + dt.timedelta(days=int(rng.integers(-30, 500)))).date()))
             site = self.sites[i % len(self.sites)]
             for _k in range(4):
                 pid = self.ids.next("person")
                 score = float(np.round(rng.uniform(65, 100), 1))
-                workers.append(dict(id=pid, employee_no=f"C{pid:05d}", name=self.name(), kind="contractor", site_id=site["id"],
+                workers.append(dict(id=pid, employee_no=f"C{pid:05d}", name=self.name(), kind="contractor",
+                                    site_id=site["id"],
                                     department_id=None, post_id=None, contractor_company_id=cid, induction_score=score,
                                     induction_passed_at=self.start + dt.timedelta(days=20) if score >= 80 else None,
                                     active=True))
                 quals.append(dict(id=self.ids.next("qualification"), company_id=None, person_id=pid,
                                   kind=str(rng.choice(["electrician", "welder", "work_at_height", "confined_space"])),
-                                  number=f"Q-{pid:05d}", expires_on=(self.end + dt.timedelta(days=int(rng.integers(-60, 700)))).date()))
+                                  number=f"Q-{pid:05d}",
+                                  expires_on=(self.end + dt.timedelta(days=int(rng.integers(-60, 700)))).date()))
             if status != "approved":
                 continue
             site_areas = [a for a in self.areas if a["site_id"] == site["id"]]
@@ -931,7 +961,8 @@ class _Generator:
                 jstatus = "completed" if en < self.end else ("active" if st <= self.end else "approved")
                 jobs.append(dict(id=jid, company_id=cid, site_id=site["id"], area_id=a["id"],
                                  scope=f"{n.split()[-2]} work in {a['name']}",
-                                 work_types=[str(rng.choice(["hot_work", "work_at_height", "electrical", "confined_space"]))],
+                                 work_types=[str(rng.choice(["hot_work", "work_at_height", "electrical",
+                                                             "confined_space"]))],
                                  starts_at=st, ends_at=en, status=jstatus, approved_by="hse.manager",
                                  approved_at=st - dt.timedelta(days=2), supervisor_person_id=a.get("owner_person_id")))
                 crew = [w for w in workers if w["contractor_company_id"] == cid and w["induction_passed_at"]]
@@ -941,13 +972,15 @@ class _Generator:
                     while d < min(en, self.end):
                         access.append(dict(id=self.ids.next("access_record"), person_id=w["id"], site_id=site["id"],
                                            area_id=a["id"], job_id=jid, entered_at=d,
-                                           exited_at=d + dt.timedelta(hours=9) if d + dt.timedelta(hours=9) < self.end else None))
+                                           exited_at=(d + dt.timedelta(hours=9)
+                                                      if d + dt.timedelta(hours=9) < self.end else None)))
                         d += dt.timedelta(days=1)
         # Employees currently on shift in their department's areas (for emergency head counts).
         for p in self.people[:: max(1, len(self.people) // 40)]:
             a = next((a for a in self.areas if a["department_id"] == p["department_id"]),
                      next(a for a in self.areas if a["site_id"] == p["site_id"]))
-            access.append(dict(id=self.ids.next("access_record"), person_id=p["id"], site_id=p["site_id"], area_id=a["id"],
+            access.append(dict(id=self.ids.next("access_record"), person_id=p["id"], site_id=p["site_id"],
+                               area_id=a["id"],
                                job_id=None, entered_at=self.end - dt.timedelta(hours=2), exited_at=None))
         self.insert(m.ContractorCompany, companies)
         self.insert(m.Person, workers)
@@ -963,13 +996,14 @@ class _Generator:
         for a in self.areas:
             for kind in RESOURCE_KINDS:
                 base = {"extinguisher": 3, "first_aid": 1, "eyewash": 1 if a["is_gas_area"] else 0,
-                        "gas_detector": 2 if a["is_gas_area"] else 0, "breathing_apparatus": 1 if a["is_gas_area"] else 0,
+                        "gas_detector": 2 if a["is_gas_area"] else 0,
+                        "breathing_apparatus": 1 if a["is_gas_area"] else 0,
                         "spill_kit": 1 if a["kind"] in ("chemical_store", "waste", "cleaning") else 0}[kind]
                 # Stock was spread evenly, not by risk: every area got roughly the same.
                 qty = base + int(rng.integers(0, 2))
                 if qty:
-                    res.append(dict(id=self.ids.next("emergency_resource"), site_id=a["site_id"], area_id=a["id"], kind=kind,
-                                    quantity=qty, location=f"{a['name']} east wall",
+                    res.append(dict(id=self.ids.next("emergency_resource"), site_id=a["site_id"], area_id=a["id"],
+                                    kind=kind, quantity=qty, location=f"{a['name']} east wall",
                                     last_checked_on=(self.end - dt.timedelta(days=int(rng.integers(1, 60)))).date()))
             if a["kind"] in ("chemical_store", "cleaning", "soldering", "waste", "welding"):
                 catalogue = [("Isopropyl alcohol", "67-63-0", "flammable liquid", "L"),
@@ -980,8 +1014,9 @@ class _Generator:
                              ("Waste cutting oil", None, "environmentally hazardous", "L")]
                 for nm, cas, hc, unit in [catalogue[i] for i in rng.choice(len(catalogue), 3, replace=False)]:
                     mx = float(rng.choice([200, 500, 1000]))
-                    mats.append(dict(id=self.ids.next("hazardous_material"), site_id=a["site_id"], area_id=a["id"], name=nm,
-                                     cas_no=cas, hazard_class=hc, quantity=float(np.round(mx * rng.uniform(0.2, 0.95), 1)),
+                    mats.append(dict(id=self.ids.next("hazardous_material"), site_id=a["site_id"], area_id=a["id"],
+                                     name=nm, cas_no=cas, hazard_class=hc,
+                                     quantity=float(np.round(mx * rng.uniform(0.2, 0.95), 1)),
                                      unit=unit, max_quantity=mx))
         self.insert(m.EmergencyResource, res)
         self.insert(m.HazardousMaterial, mats)
@@ -1012,7 +1047,8 @@ class _Generator:
                                        started_at=st, updated_at=st + dt.timedelta(seconds=int(rng.integers(5, 90))),
                                        ended_at=st + dt.timedelta(seconds=int(rng.integers(5, 90))), snapshot_path=None,
                                        review_status=status, reviewed_by=None,
-                                       reviewed_at=st + dt.timedelta(minutes=int(rng.integers(2, 240))), review_note=None))
+                                       reviewed_at=st + dt.timedelta(minutes=int(rng.integers(2, 240))),
+                                       review_note=None))
         self.insert(m.Camera, cams)
         self.insert(m.CameraZone, zones)
         self.insert(m.VisionEvent, events)

@@ -554,6 +554,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "models.horizon_days": ("Horizon (days)", "预测时长（天）"),
     "models.horizon_days_2": ("horizon (days)", "预测时长（天）"),
     "models.make_champion": ("Make champion", "设为冠军"),
+    "models.force": ("Promote even if clearly worse on the same holdout or another horizon (recorded as forced)",
+                     "即使在同一保留集上明显更差或预测期不同也提升（记录为强制）"),
+    "models.monitoring": ("Monitoring", "监控"),
+    "models.monitoring_none": ("No monitoring run yet: the worker's ml_monitoring job runs every 6 hours.",
+                               "尚无监控记录：工作进程的 ml_monitoring 任务每 6 小时运行一次。"),
+    "models.monitoring_caption": ("Checked {at}. Outcome: past predictions against the failures that followed "
+                                  "(flagged below half the holdout figure, Brier above 1.5x). Drift: PSI of each "
+                                  "feature against the training data (flagged above {psi}).",
+                                  "检查时间 {at}。结果：以往预测与随后发生的故障对比（低于保留集指标的一半、"
+                                  "Brier 高于 1.5 倍时标记）。漂移：各特征相对训练数据的 PSI（高于 {psi} 时标记）。"),
+    "models.check": ("Check", "检查"),
+    "models.figure": ("Figure or feature", "指标或特征"),
+    "models.value": ("Value", "数值"),
+    "models.limit": ("Limit", "限值"),
+    "models.flagged": ("Flagged", "已标记"),
     "models.mlflow_tracking_where_mlflow_ui_backend": ("MLflow tracking: {where} · `mlflow ui --backend-store-uri $(qhse ml tracking-uri)` shows every run with its SHAP summary and artifacts.", "MLflow 跟踪库：{where}；运行 `mlflow ui --backend-store-uri $(qhse ml tracking-uri)` 可查看全部运行、SHAP 摘要和产物。"),
     "models.no_model_version_yet_train_the": ("No model version yet: train the first one below or with `qhse ml train`.", "还没有模型版本：可在下方训练，或运行 `qhse ml train`。"),
     "models.pr_auc_holdout": ("PR-AUC (holdout)", "PR-AUC（留出集）"),

@@ -77,3 +77,21 @@ def score_now(engine: sa.Engine, scope: Scope, *, store: tracking.Store | None =
                      detail={"assets": res.assets, "by_band": res.by_band})
     return {"model": res.model_name, "version": res.version, "assets": res.assets, "by_band": res.by_band,
             "as_of": res.as_of.isoformat() if isinstance(res.as_of, dt.datetime) else str(res.as_of)}
+
+
+def monitoring_overview(engine: sa.Engine, scope: Scope, model_name: str = tracking.MODEL_DB) -> pd.DataFrame:
+    """The latest monitoring run of ``model_name`` (ml.monitoring): outcome figures first, then drift
+    per feature (largest PSI first), each with its limit and whether it crossed it."""
+    from db.models.assets import ModelMonitor
+
+    access.require(scope, access.VIEW_MODELS)
+    t = ModelMonitor.__table__
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(sa.func.max(t.c.checked_at)).where(t.c.model_name == model_name)).scalar()
+        if last is None:
+            return pd.DataFrame(columns=["kind", "model_version", "subject", "value", "threshold", "flagged"])
+        rows = conn.execute(sa.select(t.c.checked_at, t.c.kind, t.c.model_version, t.c.subject, t.c.value,
+                                      t.c.threshold, t.c.flagged)
+                            .where(t.c.model_name == model_name, t.c.checked_at == last)
+                            .order_by(t.c.kind.desc(), t.c.value.desc().nulls_last())).all()
+    return pd.DataFrame([dict(r._mapping) for r in rows])

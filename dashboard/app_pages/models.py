@@ -7,8 +7,9 @@ import streamlit as st
 
 from dashboard import core
 from db.engine import describe_url
+from ml.monitoring import PSI_FLAG
 from ml.promotion import promote
-from ml.registry_view import models_overview, retrain, score_now
+from ml.registry_view import models_overview, monitoring_overview, retrain, score_now
 from ml.tracking import RegistryError
 from qhse.domain import access
 
@@ -68,6 +69,17 @@ else:
                                 "promotion_reason": ctx.t("models.reason")})
     where = describe_url(data["tracking_uri"]) if data["tracking_uri"].startswith("postgresql") else data["tracking_uri"]
     st.caption(ctx.t("models.mlflow_tracking_where_mlflow_ui_backend", where=where))
+    st.subheader(ctx.t("models.monitoring"))
+    mon = core.fetch(monitoring_overview, ctx.scope, ttl="standard")
+    if mon.empty:
+        st.info(ctx.t("models.monitoring_none"))
+    else:
+        st.caption(ctx.t("models.monitoring_caption", psi=PSI_FLAG, at=ctx.datetime(mon["checked_at"].iloc[0])))
+        st.dataframe(mon, hide_index=True, width="stretch", key="models.monitor",
+                     column_order=["kind", "model_version", "subject", "value", "threshold", "flagged"],
+                     column_config={"kind": ctx.t("models.check"), "model_version": ctx.t("models.version"),
+                                    "subject": ctx.t("models.figure"), "value": ctx.t("models.value"),
+                                    "threshold": ctx.t("models.limit"), "flagged": ctx.t("models.flagged")})
 
 if not manage:
     st.caption(ctx.t("models.retraining_and_promotion_are_for_data"))
@@ -102,10 +114,11 @@ with c2, st.container(border=True):
         versions = df["version"].tolist()
         v = st.selectbox(ctx.t("models.version"), versions, format_func=lambda x: f"v{x}", key="models.version")
         reason = st.text_input(ctx.t("models.reason_recorded"), key="models.reason")
+        force = st.checkbox(ctx.t("models.force"), key="models.force")
         if st.button(ctx.t("models.make_champion"), key="models.promote", icon=":material/military_tech:",
                      disabled=v == data["champion"]):
             try:
-                promote(core.engine(), ctx.scope, v, reason=reason)
+                promote(core.engine(), ctx.scope, v, reason=reason, force=force)
             except RegistryError as exc:
                 st.error(str(exc))
             else:

@@ -31,12 +31,28 @@ def test_equipment_ranks_scoped_machines_with_reasons(dash_env, dash_users, dash
     assert 7.1 in drawn and 4.5 in drawn  # vibration alarm and warning lines (ISO 10816)
 
 
-def test_models_page_retrain_and_promote(dash_env, dash_users, dash_engine, trained_model):
+def test_models_page_retrain_and_promote(dash_env, dash_users, dash_engine, dash_mlflow, trained_model):
+    from ml.features import FEATURES
+    from ml.monitoring import monitor
+
     pm = open_page(dash_users["plant.manager"], "app_pages/models.py")
     assert_ok(pm)
     assert f"v{trained_model['version']}" in [m.value for m in pm.metric]
     assert not [b for b in pm.button if b.key in ("models.train", "models.promote")]
     assert "for data scientists" in texts(pm)
+    assert "No monitoring run yet" in texts(pm)
+
+    # After a monitoring run the page shows its figures: drift of every feature with the PSI limit.
+    monitor(dash_engine, store=dash_mlflow)
+    import streamlit as st
+
+    st.cache_data.clear()  # the page's reads are cached for two minutes
+    pm = open_page(dash_users["plant.manager"], "app_pages/models.py")
+    assert_ok(pm)
+    mon = next(d.value for d in pm.dataframe if "subject" in d.value.columns)
+    drift = mon[mon["kind"] == "drift"]
+    assert set(drift["subject"]) == set(FEATURES) and set(drift["threshold"]) == {0.25}
+    assert drift["value"].tolist() == sorted(drift["value"], reverse=True)
 
     at = open_page(dash_users["data.scientist"], "app_pages/models.py")
     assert_ok(at)

@@ -107,7 +107,8 @@ def build(engine: sa.Engine, n: int, now: dt.datetime) -> None:
                                severity=sv, likelihood=3, consequence=3, status="assigned", source="worker",
                                reported_at=due - dt.timedelta(days=6), response_due_at=due - dt.timedelta(days=5),
                                responded_at=due - dt.timedelta(days=5, hours=-1), is_repeat=False, points_awarded=0))
-            hids = c.execute(sa.insert(m.HazardReport.__table__).returning(m.HazardReport.__table__.c.id), hz).scalars().all()
+            table = m.HazardReport.__table__
+            hids = c.execute(sa.insert(table).returning(table.c.id), hz).scalars().all()
             for hid, h in zip(hids, hz, strict=False):
                 acts.append(dict(hazard_id=hid, department_id=dept_id, owner_person_id=owner_id, description="Rectify",
                                  status="open", created_at=h["responded_at"],
@@ -157,7 +158,8 @@ def main() -> None:
           f"({', '.join(f'L{k} {v:,}' for k, v in sorted(r.by_level.items()))}), notifications {r.notifications:,}")
     print(f"escalate: time                   {t_esc:>10.2f} s  = {r.checked / t_esc:,.0f} actions/s")
     print(f"escalate again (idempotent)      {t_again:>10.2f} s  escalations {r2.escalations:,}")
-    print(f"deliver to mail spool            {t_deliver:>10.2f} s  = {sent / t_deliver:,.0f} messages/s ({sent:,} sent)")
+    print(f"deliver to mail spool            {t_deliver:>10.2f} s  = {sent / t_deliver:,.0f} messages/s "
+          f"({sent:,} sent)")
     print(f"SLA board query                  {t_board:>10.2f} s  ({len(board):,} rows)")
 
 

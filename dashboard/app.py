@@ -20,7 +20,7 @@ import streamlit as st  # noqa: E402
 
 from dashboard import core, i18n  # noqa: E402
 from dashboard.pages import PAGES, SECTIONS, allowed_pages  # noqa: E402
-from qhse.services.access import scope_for_user
+from qhse.services.access import scope_for_user  # noqa: E402
 
 # A local icon: a Material icon name would make every browser fetch it from a font CDN.
 st.set_page_config(page_title="QHSE Platform", page_icon=str(ROOT / "dashboard" / "assets" / "icon.png"), layout="wide")

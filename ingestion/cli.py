@@ -67,8 +67,8 @@ def _mqtt_v5(url: str, s=None) -> bool:
 @click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True,
               help="Most messages per database transaction.")
 @click.option("--batch-ms", type=click.FloatRange(1, 10_000), default=200.0, show_default=True,
-              help="Longest a batch waits for more messages, only while they keep arriving and a batch already waits for "
-                   "the database (a reading on a quiet line is written at once).")
+              help="Longest a batch waits for more messages, only while they keep arriving and a batch already "
+                   "waits for the database (a reading on a quiet line is written at once).")
 @click.option("--receive-maximum", type=click.IntRange(100, 65535), default=65_535, show_default=True,
               help="Unacknowledged QoS 1 messages the broker may send ahead (MQTT v5).")
 @click.option("--session-expiry", type=click.IntRange(0, 2**32 - 2), default=None,
@@ -180,7 +180,8 @@ def _resolve_db_for_ingest(s) -> str:
 @click.option("--duration", type=click.FloatRange(0.1, None), default=None, help="Stop after this many seconds.")
 @click.option("--count", type=click.IntRange(1, None), default=None, help="Stop after this many readings.")
 @click.option("--malformed-ratio", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of messages made faulty on purpose (bad JSON, unknown sensor, wrong unit, bad ts, bad value).")
+              help="Share of messages made faulty on purpose "
+                   "(bad JSON, unknown sensor, wrong unit, bad ts, bad value).")
 @click.option("--gateway", is_flag=True, help="Publish gateway batches per site instead of one message per reading.")
 @click.option("--batch", type=click.IntRange(1, 10_000), default=100, show_default=True,
               help="Readings per gateway message.")

@@ -97,9 +97,9 @@ def hb_engine(fresh_db_url):
 def _insert_beat(engine, cid: str, age_s: float) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "INSERT INTO ingest_heartbeat (client_id, host, pid, status, started_at, updated_at, last_commit_at, lag_s, "
-            "backlog, spool_bytes, spool_segments, received, readings, dead_letters, dead_letters_per_s, connected, "
-            "db_up) VALUES (:c, 'ingest-host', 1, 'running', now() - interval '1 hour', "
+            "INSERT INTO ingest_heartbeat (client_id, host, pid, status, started_at, updated_at, last_commit_at, "
+            "lag_s, backlog, spool_bytes, spool_segments, received, readings, dead_letters, dead_letters_per_s, "
+            "connected, db_up) VALUES (:c, 'ingest-host', 1, 'running', now() - interval '1 hour', "
             "now() - make_interval(secs => :a), now() - make_interval(secs => :a), 0.1, 0, 0, 0, 10, 10, 0, 0, true, "
             "true) ON CONFLICT (client_id) DO UPDATE SET updated_at = EXCLUDED.updated_at, stale_notified_at = NULL"),
             {"c": cid, "a": age_s})
@@ -155,7 +155,7 @@ def test_on_call_defaults_to_admins_then_the_platform_topic(hb_engine, monkeypat
                      site_id=plant.site_id)
         s.add(p)
         s.flush()
-        s.add(m.UserAccount(username=unique("ops").lower(), display_name="Ops", password_hash="x", role="admin", person_id=p.id,
-                            active=True, all_sites=True, locale="en"))
+        s.add(m.UserAccount(username=unique("ops").lower(), display_name="Ops", password_hash="x", role="admin",
+                            person_id=p.id, active=True, all_sites=True, locale="en"))
     with Session(hb_engine) as s:
         assert [(t.channel, t.recipient) for t in on_call_targets(s, None)] == [("email", "ops.admin@example.com")]

@@ -36,8 +36,9 @@ def eng(db_factory):
 
 
 def _inspections(s, route_id, lo, hi):
-    I = m.Inspection
-    return s.scalars(sa.select(I).where(I.route_id == route_id, I.due_at >= lo, I.due_at < hi).order_by(I.due_at)).all()
+    insp = m.Inspection
+    return s.scalars(sa.select(insp).where(insp.route_id == route_id, insp.due_at >= lo, insp.due_at < hi)
+                     .order_by(insp.due_at)).all()
 
 
 def test_month_schedule_by_risk_class_with_misses(eng):
@@ -50,8 +51,10 @@ def test_month_schedule_by_risk_class_with_misses(eng):
             assert not res.errors
         if day % 2 == 0:  # the A-area inspector only manages every other day
             with Session(eng) as s, s.begin():
-                (today,) = _inspections(s, org.route["A"], local(2026, 11, day), local(2026, 11, day) + dt.timedelta(days=1))
-                perform(s, today.id, actor=act(s, "inspector.one", "inspector"), inspector_person_id=inspector, at=local(2026, 11, day, 10),
+                (today,) = _inspections(s, org.route["A"], local(2026, 11, day),
+                                        local(2026, 11, day) + dt.timedelta(days=1))
+                perform(s, today.id, actor=act(s, "inspector.one", "inspector"), inspector_person_id=inspector,
+                        at=local(2026, 11, day, 10),
                         results={"exits_clear": True, "extinguishers_ok": True, "housekeeping": 4})
     with Session(eng) as s, s.begin():
         schedule(s, local(2026, 12, 1, 6), site_ids=[org.site_id])  # flags what the last day left undone
@@ -100,7 +103,8 @@ def _one_inspection(eng, org, rc="B", at=None):
 
 
 @pytest.mark.parametrize("results,match", [
-    ({"exits_clear": True, "housekeeping": 4}, r"missing required item\(s\): Extinguishers in place \(extinguishers_ok\)"),
+    ({"exits_clear": True, "housekeeping": 4},
+     r"missing required item\(s\): Extinguishers in place \(extinguishers_ok\)"),
     ({"exits_clear": True, "extinguishers_ok": True, "housekeeping": "4"}, "housekeeping: expected a number"),
     ({"exits_clear": "yes", "extinguishers_ok": True, "housekeeping": 4}, "exits_clear: expected yes/no"),
     ({"exits_clear": True, "extinguishers_ok": True, "housekeeping": 4, "forklift": True}, "unknown checklist item"),
@@ -111,7 +115,8 @@ def test_checklist_errors_change_nothing(eng, results, match):
     iid = _one_inspection(eng, org)
     with Session(eng) as s:
         with pytest.raises(InspectionError, match=match), s.begin():
-            perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_PROD"], results=results)
+            perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_PROD"],
+                    results=results)
         with s.begin():
             assert s.get(m.Inspection, iid).status == "scheduled"
             assert s.scalar(sa.select(sa.func.count()).select_from(m.HazardReport)
@@ -123,7 +128,8 @@ def test_findings_become_hazard_reports(eng):
     iid = _one_inspection(eng, org, "A")
     at = local(2026, 11, 2, 10).astimezone(UTC)
     with Session(eng) as s, s.begin():
-        out = perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_MNT"], at=at,
+        out = perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_MNT"],
+                      at=at,
                       results={"exits_clear": False, "extinguishers_ok": True, "housekeeping": 2, "remarks": "oil"},
                       findings=[{"title": "Forklift battery leaking", "category": "chemical", "severity": "high"}])
         assert not out.late
@@ -140,7 +146,8 @@ def test_findings_become_hazard_reports(eng):
         assert insp.results["remarks"] == "oil"
     with Session(eng) as s:
         with pytest.raises(InspectionError, match="already done"), s.begin():
-            perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_MNT"], results={})
+            perform(s, iid, actor=act(s, "inspector.one", "inspector"), inspector_person_id=org.person["sup_MNT"],
+                    results={})
 
 
 def test_missed_inspection_can_be_done_late(eng):

@@ -62,7 +62,7 @@ def test_seeded_actions_escalations_points_and_repeats_follow_the_rules(seeded_e
         gaps = c.execute(sa.text("""
             SELECT count(*) FROM corrective_action a
             WHERE a.escalation_level <> (SELECT coalesce(max(level), 0) FROM action_escalation e WHERE e.action_id = a.id)
-               OR a.escalation_level <> (SELECT count(*) FROM action_escalation e WHERE e.action_id = a.id)""")).scalar()
+               OR a.escalation_level <> (SELECT count(*) FROM action_escalation e WHERE e.action_id = a.id)""")).scalar()  # noqa: E501 - SQL text kept as written
     assert (bad_due, bad_points, bad_repeats, gaps) == (0, 0, 0, 0)
     assert repeats > 20 and joint > 5
     # The seeded escalations are exactly what the escalation job would have done by the end of history.

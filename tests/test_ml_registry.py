@@ -182,7 +182,8 @@ def test_cli_train_promote_models_score(first, store, seeded_url, seeded_engine,
     assert res.exit_code == 0, res.output
     assert "promoted by ds.bob" in res.output
     with seeded_engine.connect() as conn:
-        audited = conn.execute(sa.text("SELECT username, detail->>'reason' FROM audit_log WHERE action = 'promote_model' "
+        audited = conn.execute(sa.text("SELECT username, detail->>'reason' FROM audit_log "
+                                       "WHERE action = 'promote_model' "
                                        "AND entity_id = :e ORDER BY id DESC LIMIT 1"),
                                {"e": f"{tracking.MODEL_DB}:{first.version}"}).one()
     assert tuple(audited) == ("ds.bob", "manual check")

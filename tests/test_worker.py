@@ -63,7 +63,8 @@ def test_run_once_runs_each_due_job_and_logs_it(env):
     # (e-mails to the mail spool under the data directory).
     assert "0 to retry" in by["notifications"] and "sent" in by["notifications"]
     with Session(e) as s:
-        assert s.scalar(sa.select(sa.func.count()).select_from(m.Notification).where(m.Notification.status != "sent")) == 0
+        assert s.scalar(sa.select(sa.func.count()).select_from(m.Notification)
+                        .where(m.Notification.status != "sent")) == 0
         assert s.scalar(sa.select(sa.func.count()).select_from(m.Inspection)) > 0
     # Run again at once: nothing is due.
     again = w.run_once(e, select_jobs(CORE))

@@ -41,7 +41,8 @@ def org(eng):
 
 
 def _report(s, org, *, category="housekeeping", severity="normal", at=T0, area="B", reporter="worker1", **kw):
-    return wf.report_hazard(s, site_id=org.site_id, area_id=org.area[area], category=category, title=f"{category} issue",
+    return wf.report_hazard(s, site_id=org.site_id, area_id=org.area[area], category=category,
+                            title=f"{category} issue",
                             severity=severity, reporter_person_id=org.person[reporter] if reporter else None,
                             reported_at=at, actor=act(s, "tester"), **kw)
 
@@ -70,7 +71,8 @@ def _drive(s, org, state: str, **kw) -> m.HazardReport:
             for a in wf.open_actions(s, h.id):
                 wf.complete_action(s, a.id, actor=act(s, "owner"), at=t)
         else:
-            wf.transition(s, h.id, st, actor=act(s, "tester"), at=t, reason="because" if st in ("rejected", "reopened") else None)
+            wf.transition(s, h.id, st, actor=act(s, "tester"), at=t,
+                          reason="because" if st in ("rejected", "reopened") else None)
     s.refresh(h)
     assert h.status == state
     return h
@@ -98,7 +100,8 @@ def test_legal_transition(eng, org, frm, to):
                 wf.complete_action(s, a.id, actor=act(s, "owner"), at=at - _hours(1), rectify=False)
             s.refresh(h)
             assert h.status == "in_progress"
-        reason = "not a hazard: tool rack is fixed" if to == "rejected" else ("fix did not hold" if to == "reopened" else None)
+        reason = ("not a hazard: tool rack is fixed" if to == "rejected"
+                  else ("fix did not hold" if to == "reopened" else None))
         wf.transition(s, h.id, to, actor=act(s, "alice"), at=at, reason=reason, note="checked on site")
         s.refresh(h)
         assert h.status == to
@@ -170,7 +173,8 @@ def test_bad_requests_refused(eng, org):
         with pytest.raises(WorkflowError, match="is not an area of site"), s.begin():
             wf.report_hazard(s, site_id=org.site_id, area_id=987654, category="fire", title="x", actor=act(s, "a"))
         with pytest.raises(WorkflowError, match="needs a title"), s.begin():
-            wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="fire", title="  ", actor=act(s, "a"))
+            wf.report_hazard(s, site_id=org.site_id, area_id=org.area["A"], category="fire", title="  ",
+                             actor=act(s, "a"))
         with s.begin():
             h2 = _drive(s, org, "closed")
             with pytest.raises(WorkflowError, match="reopening needs a reason"):
@@ -239,7 +243,8 @@ def test_explicit_departments_and_due(eng, org):
         with pytest.raises(WorkflowError, match="not at site"):
             wf.transition(s, h.id, "assigned", actor=act(s, "hse"), department_ids=[999999])
         due = T0 + _hours(6)
-        wf.transition(s, h.id, "assigned", actor=act(s, "hse"), at=T0 + _hours(1), department_ids=[org.dept["FAC"]], due_at=due)
+        wf.transition(s, h.id, "assigned", actor=act(s, "hse"), at=T0 + _hours(1), department_ids=[org.dept["FAC"]],
+                      due_at=due)
         a = s.scalars(sa.select(m.CorrectiveAction).where(m.CorrectiveAction.hazard_id == h.id)).one()
         assert a.department_id == org.dept["FAC"] and a.due_at == due and a.owner_person_id == org.person["sup_FAC"]
         assert h.points_awarded == 20  # severe

@@ -59,7 +59,8 @@ with tab_users:
             # Every widget below is keyed by the chosen user, so picking another user shows that user's
             # values instead of carrying the previous user's role and sites into the next save.
             k = f"{uid}"
-            current = [c.strip() for c in (row["sites"] if isinstance(row["sites"], str) else "").split(",") if c.strip()]
+            current = [c.strip() for c in (row["sites"] if isinstance(row["sites"], str) else "").split(",")
+                       if c.strip()]
             visible = [c for c in current if c in site_codes]  # sites outside the admin's scope are not offered
             hidden_n = len(current) - len(visible)
             with st.form(f"edit_user.{k}"):
@@ -76,7 +77,8 @@ with tab_users:
                                    key=f"adm.edit.pw.{k}")
                 if st.form_submit_button(ctx.t("save"), type="primary"):
                     try:
-                        if role != row["role"] or all_sites != bool(row["all_sites"]) or sorted(sites) != sorted(visible):
+                        if (role != row["role"] or all_sites != bool(row["all_sites"])
+                                or sorted(sites) != sorted(visible)):
                             set_role_and_sites(core.engine(), ctx.scope, uid, role=role, all_sites=all_sites,
                                                site_ids=[site_codes[c] for c in sites])
                         if active != bool(row["active"]):

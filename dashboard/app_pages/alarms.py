@@ -105,11 +105,13 @@ def consumers() -> None:
         st.error(ctx.t("alarms.n_stale_consumer_s_stalled_no", n_stale=n_stale, stale_s=stale_s),
                  icon=":material/error:")
     else:
-        st.success(ctx.t("alarms.running_consumer_s_running_heartbeats_fresh", running=len(running)), icon=":material/check:")
+        st.success(ctx.t("alarms.running_consumer_s_running_heartbeats_fresh", running=len(running)),
+                   icon=":material/check:")
     if hb.empty:
         return
     view = hb.assign(
-        state=[ctx.t("alarms.consumer_state." + ("stalled" if x else "ok")) if s == "running" else ctx.t("alarms.stopped")
+        state=[ctx.t("alarms.consumer_state." + ("stalled" if x else "ok")) if s == "running"
+               else ctx.t("alarms.stopped")
                for x, s in zip(hb["stale"], hb["status"], strict=True)],
         updated_at=hb["updated_at"].map(ctx.datetime),
         last_commit_at=hb["last_commit_at"].map(lambda t: ctx.datetime(t) if pd.notna(t) else "-"),

@@ -68,7 +68,8 @@ with t_comp:
 # -- jobs -----------------------------------------------------------------------------------
 with t_jobs:
     status = st.selectbox(ctx.t("status"), ["all", "requested", "approved", "active", "completed", "cancelled"],
-                          format_func=lambda s: ctx.t("contractors.all") if s == "all" else st_label(s), key="ct.jstatus")
+                          format_func=lambda s: ctx.t("contractors.all") if s == "all" else st_label(s),
+                          key="ct.jstatus")
     jobs = core.fetch(cq.jobs, ctx.scope, status=None if status == "all" else status, ttl="live")
     if jobs.empty:
         st.info(ctx.t("no_data"))
@@ -81,17 +82,22 @@ with t_jobs:
                                    "status", "workers", "inside_now", "checks", "signoffs"],
                      column_config={"id": "#", "site": ctx.t("site"), "area": ctx.t("area"),
                                     "company": ctx.t("company"), "scope": ctx.t("contractors.scope"),
-                                    "work_types": ctx.t("contractors.work_types"), "starts_at": ctx.t("contractors.from"),
+                                    "work_types": ctx.t("contractors.work_types"),
+                                    "starts_at": ctx.t("contractors.from"),
                                     "ends_at": ctx.t("contractors.to"), "status": ctx.t("status"),
-                                    "workers": ctx.t("contractors.workers"), "inside_now": ctx.t("contractors.inside_now"),
-                                    "checks": ctx.t("contractors.site_checks"), "signoffs": ctx.t("contractors.sign_offs")})
+                                    "workers": ctx.t("contractors.workers"),
+                                    "inside_now": ctx.t("contractors.inside_now"),
+                                    "checks": ctx.t("contractors.site_checks"),
+                                    "signoffs": ctx.t("contractors.sign_offs")})
         ids = jobs["id"].astype(int).tolist()
         jid = st.selectbox(ctx.t("job"), ids, key="ct.job",
                            format_func=lambda i: f"#{i} · " + str(jobs.loc[jobs["id"] == i, "scope"].iloc[0]))
         d = core.fetch(cq.job_detail, ctx.scope, int(jid), ttl="live")
         if d is not None:
             j = d["job"]
-            st.caption(ctx.t("contractors.approved_by_approved_by_window_starts", approved_by=core.plain(j['approved_by'] or '-'), starts_at=ctx.datetime(j['starts_at']), ends_at=ctx.datetime(j['ends_at'])))
+            st.caption(ctx.t("contractors.approved_by_approved_by_window_starts",
+                             approved_by=core.plain(j['approved_by'] or '-'), starts_at=ctx.datetime(j['starts_at']),
+                             ends_at=ctx.datetime(j['ends_at'])))
             w1, w2 = st.columns(2)
             w1.markdown("**" + ctx.t("contractors.workers_2") + "**")
             w1.dataframe(pd.DataFrame(d["workers"], columns=["employee_no", "name", "induction_score"]),
@@ -102,8 +108,9 @@ with t_jobs:
             signed = {x["party"]: x for x in d["signoffs"]}
             for p in SignoffParty:
                 x = signed.get(p)
-                w2.markdown(f"- {ctx.label('signoff_party', p)}: " + (f"✅ {core.plain(x['signed_by'])} · {ctx.datetime(x['signed_at'])}" if x
-                                                       else ctx.t("contractors.not_signed")))
+                w2.markdown(f"- {ctx.label('signoff_party', p)}: "
+                            + (f"✅ {core.plain(x['signed_by'])} · {ctx.datetime(x['signed_at'])}" if x
+                               else ctx.t("contractors.not_signed")))
             st.markdown("**" + ctx.t("contractors.supervisor_site_checks") + "**")
             if not d["checks"]:
                 st.caption(ctx.t("contractors.no_site_check_recorded_yet"))
@@ -116,7 +123,8 @@ with t_jobs:
                     if imgs:
                         st.image(imgs, width=160)
                     if len(imgs) < len(k["photos"]):
-                        st.caption(ctx.t("contractors.photos_photo_file_s_not_found", photos=len(k['photos']) - len(imgs)))
+                        st.caption(ctx.t("contractors.photos_photo_file_s_not_found",
+                                         photos=len(k['photos']) - len(imgs)))
             if j["status"] == "requested" and may_approve_jobs(ctx.scope):
                 if st.button(ctx.t("contractors.approve_this_job"), type="primary", key="ct.jobapprove"):
                     try:
@@ -132,7 +140,8 @@ with t_qual:
     days = st.slider(ctx.t("contractors.expired_or_expiring_within_days"), 0, 365, 60, key="ct.qdays")
     q = core.fetch(cq.qualifications, ctx.scope, on=today, within_days=days)
     st.dataframe(q, hide_index=True, width="stretch",
-                 column_order=["holder", "holder_type", "company", "kind", "number", "expires_on", "days_left", "state"],
+                 column_order=["holder", "holder_type", "company", "kind", "number", "expires_on", "days_left",
+                               "state"],
                  column_config={"holder": ctx.t("contractors.holder"), "holder_type": ctx.t("contractors.type"),
                                 "company": ctx.t("company"), "kind": ctx.t("contractors.certificate"),
                                 "number": ctx.t("contractors.number"), "expires_on": ctx.t("contractors.expires"),
@@ -166,7 +175,8 @@ with t_train:
                      column_config={"id": "#", "site": ctx.t("site"), "area": ctx.t("area"),
                                     "person": ctx.t("contractors.person"), "employee_no": ctx.t("employee_no"),
                                     "rule": ctx.t("rule"), "message": ctx.t("contractors.warning"),
-                                    "raised_at": ctx.t("contractors.raised"), "notified": ctx.t("contractors.owner_told")})
+                                    "raised_at": ctx.t("contractors.raised"),
+                                    "notified": ctx.t("contractors.owner_told")})
     with st.expander(ctx.t("contractors.gating_rules")):
         rules = core.fetch(tq.gating_rules, ctx.scope, ttl="slow")
         st.dataframe(rules.assign(area_kinds=rules["area_kinds"].map(lambda x: ", ".join(x or [])),

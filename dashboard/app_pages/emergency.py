@@ -29,7 +29,8 @@ with st.container(border=True):
     site_labels = dict(zip(sites["id"].tolist(), (sites["code"] + " · " + sites["name"]).tolist(), strict=False))
     c1, c2, c3 = st.columns(3)
     site_id = c1.selectbox(ctx.t("site"), list(site_labels), format_func=site_labels.get, key="em.site")
-    areas = core.fetch(org.areas, ctx.scope, (site_id,), ttl="slow") if site_id else pd.DataFrame(columns=["id", "code", "name"])
+    areas = (core.fetch(org.areas, ctx.scope, (site_id,), ttl="slow") if site_id
+             else pd.DataFrame(columns=["id", "code", "name"]))
     area_labels = dict(zip(areas["id"].tolist(), (areas["code"] + " · " + areas["name"]).tolist(), strict=False))
     area_id = c2.selectbox(ctx.t("area"), list(area_labels), format_func=area_labels.get, key="em.area")
     kind = c3.selectbox(ctx.t("emergency.type"), list(EmergencyKind), format_func=kind_label, key="em.kind")
@@ -44,7 +45,8 @@ with st.container(border=True):
         else:
             core.invalidate("live", "standard")
             st.session_state["em.selected"] = res.emergency_id
-            st.success(ctx.t("emergency.emergency_emergency_id_declared_plan_generated", emergency_id=res.emergency_id, plan_ms=res.plan_ms, notifications=res.notifications))
+            st.success(ctx.t("emergency.emergency_emergency_id_declared_plan_generated",
+                             emergency_id=res.emergency_id, plan_ms=res.plan_ms, notifications=res.notifications))
 
 # -- list ---------------------------------------------------------------------------------
 status = st.segmented_control(ctx.t("status"), ["active", "closed", "all"], default="active", key="em.status",
@@ -78,12 +80,14 @@ st.header(f"#{e['id']} · {core.plain(plan['title'])}")
 pc = plan["people_count"]
 c1, c2, c3, c4 = st.columns(4, border=True)
 c1.metric(ctx.t("emergency.people_inside"), ctx.num(pc["employees"] + pc["contractors"]),
-          help=ctx.t("emergency.employees_employees_contractors_contractors", employees=pc['employees'], contractors=pc['contractors']))
+          help=ctx.t("emergency.employees_employees_contractors_contractors", employees=pc['employees'],
+                     contractors=pc['contractors']))
 c2.metric(ctx.t("emergency.hazardous_materials"), ctx.num(len(plan["materials"])))
 c3.metric(ctx.t("emergency.nearest_resources"), ctx.num(len(plan["resources"])))
 c4.metric(ctx.t("emergency.plan_generated_in"), f"{(e['plan_ms'] or 0):.0f} ms")
 st.error(ctx.t("emergency.evacuation_route") + f": {core.plain(plan['evacuation_route'])}  \n"
-         + ctx.t("emergency.assembly_point") + f": {core.plain(plan['assembly_point'])}", icon=":material/directions_run:")
+         + ctx.t("emergency.assembly_point") + f": {core.plain(plan['assembly_point'])}",
+         icon=":material/directions_run:")
 if plan["missing_resources"]:
     st.warning(ctx.t("emergency.not_stocked_anywhere_on_site") + ", ".join(map(core.plain, plan["missing_resources"])))
 
@@ -91,7 +95,8 @@ t_people, t_mat, t_res, t_steps, t_notify, t_time = st.tabs([
     ctx.t("emergency.people_inside"), ctx.t("emergency.materials_stored"), ctx.t("emergency.nearest_resources_2"),
     ctx.t("emergency.response_steps"), ctx.t("emergency.notify"), ctx.t("emergency.timeline")])
 with t_people:
-    ppl = pd.DataFrame(plan["people"], columns=["employee_no", "name", "kind", "company", "phone", "entered_at", "job_id"])
+    ppl = pd.DataFrame(plan["people"],
+                       columns=["employee_no", "name", "kind", "company", "phone", "entered_at", "job_id"])
     if ppl.empty:
         st.info(ctx.t("emergency.nobody_is_recorded_inside"))
     else:
@@ -102,7 +107,8 @@ with t_people:
                          "phone": ctx.t("emergency.phone"), "entered_at": ctx.t("emergency.in_since"),
                          "job_id": ctx.t("job")})
 with t_mat:
-    mats = pd.DataFrame(plan["materials"], columns=["name", "hazard_class", "cas_no", "quantity", "unit", "max_quantity"])
+    mats = pd.DataFrame(plan["materials"],
+                        columns=["name", "hazard_class", "cas_no", "quantity", "unit", "max_quantity"])
     if mats.empty:
         st.info(ctx.t("emergency.no_hazardous_material_is_stored_in"))
     else:
@@ -115,15 +121,16 @@ with t_res:
                                                    "last_checked_on"])
     st.dataframe(res, hide_index=True, width="stretch", column_config={
         "id": "#", "kind": ctx.t("emergency.resource"), "quantity": ctx.t("emergency.quantity"),
-        "location": ctx.t("emergency.location"), "area_code": ctx.t("area"), "distance_m": ctx.t("emergency.distance_m"),
-        "last_checked_on": ctx.t("emergency.last_checked")})
+        "location": ctx.t("emergency.location"), "area_code": ctx.t("area"),
+        "distance_m": ctx.t("emergency.distance_m"), "last_checked_on": ctx.t("emergency.last_checked")})
 with t_steps:
     st.markdown("\n".join(f"{i}. {core.plain(s)}" for i, s in enumerate(plan["steps"], 1)))
     if plan["lessons"]:
         st.markdown("**" + ctx.t("emergency.lessons_from_past_emergencies") + "**")
         st.markdown("\n".join(f"- {core.plain(x)}" for x in plan["lessons"]))
     if plan["template"]:
-        st.caption(ctx.t("emergency.template_id_version_version", id=plan['template']['id'], version=plan['template']['version']))
+        st.caption(ctx.t("emergency.template_id_version_version", id=plan['template']['id'],
+                         version=plan['template']['version']))
 with t_notify:
     nt = pd.DataFrame(plan["notify"], columns=["role", "name", "phone", "email"])
     st.dataframe(nt.assign(role=nt["role"].map(lambda r: ctx.label("emergency.notify_role", r))), hide_index=True,
@@ -175,7 +182,8 @@ if e["status"] == "active":
         summary = st.text_area(ctx.t("emergency.review_summary"), key="em.summary")
         lessons = st.text_area(ctx.t("emergency.lessons_one_per_line"), key="em.lessons")
         steps = st.text_area(ctx.t("emergency.new_response_steps_one_per_line"), key="em.steps")
-        if st.button(ctx.t("emergency.close_with_review"), type="primary", key="em.close", disabled=not summary.strip()):
+        if st.button(ctx.t("emergency.close_with_review"), type="primary", key="em.close",
+                     disabled=not summary.strip()):
             try:
                 tid = close(core.engine(), int(e["id"]), actor=ctx.scope, summary=summary,
                             lessons=lessons.splitlines(), new_steps=steps.splitlines())

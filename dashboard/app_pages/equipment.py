@@ -49,7 +49,8 @@ st.dataframe(view, hide_index=True, width="stretch",
                             "band": ctx.t("risk_band"), "reason": ctx.t("equipment.main_reason"),
                             "scored_at": ctx.t("scored")})
 
-labels = {int(r.asset_id): f"{r.code} · {r.name}" + (f" ({float(r.probability):.0%})" if pd.notna(r.probability) else "")
+labels = {int(r.asset_id): f"{r.code} · {r.name}"
+          + (f" ({float(r.probability):.0%})" if pd.notna(r.probability) else "")
           for r in ranked.itertuples()}
 asset_id = st.selectbox(ctx.t("equipment.machine"), list(labels), format_func=labels.get, key="eq.asset")
 row = ranked[ranked["asset_id"] == asset_id].iloc[0]
@@ -60,7 +61,8 @@ with c1:
         base, steps, margin = waterfall_steps(row["probability"], row["base_value"], row["contributions"],
                                               other_label=ctx.t("equipment.other_features"))
         st.plotly_chart(charts.waterfall(base, steps, margin,
-                                         ctx.t("equipment.why_code_probability_1_shap_log", code=row['code'], probability=row['probability']),
+                                         ctx.t("equipment.why_code_probability_1_shap_log", code=row['code'],
+                                               probability=row['probability']),
                                          ctx.t("equipment.base_value"), ctx.t("equipment.model_output")),
                         key="eq.waterfall")
         st.caption(ctx.t("equipment.red_bars_push_the_probability_up"))
@@ -80,7 +82,8 @@ if sens.empty:
     st.info(ctx.t("equipment.no_sensor_on_this_machine"))
 else:
     s_labels = {int(r.id): f"{r.kind} ({r.unit}) · {r.code}" for r in sens.itertuples()}
-    default = next((i for i, r in zip(sens["id"], sens["kind"], strict=False) if r == "vibration"), int(sens["id"].iloc[0]))
+    default = next((i for i, r in zip(sens["id"], sens["kind"], strict=False) if r == "vibration"),
+                   int(sens["id"].iloc[0]))
     if st.session_state.get("eq.sensor") not in s_labels:
         st.session_state["eq.sensor"] = int(default)
     sensor_id = st.selectbox(ctx.t("sensor"), list(s_labels), format_func=s_labels.get, key="eq.sensor")
@@ -96,4 +99,5 @@ else:
         st.plotly_chart(charts.sensor_history(
             df, f"{srow['code']} · {per}", srow["unit"],
             {k: srow[k] for k in ("warn_low", "warn_high", "alarm_low", "alarm_high")}, labels_), key="eq.sensor_chart")
-        st.caption(ctx.t("equipment.readings_summarised", readings=ctx.num(int(df['n'].sum())), buckets=ctx.num(len(df)), res=res, per=per))
+        st.caption(ctx.t("equipment.readings_summarised", readings=ctx.num(int(df['n'].sum())),
+                         buckets=ctx.num(len(df)), res=res, per=per))

@@ -133,24 +133,29 @@ if see_board:
                         due = ctx.duration_h(r.hours_to_due)
                         kind = ctx.t("hazards.response") if r.item == "response" else ctx.t("hazards.action_2")
                         st.markdown(f"{STATE_ICON[state]} **#{r.hazard_id}** {core.plain(r.title)} · {kind}")
-                        st.caption(f"{core.plain(r.site)} · {core.plain(r.area)} · {ctx.label('hazard_severity', r.severity)}")
+                        st.caption(f"{core.plain(r.site)} · {core.plain(r.area)} · "
+                                   f"{ctx.label('hazard_severity', r.severity)}")
                         when = (ctx.t("hazards.due_in_due", due=due) if r.hours_to_due >= 0
                                 else ctx.t("hazards.past_due", overdue=due.lstrip('-')))
                         lvl = ctx.label("escalation_level", int(r.escalation_level))
-                        who = r.department if isinstance(r.department, str) else (r.owner if isinstance(r.owner, str) else "-")
+                        who = (r.department if isinstance(r.department, str)
+                               else (r.owner if isinstance(r.owner, str) else "-"))
                         st.caption(f"{core.plain(who)} · {when}"
                                    + (f" · {ctx.t('hazards.escalated_to')} {lvl}" if r.escalation_level else ""))
             st.subheader(ctx.t("hazards.everything_on_an_sla_clock_by"))
             st.dataframe(board.assign(due_at=board["due_at"].map(ctx.datetime),
                                       state=board["state"].map(lambda s: ctx.label("sla_state", s)),
-                                      escalated_to=board["escalation_level"].map(lambda x: ctx.label("escalation_level", int(x))),
+                                      escalated_to=board["escalation_level"].map(
+                                          lambda x: ctx.label("escalation_level", int(x))),
                                    item=board["item"].map(lambda x: ctx.t("hazards.response") if x == "response"
                                                           else ctx.t("hazards.action_2")))
                          .sort_values(["hours_to_due"]),
                          hide_index=True, width="stretch",
-                         column_order=["item", "action_id", "hazard_id", "state", "due_at", "hours_to_due", "escalated_to",
+                         column_order=["item", "action_id", "hazard_id", "state", "due_at", "hours_to_due",
+                                       "escalated_to",
                                        "site", "area", "department", "owner", "title", "severity", "team_count"],
-                         column_config={"item": ctx.t("hazards.clock"), "action_id": ctx.t("hazards.action"), "hazard_id": ctx.t("hazard"),
+                         column_config={"item": ctx.t("hazards.clock"), "action_id": ctx.t("hazards.action"),
+                                        "hazard_id": ctx.t("hazard"),
                                         "state": ctx.t("status"), "due_at": ctx.t("hazards.due"),
                                         "hours_to_due": st.column_config.NumberColumn(ctx.t("hazards.hours_to_due"),
                                                                                       format="%.1f"),

@@ -27,7 +27,8 @@ def export_tab() -> None:
     codes = sites["code"].tolist()
     preferred = sites[sites["id"].isin(f.site_ids)]["code"].tolist() if f.site_ids else []
     c1, c2, c3, c4 = st.columns(4)
-    kind = c1.selectbox(ctx.t("ledgers.ledger"), list(LedgerKind), format_func=lambda k: ctx.label("ledger_kind", k), key="lg.kind")
+    kind = c1.selectbox(ctx.t("ledgers.ledger"), list(LedgerKind), format_func=lambda k: ctx.label("ledger_kind", k),
+                        key="lg.kind")
     site = c2.selectbox(ctx.t("site"), codes, index=codes.index(preferred[0]) if preferred else 0, key="lg.site")
     start = c3.date_input(ctx.t("ledgers.from"), value=f.start_month, key="lg.from")
     end = c4.date_input(ctx.t("ledgers.to_inclusive"), value=f.end_month - dt.timedelta(days=1), key="lg.to")
@@ -36,7 +37,9 @@ def export_tab() -> None:
     except LedgerError as exc:
         st.error(str(exc))
         return
-    st.caption(ctx.t("ledgers.title_name_start_to_end_timezone", title=led.title, name=core.plain(led.site['name']), start=led.start, end=led.end, timezone=led.site['timezone'], kind=ctx.label("ledger_kind", kind)))
+    st.caption(ctx.t("ledgers.title_name_start_to_end_timezone", title=led.title, name=core.plain(led.site['name']),
+                     start=led.start, end=led.end, timezone=led.site['timezone'],
+                     kind=ctx.label("ledger_kind", kind)))
     cols = st.columns(min(4, len(led.totals)), border=True)
     for i, (k, v) in enumerate(led.totals):
         cols[i % len(cols)].metric(k.replace("_", " "), v if v != "" else ctx.t("not_available"))
@@ -48,7 +51,8 @@ def export_tab() -> None:
                        mime="application/pdf", key="lg.pdf", icon=":material/picture_as_pdf:", width="stretch")
     if led.regulations:
         st.markdown("**" + ctx.t("ledgers.applicable_regulations_and_standards") + "**")
-        st.markdown("\n".join(f"- {core.plain(r['code'])} {core.plain(r['title'])}" + (f", {core.plain(r['clause'])}" if r.get("clause") else "")
+        st.markdown("\n".join(f"- {core.plain(r['code'])} {core.plain(r['title'])}"
+                              + (f", {core.plain(r['clause'])}" if r.get("clause") else "")
                               for r in led.regulations))
     if led.points:
         st.markdown("**" + ctx.t("ledgers.monitoring_points") + "**")
@@ -73,11 +77,13 @@ with t_register:
         st.info(ctx.t("no_data"))
     else:
         st.dataframe(reg.assign(kind=reg["kind"].map(lambda k: ctx.label("regulation_kind", k)),
-                                ledger_kind=reg["ledger_kind"].map(lambda k: ctx.label("ledger_kind", k) if k in set(LedgerKind) else "")),
+                                ledger_kind=reg["ledger_kind"].map(
+                                    lambda k: ctx.label("ledger_kind", k) if k in set(LedgerKind) else "")),
                      hide_index=True, width="stretch",
                      column_order=["site", "code", "title", "kind", "authority", "clause", "requirement", "ledger_kind",
                                    "effective_on", "review_due_on"],
-                     column_config={"site": ctx.t("site"), "code": ctx.t("ledgers.code"), "title": ctx.t("ledgers.title"),
+                     column_config={"site": ctx.t("site"), "code": ctx.t("ledgers.code"),
+                                    "title": ctx.t("ledgers.title"),
                                     "kind": ctx.t("kind"), "authority": ctx.t("ledgers.issued_by"),
                                     "clause": ctx.t("ledgers.clause"), "requirement": ctx.t("ledgers.requirement"),
                                     "ledger_kind": ctx.t("ledgers.evidenced_by"),

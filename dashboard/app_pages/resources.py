@@ -19,7 +19,8 @@ def kind_label(k: str) -> str:
 
 data = core.fetch(kv.resources_view, ctx.scope, site_ids=f.site_ids, area_ids=f.area_ids)
 areas, rows, summary = data["areas"], data["rows"], data["summary"]
-st.caption(ctx.t("resources.risk_over_the_window_days_days", window_days=data['window_days'], as_of=ctx.date(data['as_of'])))
+st.caption(ctx.t("resources.risk_over_the_window_days_days", window_days=data['window_days'],
+                 as_of=ctx.date(data['as_of'])))
 if areas.empty:
     st.info(ctx.t("no_data"))
     st.stop()
@@ -64,4 +65,5 @@ if kinds:
                                                                               format="%.0f"),
                                 "minimum": ctx.t("resources.minimum"), "stocked": ctx.t("resources.stocked"),
                                 "recommended": ctx.t("resources.recommended"),
-                                "gap": st.column_config.NumberColumn(ctx.t("resources.gap_bring_move_out"), format="%+d")})
+                                "gap": st.column_config.NumberColumn(ctx.t("resources.gap_bring_move_out"),
+                                                                     format="%+d")})

@@ -40,7 +40,9 @@ def decide(event_id: int, decision: str) -> None:
     except (ReviewError, access.AccessDenied) as exc:
         st.session_state["vr.flash"] = ("error", str(exc))
     else:
-        st.session_state["vr.flash"] = ("ok", ctx.t("vision.event_event_id_status", event_id=event_id, status=ctx.label("vision.status", decision)))
+        st.session_state["vr.flash"] = ("ok",
+                                        ctx.t("vision.event_event_id_status", event_id=event_id,
+                                              status=ctx.label("vision.status", decision)))
     st.session_state["vr.note"] = ""
     core.invalidate("live", "standard")
 
@@ -70,7 +72,8 @@ else:
             st.subheader(f"#{eid} · {ctx.label('vision.label', ev['label'])}")
             st.markdown(f"**{ctx.t('vision.camera')}:** {core.plain(ev['camera'])}  \n"
                         f"**{ctx.t('vision.zone')}:** {core.plain(ev['zone'] or '-')}  \n"
-                        f"**{ctx.t('site')} / {ctx.t('area')}:** {core.plain(ev['site'])} / {core.plain(ev['area'] or '-')}  \n"
+                        f"**{ctx.t('site')} / {ctx.t('area')}:** "
+                        f"{core.plain(ev['site'])} / {core.plain(ev['area'] or '-')}  \n"
                         f"**{ctx.t('time')}:** {ctx.datetime(ev['started_at'])}  \n"
                         f"**{ctx.t('score')}:** {ev['score']:.2f} (max {ev['max_score']:.2f})  \n"
                         f"**{ctx.t('vision.required_ppe')}:** "
@@ -130,4 +133,5 @@ if not outcomes.empty:
     tot = outcomes.groupby("review_status")["n"].sum()
     reviewed = tot.drop(labels=["new"], errors="ignore").sum()
     fp = tot.get("false_positive", 0)
-    st.caption(ctx.t("vision.reviewed_in_the_period_reviewed_false", reviewed=ctx.num(reviewed), pct=ctx.pct(fp / reviewed if reviewed else None)))
+    st.caption(ctx.t("vision.reviewed_in_the_period_reviewed_false", reviewed=ctx.num(reviewed),
+                     pct=ctx.pct(fp / reviewed if reviewed else None)))

@@ -22,7 +22,8 @@ class AssessmentIndicator(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     name_zh: Mapped[str | None] = mapped_column(sa.String(200))
     level: Mapped[str] = mapped_column(sa.String(12))
-    stage: Mapped[str] = mapped_column(sa.String(40))  # storage, machining, welding, electronics_assembly, waste_disposal, general
+    # storage, machining, welding, electronics_assembly, waste_disposal, general
+    stage: Mapped[str] = mapped_column(sa.String(40))
     source: Mapped[str] = mapped_column(sa.String(80))  # name of the computation (data source) or "manual"
     formula: Mapped[str] = mapped_column(sa.Text)  # human-readable definition
     unit: Mapped[str] = mapped_column(sa.String(20), default="%")

@@ -46,7 +46,8 @@ class Sensor(Base):
     area_id: Mapped[int] = mapped_column(sa.ForeignKey("area.id", ondelete="CASCADE"), index=True)
     asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("asset.id", ondelete="CASCADE"), index=True)
     code: Mapped[str] = mapped_column(sa.String(80))  # last MQTT topic segment
-    kind: Mapped[str] = mapped_column(sa.String(40))  # air_temp, process_temp, rpm, torque, tool_wear, vibration, voc, o2, h2s, temperature, humidity
+    # air_temp, process_temp, rpm, torque, tool_wear, vibration, voc, o2, h2s, temperature, humidity
+    kind: Mapped[str] = mapped_column(sa.String(40))
     unit: Mapped[str] = mapped_column(sa.String(20))  # K, degC, rpm, Nm, min, mm/s, ppm, %vol, %RH
     # Physically valid range: readings outside are rejected to the dead-letter table.
     min_valid: Mapped[float | None]
@@ -182,7 +183,8 @@ class DeadLetter(Base):
     source: Mapped[str] = mapped_column(sa.String(40), default="mqtt")  # mqtt, import, api
     topic: Mapped[str | None] = mapped_column(sa.Text)
     payload: Mapped[bytes | None] = mapped_column(BYTEA)
-    reason: Mapped[str] = mapped_column(sa.String(60), index=True)  # bad_json, unknown_sensor, wrong_unit, ts_out_of_range, ...
+    # bad_json, unknown_sensor, wrong_unit, ts_out_of_range, ...
+    reason: Mapped[str] = mapped_column(sa.String(60), index=True)
     detail: Mapped[str | None] = mapped_column(sa.Text)
 
 
@@ -203,7 +205,8 @@ class FailureEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     asset_id: Mapped[int] = mapped_column(sa.ForeignKey("asset.id", ondelete="CASCADE"), index=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(index=True)
-    mode: Mapped[str] = mapped_column(sa.String(40))  # TWF tool wear, HDF heat dissipation, PWF power, OSF overstrain, bearing, ...
+    # TWF tool wear, HDF heat dissipation, PWF power, OSF overstrain, bearing, ...
+    mode: Mapped[str] = mapped_column(sa.String(40))
     downtime_h: Mapped[float] = mapped_column(default=0.0)
     component: Mapped[str | None] = mapped_column(sa.String(60))
     note: Mapped[str | None] = mapped_column(sa.Text)

@@ -38,9 +38,11 @@ class Qualification(Base):
 
     __tablename__ = "qualification"
     id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contractor_company.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contractor_company.id", ondelete="CASCADE"),
+                                                   index=True)
     person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("person.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(60))  # business_licence, safety_licence, electrician, welder, work_at_height
+    # business_licence, safety_licence, electrician, welder, work_at_height
+    kind: Mapped[str] = mapped_column(sa.String(60))
     number: Mapped[str | None] = mapped_column(sa.String(80))
     expires_on: Mapped[dt.date | None]
 
@@ -91,7 +93,8 @@ class EmergencyResource(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)
     area_id: Mapped[int | None] = mapped_column(sa.ForeignKey("area.id", ondelete="SET NULL"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(40))  # gas_detector, breathing_apparatus, extinguisher, spill_kit, first_aid, eyewash
+    # gas_detector, breathing_apparatus, extinguisher, spill_kit, first_aid, eyewash
+    kind: Mapped[str] = mapped_column(sa.String(40))
     quantity: Mapped[int] = mapped_column(default=1)
     location: Mapped[str | None] = mapped_column(sa.String(200))
     last_checked_on: Mapped[dt.date | None]

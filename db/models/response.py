@@ -97,7 +97,8 @@ class GatingRule(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(60), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
-    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"), index=True)  # null: all sites
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"),  # null: all sites
+                                                index=True)
     area_id: Mapped[int | None] = mapped_column(sa.ForeignKey("area.id", ondelete="CASCADE"))  # null: by area filters
     gas_areas_only: Mapped[bool] = mapped_column(default=False)
     area_kinds: Mapped[list] = mapped_column(JSONB, default=list)  # empty: any kind

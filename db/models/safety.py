@@ -39,7 +39,8 @@ class HazardReport(Base):
     site_id: Mapped[int] = mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
     area_id: Mapped[int] = mapped_column(sa.ForeignKey("area.id", ondelete="CASCADE"), index=True)
     asset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("asset.id", ondelete="SET NULL"), index=True)
-    category: Mapped[str] = mapped_column(sa.String(60))  # electrical, chemical, machine_guarding, fire, housekeeping, ppe, ...
+    # electrical, chemical, machine_guarding, fire, housekeeping, ppe, ...
+    category: Mapped[str] = mapped_column(sa.String(60))
     title: Mapped[str] = mapped_column(sa.String(300))
     description: Mapped[str | None] = mapped_column(sa.Text)
     location: Mapped[str | None] = mapped_column(sa.String(300))

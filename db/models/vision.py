@@ -60,7 +60,8 @@ class VisionEvent(Base):
     updated_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
     snapshot_path: Mapped[str | None] = mapped_column(sa.Text)
-    review_status: Mapped[str] = mapped_column(sa.String(15), default=ReviewStatus.NEW.value, server_default=ReviewStatus.NEW.value)
+    review_status: Mapped[str] = mapped_column(sa.String(15), default=ReviewStatus.NEW.value,
+                                               server_default=ReviewStatus.NEW.value)
     reviewed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"))
     reviewed_at: Mapped[dt.datetime | None]
     review_note: Mapped[str | None] = mapped_column(sa.Text)

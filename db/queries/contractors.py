@@ -98,7 +98,7 @@ def jobs(engine: sa.Engine, scope: Scope, *, status: str | None = None, limit: i
             JOIN contractor_company c ON c.id = j.company_id
             LEFT JOIN person sp ON sp.id = j.supervisor_person_id
             WHERE (:all_sites OR j.site_id = ANY(:sites)) AND (CAST(:status AS text) IS NULL OR j.status = :status)
-            ORDER BY j.starts_at DESC, j.id DESC LIMIT :limit"""),
+            ORDER BY j.starts_at DESC, j.id DESC LIMIT :limit"""),  # noqa: E501 - SQL text kept as written
             _params(scope, status=status, limit=limit)).mappings().all()
     return pd.DataFrame(rows, columns=cols)
 

@@ -48,7 +48,8 @@ def materials_in_area(conn, area_id: int) -> list[dict]:
         FROM hazardous_material WHERE area_id = :area ORDER BY hazard_class, name, id""", area=area_id)
 
 
-def nearest_resources(conn, site_id: int, x_m: float, y_m: float, kinds: Sequence[str], per_kind: int = 3) -> list[dict]:
+def nearest_resources(conn, site_id: int, x_m: float, y_m: float, kinds: Sequence[str],
+                      per_kind: int = 3) -> list[dict]:
     """Per kind, the ``per_kind`` stocked resources closest to (x, y) on the site plan."""
     if not kinds:
         return []

@@ -90,6 +90,7 @@ def sensor_history(engine: sa.Engine, scope: Scope, sensor_id: int, *, start: dt
         else:
             d = SensorReadingDaily.__table__
             q = (sa.select(d.c.day.label("t"), d.c.avg, d.c.min, d.c.max, d.c.n)
-                 .where(d.c.sensor_id == sensor_id, d.c.day >= start.date(), d.c.day < end.date() + dt.timedelta(days=1))
+                 .where(d.c.sensor_id == sensor_id, d.c.day >= start.date(),
+                        d.c.day < end.date() + dt.timedelta(days=1))
                  .order_by(d.c.day))
         return resolution, pd.DataFrame(conn.execute(q).mappings().all(), columns=["t", "avg", "min", "max", "n"])

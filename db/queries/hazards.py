@@ -136,7 +136,7 @@ def hazard_list(bind: sa.Engine | sa.Connection, scope: Scope, *, site_ids: Iter
         FROM hazard_report h JOIN site s ON s.id = h.site_id JOIN area ar ON ar.id = h.area_id
         LEFT JOIN person p ON p.id = h.reporter_person_id
         WHERE {' AND '.join(conds)}
-        ORDER BY h.reported_at DESC, h.id DESC LIMIT :limit"""
+        ORDER BY h.reported_at DESC, h.id DESC LIMIT :limit"""  # noqa: E501 - SQL text kept as written
     with _connect(bind) as conn:
         return pd.read_sql(sa.text(sql), conn, params=params)
 
@@ -156,7 +156,8 @@ def hazard_detail(bind: sa.Engine | sa.Connection, scope: Scope, hazard_id: int)
             return None
         out = dict(row)
         out["transitions"] = [dict(r) for r in conn.execute(sa.text(
-            "SELECT from_status, to_status, actor, at, note FROM hazard_transition WHERE hazard_id = :id ORDER BY at, id"),
+            "SELECT from_status, to_status, actor, at, note FROM hazard_transition "
+            "WHERE hazard_id = :id ORDER BY at, id"),
             {"id": hazard_id}).mappings()]
         out["actions"] = [dict(r) for r in conn.execute(sa.text("""
             SELECT a.id, d.name AS department, p.name AS owner, a.description, a.status, a.created_at, a.due_at,
@@ -194,7 +195,7 @@ def reporter_reports(bind: sa.Engine | sa.Connection, scope: Scope, person_id: i
         LEFT JOIN LATERAL (SELECT to_status, at, actor FROM hazard_transition x WHERE x.hazard_id = h.id
                            ORDER BY x.at DESC, x.id DESC LIMIT 1) t ON TRUE
         WHERE h.reporter_person_id = :pid AND {where}
-        ORDER BY h.reported_at DESC, h.id DESC LIMIT :limit"""
+        ORDER BY h.reported_at DESC, h.id DESC LIMIT :limit"""  # noqa: E501 - SQL text kept as written
     with _connect(bind) as conn:
         return pd.read_sql(sa.text(sql), conn, params=params)
 

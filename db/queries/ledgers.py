@@ -72,7 +72,8 @@ def waste_gas_exceedances(conn, scope: Scope, site_id: int, t0: dt.datetime, t1:
             ORDER BY (x.severity = 'critical') DESC, x.raised_at DESC, x.id DESC LIMIT 1) al ON TRUE
         WHERE s.site_id = :site AND s.kind = ANY(:kinds)
           AND ((s.alarm_high IS NOT NULL AND r.value > s.alarm_high) OR (s.alarm_low IS NOT NULL AND r.value < s.alarm_low))
-        ORDER BY r.ts, r.sensor_id"""), {"site": site_id, "t0": t0, "t1": t1, "kinds": list(WASTE_GAS_KINDS)}).mappings()]
+        ORDER BY r.ts, r.sensor_id"""), {"site": site_id, "t0": t0, "t1": t1,  # noqa: E501 - SQL text kept as written
+                                         "kinds": list(WASTE_GAS_KINDS)}).mappings()]
 
 
 def waste_gas_points(conn, scope: Scope, site_id: int, t0: dt.datetime, t1: dt.datetime) -> list[dict]:

@@ -20,7 +20,8 @@ def area_id(engine: sa.Engine, ref: str) -> int:
                            {"s": site.strip(), "a": area.strip()}).scalar()
         if aid is None:
             known = conn.execute(sa.text("""SELECT s.code || '/' || a.code FROM area a JOIN site s ON s.id = a.site_id
-                                            WHERE upper(s.code) = upper(:s) ORDER BY 1"""), {"s": site.strip()}).scalars().all()
+                                            WHERE upper(s.code) = upper(:s) ORDER BY 1"""),
+                                 {"s": site.strip()}).scalars().all()
     if aid is None:
         hint = f" (areas of {site}: {', '.join(known)})" if known else f" (no site {site!r})"
         raise RefError(f"no area {ref!r}{hint}")

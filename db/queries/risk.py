@@ -54,8 +54,8 @@ def area_items(engine: sa.Engine, scope: Scope, area_id: int, *, start: dt.datet
             columns=["id", "reported_at", "category", "title", "severity", "likelihood", "consequence", "status"])
         al, r, se = Alarm.__table__, AlarmRule.__table__, Sensor.__table__
         alarms = pd.DataFrame(conn.execute(
-            sa.select(al.c.id, al.c.raised_at, al.c.severity, al.c.status, r.c.name.label("rule"), se.c.code.label("sensor"),
-                      al.c.peak_value, se.c.unit)
+            sa.select(al.c.id, al.c.raised_at, al.c.severity, al.c.status, r.c.name.label("rule"),
+                      se.c.code.label("sensor"), al.c.peak_value, se.c.unit)
             .join(r, r.c.id == al.c.rule_id).join(se, se.c.id == al.c.sensor_id)
             .where(al.c.area_id == area_id, al.c.raised_at >= start, al.c.raised_at < end)
             .order_by(al.c.raised_at.desc()).limit(200)).mappings().all(),

@@ -74,7 +74,8 @@ def entry_warnings(engine: sa.Engine, scope: Scope, *, open_only: bool = True, s
             LEFT JOIN person o ON o.id = w.notified_person_id
             WHERE (:all_sites OR w.site_id = ANY(:sites)) AND (NOT :open_only OR w.resolved_at IS NULL)
             ORDER BY w.raised_at DESC, w.id DESC LIMIT :limit"""),
-            {"all_sites": ids is None, "sites": list(ids or []), "open_only": open_only, "limit": limit}).mappings().all()
+            {"all_sites": ids is None, "sites": list(ids or []), "open_only": open_only,
+             "limit": limit}).mappings().all()
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -69,7 +69,8 @@ def insert(engine: sa.Engine, actor: Scope, *, username: str, display_name: str,
         if site_ids:
             conn.execute(sa.insert(s), [dict(user_id=uid, site_id=sid) for sid in sorted(set(site_ids))])
         audit.record(conn, actor, "user_add", entity="user_account", entity_id=uid,
-                     detail={"username": username, "role": role, "all_sites": all_sites, "site_ids": sorted(set(site_ids))})
+                     detail={"username": username, "role": role, "all_sites": all_sites,
+                             "site_ids": sorted(set(site_ids))})
     return uid
 
 

@@ -106,8 +106,8 @@ def contractor_qualify(company: str | None, person: str | None, kind: str, numbe
     who = _manager(engine, as_user)
     cid = resolve_ref(refs.company_id, engine, company) if company else None
     pid = resolve_ref(refs.person_id, engine, person) if person else None
-    qid = _contractor_call(add_qualification, engine, actor=who, kind=kind, number=number, company_id=cid, person_id=pid,
-                           expires_on=parse_date(expires, "--expires") if expires else None)
+    qid = _contractor_call(add_qualification, engine, actor=who, kind=kind, number=number, company_id=cid,
+                           person_id=pid, expires_on=parse_date(expires, "--expires") if expires else None)
     click.echo(f"qualification #{qid} filed")
 
 
@@ -148,7 +148,8 @@ def contractor_job_create(company, area, scope_text, work_types, workers, from_,
     engine = open_engine()
     who = _manager(engine, as_user)
     jid = _contractor_call(
-        create_job, engine, actor=who, company_id=resolve_ref(refs.company_id, engine, company), area_id=resolve_ref(refs.area_id, engine, area),
+        create_job, engine, actor=who, company_id=resolve_ref(refs.company_id, engine, company),
+        area_id=resolve_ref(refs.area_id, engine, area),
         scope=scope_text, work_types=list(work_types) or ["general"], starts_at=local_time(from_, "--from"),
         ends_at=local_time(to_, "--to"), worker_ids=[resolve_ref(refs.person_id, engine, w) for w in workers],
         supervisor_person_id=resolve_ref(refs.person_id, engine, supervisor) if supervisor else None)
@@ -277,4 +278,5 @@ def contractor_sign_off(job_id: int, party: str, as_user: str, note: str | None)
     engine = open_engine()
     who = _manager(engine, as_user)
     missing, done = _contractor_call(sign_off, engine, job_id, party=party, actor=who, note=note)
-    click.echo(f"job #{job_id}: {party} signed" + ("; job completed" if done else f"; waiting for {', '.join(missing)}"))
+    click.echo(f"job #{job_id}: {party} signed"
+               + ("; job completed" if done else f"; waiting for {', '.join(missing)}"))

@@ -103,7 +103,8 @@ def hazard_list(site_code, status, open_only, limit) -> None:
         t.add_column(c)
     for r in df.itertuples():
         t.add_row(str(r.id), r.site, r.area, r.category, r.severity, r.status, fmt_time(r.reported_at),
-                  fmt_time(r.response_due_at), f"{r.actions_done}/{r.actions}", r.title + (" (repeat)" if r.is_repeat else ""))
+                  fmt_time(r.response_due_at), f"{r.actions_done}/{r.actions}",
+                  r.title + (" (repeat)" if r.is_repeat else ""))
     Console().print(t)
     click.echo(f"{len(df)} report(s)")
 
@@ -131,7 +132,8 @@ def hazard_show(hazard_id: int) -> None:
                    + (f"  ({t['note']})" if t["note"] else ""))
     click.echo("actions:")
     for a in d["actions"] or []:
-        click.echo(f"  #{a['id']} {a['department'] or '-'} owner {a['owner'] or '-'} [{a['status']}] due {fmt_time(a['due_at'])}"
+        click.echo(f"  #{a['id']} {a['department'] or '-'} owner {a['owner'] or '-'} [{a['status']}] "
+                   f"due {fmt_time(a['due_at'])}"
                    f" level {a['escalation_level']}" + (f" ({a['escalations']})" if a["escalations"] else ""))
     if d["predecessors"]:
         click.echo("repeat of: " + ", ".join(f"#{p['id']} ({fmt_time(p['reported_at'])})" for p in d["predecessors"]))

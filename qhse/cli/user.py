@@ -53,7 +53,8 @@ def user_list() -> None:
         t.add_column(c)
     for r in df.itertuples():
         t.add_row(r.username, r.role, "all" if r.all_sites else (r.sites or "-"), r.locale, "yes" if r.active else "no",
-                  f"{r.last_login_at:%Y-%m-%d %H:%M}" if r.last_login_at is not None and r.last_login_at == r.last_login_at else "-")
+                  f"{r.last_login_at:%Y-%m-%d %H:%M}"
+                  if r.last_login_at is not None and r.last_login_at == r.last_login_at else "-")
     Console().print(t)
 
 

@@ -25,7 +25,8 @@ def notify_list(status, limit) -> None:
     df = notifications(open_engine(), SYSTEM, status=status, limit=limit)
     for r in df.itertuples():
         err = f"  last error: {r.last_error}" if isinstance(r.last_error, str) else ""
-        click.echo(f"#{r.id:<6} {r.channel:<7} {r.status:<7} tries {r.attempts}  {r.recipient:<40} {r.subject[:60]}{err}")
+        click.echo(f"#{r.id:<6} {r.channel:<7} {r.status:<7} tries {r.attempts}  "
+                   f"{r.recipient:<40} {r.subject[:60]}{err}")
     click.echo(f"{len(df)} notification(s)")
 
 

@@ -31,7 +31,8 @@ def print_seed_summary(summary) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"Seeded '{summary.scale}' (seed {summary.seed}), {summary.start:%Y-%m-%d} .. {summary.end:%Y-%m-%d}")
+    t = Table(title=f"Seeded '{summary.scale}' (seed {summary.seed}), "
+                    f"{summary.start:%Y-%m-%d} .. {summary.end:%Y-%m-%d}")
     t.add_column("table")
     t.add_column("rows", justify="right")
     for name in ("site", "area", "asset", "sensor", "sensor_reading", "alarm", "failure_event", "hazard_report",

@@ -97,12 +97,14 @@ REGULATIONS: list[dict] = [
          authority="NPC Standing Committee", clause="Art. 28",
          requirement="Employees receive safety education and training before work; training is recorded.",
          ledger_kind="training", effective_on=dt.date(2021, 9, 1)),
-    dict(site=None, code="GB 30871-2022", title="Safety specification for special work in hazardous chemical enterprises",
+    dict(site=None, code="GB 30871-2022",
+         title="Safety specification for special work in hazardous chemical enterprises",
          kind="national_standard", authority="SAMR / SAC", clause="Hot work, confined space, work at height",
          requirement="Special work only by trained and certified people under a work permit.",
          ledger_kind="training", effective_on=dt.date(2022, 10, 1)),
-    dict(site=None, code="GB 16297-1996", title="Integrated emission standard of air pollutants", kind="national_standard",
-         authority="MEE", clause="Table 2", requirement="Emission concentrations within the listed limits; monitoring kept.",
+    dict(site=None, code="GB 16297-1996", title="Integrated emission standard of air pollutants",
+         kind="national_standard", authority="MEE", clause="Table 2",
+         requirement="Emission concentrations within the listed limits; monitoring kept.",
          ledger_kind="waste_gas", effective_on=dt.date(1997, 1, 1)),
     dict(site=None, code="GB 37822-2019", title="Standard for fugitive emission of volatile organic compounds",
          kind="national_standard", authority="MEE", clause="Ch. 10 monitoring",
@@ -111,8 +113,8 @@ REGULATIONS: list[dict] = [
     dict(site=None, code="GB 14554-1993", title="Emission standards for odor pollutants", kind="national_standard",
          authority="MEE", clause="H2S limits", requirement="Hydrogen sulphide within the boundary limits.",
          ledger_kind="waste_gas", effective_on=dt.date(1994, 1, 15)),
-    dict(site=None, code="HX-HSE-STD-012", title="Safety inspection rounds by area risk class", kind="internal_standard",
-         authority="Group HSE", clause="4.2",
+    dict(site=None, code="HX-HSE-STD-012", title="Safety inspection rounds by area risk class",
+         kind="internal_standard", authority="Group HSE", clause="4.2",
          requirement="Class A areas inspected daily, class B every two days, class C twice a week; findings recorded.",
          ledger_kind="inspection", effective_on=dt.date(2024, 1, 1)),
     dict(site=None, code="HX-HSE-STD-020", title="Training matrix and refresher intervals", kind="internal_standard",
@@ -138,7 +140,8 @@ def ensure_reference_data(conn) -> None:
     """Install the default plan templates and gating rules where missing."""
     if DEFAULT_PLAN_TEMPLATES:
         stmt = pg_insert(m.PlanTemplate.__table__).values(
-            [dict(t, site_id=None, version=1, lessons=[], active=True, created_by="system") for t in DEFAULT_PLAN_TEMPLATES])
+            [dict(t, site_id=None, version=1, lessons=[], active=True, created_by="system")
+             for t in DEFAULT_PLAN_TEMPLATES])
         conn.execute(stmt.on_conflict_do_nothing())
     if DEFAULT_GATING_RULES:
         stmt = pg_insert(m.GatingRule.__table__).values(

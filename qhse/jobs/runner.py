@@ -117,7 +117,8 @@ def run_job(engine: sa.Engine, job: Job, *, now: dt.datetime | None = None, work
                 detail, status = str(exc), "skipped"
             except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never fatal
                 log.exception("job %s failed", job.name)
-                detail, status = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}", "failed"
+                detail = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                status = "failed"
             dur = time.perf_counter() - t0
             lock_conn.execute(sa.text(
                 "UPDATE job_run SET status = :s, finished_at = :f, duration_s = :d, detail = :detail WHERE id = :id"),

@@ -62,7 +62,8 @@ def test_text_comes_from_the_catalog(path):
 
 
 def test_every_catalog_entry_has_both_languages():
-    bad = [k for k, pair in i18n.STRINGS.items() if len(pair) != 2 or not all(isinstance(x, str) and x.strip() for x in pair)]
+    bad = [k for k, pair in i18n.STRINGS.items()
+           if len(pair) != 2 or not all(isinstance(x, str) and x.strip() for x in pair)]
     assert bad == []
 
 

@@ -17,7 +17,8 @@ def test_values_are_read_from_the_text():
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("resources:\n  kinds:\n    extinguisher: {minimum: -1}\n", r"^perf\.yaml: resources\.kinds\.extinguisher\.minimum: "),
+    ("resources:\n  kinds:\n    extinguisher: {minimum: -1}\n",
+     r"^perf\.yaml: resources\.kinds\.extinguisher\.minimum: "),
     ("kpi:\n  include_contractor: true\n", r"^perf\.yaml: kpi\.include_contractor: "),
     ("kpi: [\n", r"^perf\.yaml: not valid YAML "),
 ])

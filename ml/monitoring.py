@@ -13,7 +13,8 @@ snapshots (every 12 hours per active machine) against the training reference sav
 version (``reference.json``: decile bins of the training rows and the share of missing values).
 PSI above ``PSI_FLAG`` (0.25, the usual "significant shift") is flagged.
 
-Each figure is a ``model_monitor`` row.  Retraining: with ``QHSE_ML_RETRAIN_DAYS`` > 0 the job
+Each figure is a ``model_monitor`` row; a figure flagged that was not flagged in the previous run
+is notified to the data-science role (e-mail, else MQTT).  Retraining: with ``QHSE_ML_RETRAIN_DAYS`` > 0 the job
 trains a new version when the newest version is older than that (registered as a challenger,
 promoted only if it beats the champion on the same holdout); 0 (the default) leaves it off.
 """
@@ -133,6 +134,7 @@ class MonitorResult:
     drift_version: str | None = None
     retrain: str | None = None
     flagged: list[str] = field(default_factory=list)
+    notified: int = 0
 
     def describe(self) -> str:
         parts = []
@@ -146,6 +148,8 @@ class MonitorResult:
             n = sum(1 for d in self.drift if d["flagged"])
             parts.append(f"drift v{self.drift_version}: {n} of {len(self.drift)} features above PSI {PSI_FLAG} "
                          f"(largest {top['feature']} {top['psi']:.3f})")
+        if self.notified:
+            parts.append(f"{self.notified} notification(s) to the data-science role")
         if self.retrain:
             parts.append(self.retrain)
         return "; ".join(parts)
@@ -259,9 +263,52 @@ def monitor(engine: sa.Engine, *, now: dt.datetime | None = None, model_name: st
         with engine.begin() as conn:
             conn.execute(sa.insert(ModelMonitor.__table__), rows)
     result.flagged = [f"{r['kind']} {r['subject']} v{r['model_version']}" for r in rows if r["flagged"]]
+    if result.flagged:
+        _notify_new_flags(engine, model_name, now, result)
     if retrain_days > 0:
         result.retrain = _maybe_retrain(engine, client, model_name, store, retrain_days, now)
     return result
+
+
+NOTIFY_ROLE = "data_scientist"
+NOTIFY_TOPIC = f"qhse/platform/notifications/{NOTIFY_ROLE}"
+
+
+def _notify_new_flags(engine: sa.Engine, model_name: str, now: dt.datetime, result: MonitorResult) -> int:
+    """Queue one message to the data-science role (e-mail of each active data scientist with an
+    address, else MQTT ``qhse/platform/notifications/data_scientist``) when a figure is flagged that
+    was not flagged in the previous run; returns the messages queued."""
+    from sqlalchemy.orm import Session
+
+    from db import models as m
+    from db.models.assets import ModelMonitor
+    from qhse.services.notify import enqueue
+
+    t = ModelMonitor.__table__
+    with engine.connect() as conn:
+        prev_at = conn.execute(sa.select(sa.func.max(t.c.checked_at))
+                               .where(t.c.model_name == model_name, t.c.checked_at < now)).scalar()
+        before = set() if prev_at is None else {
+            f"{k} {s} v{v}" for k, s, v in conn.execute(
+                sa.select(t.c.kind, t.c.subject, t.c.model_version)
+                .where(t.c.model_name == model_name, t.c.checked_at == prev_at, t.c.flagged))}
+    new = [f for f in result.flagged if f not in before]
+    if not new:
+        return 0
+    subject = f"Failure model {model_name}: {len(new)} monitoring figure(s) crossed their limit"
+    body = (f"Monitoring run of {now:%Y-%m-%d %H:%M} UTC.\n\nNewly flagged:\n"
+            + "\n".join(f"- {f}" for f in new) + f"\n\nSummary: {result.describe()}\n\n"
+            "Check the models page; retrain with 'qhse ml train' (registered as a challenger).")
+    with Session(engine) as session, session.begin():
+        emails: list[str | None] = list(session.scalars(
+            sa.select(m.Person.email).join(m.UserAccount, m.UserAccount.person_id == m.Person.id)
+            .where(m.UserAccount.role == NOTIFY_ROLE, m.UserAccount.active.is_(True), m.Person.active.is_(True),
+                   m.Person.email.is_not(None)).order_by(m.Person.id)))
+        targets = [("email", e) for e in emails if e] or [("mqtt", NOTIFY_TOPIC)]
+        for channel, recipient in targets:
+            enqueue(session, channel, recipient, subject, body, ref=f"ml_monitoring:{model_name}", now=now)
+    result.notified = len(targets)
+    return len(targets)
 
 
 def _maybe_retrain(engine, client, model_name, store, retrain_days: float, now: dt.datetime) -> str:

@@ -115,6 +115,16 @@ def test_monitoring_job_checks_outcomes_and_flags_a_shifted_feature(seeded_engin
         assert shifted["torque_mean_24h"]["flagged"] and shifted["torque_mean_24h"]["psi"] > monitoring.PSI_FLAG
         assert shifted["air_temp_mean_24h"]["psi"] == pytest.approx(drift["air_temp_mean_24h"].value, abs=1e-9)
         assert f"drift torque_mean_24h v{champion.version}" in again.flagged
+        # The data-science role hears of newly flagged figures only: the second message names the torque
+        # drift and not the flags it was already told about.
+        with seeded_engine.connect() as conn:
+            notes = conn.execute(sa.text("SELECT created_at, channel, recipient, body FROM notification "
+                                         "WHERE ref = 'ml_monitoring:qhse-failure' ORDER BY id")).all()
+        assert res.flagged and {n.created_at for n in notes} == {now, later}
+        assert all(n.channel == "email" or n.recipient == monitoring.NOTIFY_TOPIC for n in notes)
+        second = next(n.body for n in notes if n.created_at == later).split("Summary:")[0]
+        assert "torque_mean_24h" in second
+        assert not any(f in second for f in res.flagged)
         with seeded_engine.connect() as conn:
             row = conn.execute(sa.text("SELECT flagged FROM model_monitor WHERE kind = 'drift' AND checked_at = :n "
                                        "AND subject = 'torque_mean_24h'"), {"n": later}).one()
@@ -123,6 +133,7 @@ def test_monitoring_job_checks_outcomes_and_flags_a_shifted_feature(seeded_engin
         with seeded_engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM failure_prediction WHERE scored_at = ANY(:t)"), {"t": SCORED})
             conn.execute(sa.text("DELETE FROM model_monitor"))
+            conn.execute(sa.text("DELETE FROM notification WHERE ref LIKE 'ml_monitoring:%'"))
 
 
 @pytest.mark.slow
@@ -145,6 +156,7 @@ def test_worker_job_runs_the_monitoring(seeded_engine, champion, store, monkeypa
         reset_settings_cache()
         with seeded_engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM model_monitor"))
+            conn.execute(sa.text("DELETE FROM notification WHERE ref LIKE 'ml_monitoring:%'"))
             conn.execute(sa.text("DELETE FROM job_run WHERE job = 'ml_monitoring'"))
 
 
@@ -163,3 +175,4 @@ def test_scheduled_retraining_registers_a_challenger_when_due(seeded_engine, cha
     finally:
         with seeded_engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM model_monitor"))
+            conn.execute(sa.text("DELETE FROM notification WHERE ref LIKE 'ml_monitoring:%'"))

@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     )
     mlflow_tracking_uri: str | None = Field(
         default=None,
-        description="MLflow tracking URI. Unset: the project's PostgreSQL server, database qhse_mlflow.",
+        description="MLflow tracking URI. Unset: the project's PostgreSQL server, database <QHSE database>_mlflow "
+        "(qhse_mlflow for a database named qhse).",
     )
     mqtt_username: str | None = Field(
         default=None,

@@ -289,6 +289,13 @@ class Filters:
     end: dt.datetime  # exclusive, UTC
     prev_start: dt.datetime
     prev_end: dt.datetime  # = start
+    last_complete_month: dt.date | None = None  # the latest month with a full month of data
+    partial_until: dt.datetime | None = None  # local time the data stops at, when the last month is not complete
+    data_until: dt.datetime | None = None  # local time the data stops at (now, or earlier for a snapshot)
+
+    def month_is_partial(self, month: dt.date) -> bool:
+        """Whether ``month`` (its first day) has not ended in the data: figures of it are of part of a month."""
+        return self.last_complete_month is not None and month.replace(day=1) > self.last_complete_month
 
     @property
     def days(self) -> float:
@@ -332,15 +339,28 @@ def report_tz() -> ZoneInfo:
     return get_settings().tz
 
 
-def default_last_month(scope: Scope) -> dt.date:
-    """The current month, or the month of the latest data when the data stops earlier (a demo snapshot)."""
+def now_local() -> dt.datetime:
+    """Now in the reporting time zone (the one clock of the filters)."""
+    return dt.datetime.now(report_tz())
+
+
+def data_cutoff(scope: Scope) -> tuple[dt.datetime, dt.date]:
+    """(local time up to which there is data, the last complete month). The data runs up to now, or
+    stops earlier (a demo snapshot); data stopping within half a day of a month's end completes it."""
     from db.queries.org import data_horizon
 
-    tz = report_tz()
-    today = dt.datetime.now(tz).date()
+    now = now_local()
     horizon = fetch(data_horizon, scope, ttl="standard")
-    day = today if horizon is None else min(today, (horizon.astimezone(tz) - dt.timedelta(hours=12)).date())
-    return day.replace(day=1)
+    if horizon is None:
+        return now, add_months(now.date().replace(day=1), -1)
+    horizon = horizon.astimezone(now.tzinfo)
+    complete_to = min(now, horizon + dt.timedelta(hours=12))
+    return min(now, horizon), add_months(complete_to.date().replace(day=1), -1)
+
+
+def default_last_month(scope: Scope) -> dt.date:
+    """The last complete month: the month before the one the data (or today) is in."""
+    return data_cutoff(scope)[1]
 
 
 def render_filters(scope: Scope, show: bool = True) -> Filters:
@@ -352,8 +372,9 @@ def render_filters(scope: Scope, show: bool = True) -> Filters:
     ss.setdefault(K_SITES, [])
     ss.setdefault(K_AREAS, [])
     ss.setdefault(K_PERIOD, DEFAULT_PERIOD)
+    cutoff, latest = data_cutoff(scope)  # latest: the last complete month
     if K_END not in ss:
-        ss[K_END] = default_last_month(scope)
+        ss[K_END] = latest
     site_codes = dict(zip(site_df["id"].tolist(), site_df["code"].tolist()))
     ss[K_SITES] = [s for s in ss[K_SITES] if s in site_codes]
     if show:
@@ -367,8 +388,8 @@ def render_filters(scope: Scope, show: bool = True) -> Filters:
     area_labels = {int(r.id): f"{r.site_code} · {r.name}" for r in area_df.itertuples()}
     ss[K_AREAS] = [a for a in ss[K_AREAS] if a in area_labels]
     if show:
-        latest = default_last_month(scope)
-        months = sorted({add_months(latest, -k) for k in range(0, 24)} | {ss[K_END]}, reverse=True)
+        # Up to the last complete month, and the month in progress (marked) for a look at it.
+        months = sorted({add_months(latest, -k) for k in range(-1, 24)} | {ss[K_END]}, reverse=True)
         with st.sidebar:
             ss["w.areas"] = ss[K_AREAS]
             st.multiselect(t("filter.areas"), options=list(area_labels), format_func=lambda i: area_labels.get(i, str(i)),
@@ -378,9 +399,13 @@ def render_filters(scope: Scope, show: bool = True) -> Filters:
                          on_change=_persist, args=("w.period", K_PERIOD))
             ss["w.end"] = ss[K_END]
             st.selectbox(t("filter.end"), months, key="w.end", on_change=_persist, args=("w.end", K_END),
-                         format_func=lambda m, loc=locale(): i18n.format_month(loc, m))
+                         format_func=lambda m, loc=locale(): i18n.lookup(loc, "period.month_to_date",
+                                                                         month=i18n.format_month(loc, m))
+                         if m > latest else i18n.format_month(loc, m))
     b = period_bounds(ss[K_PERIOD], ss[K_END], report_tz())
-    return Filters(site_ids=chosen_sites, area_ids=tuple(ss[K_AREAS]) or None, period=ss[K_PERIOD], **b)
+    partial = cutoff if ss[K_END] > latest else None
+    return Filters(site_ids=chosen_sites, area_ids=tuple(ss[K_AREAS]) or None, period=ss[K_PERIOD], **b,
+                   last_complete_month=latest, partial_until=partial, data_until=cutoff)
 
 
 # -- page context --------------------------------------------------------------------------
@@ -424,9 +449,27 @@ class PageContext:
         return i18n.format_month(self.locale, m)
 
     def period_caption(self) -> str:
+        """The period and the one it is compared with; whether it ends with the last complete month, or
+        with a month not complete yet (its figures then compare part of a month with full ones)."""
         f = self.filters
-        return self.t("period.range", start=self.month(f.start_month), end=self.month(add_months(f.end_month, -1)),
+        text = self.t("period.range", start=self.month(f.start_month), end=self.month(add_months(f.end_month, -1)),
                       pstart=self.month(f.prev_start_month), pend=self.month(add_months(f.start_month, -1)))
+        last = add_months(f.end_month, -1)
+        note = self.partial_note(last, default=self.t("period.last_complete") if last == f.last_complete_month else "")
+        return text + (" · " + note if note else "")
+
+    def partial_note(self, month: dt.date, default: str = "") -> str:
+        """The marking of figures of ``month`` when it is not complete; ``default`` otherwise."""
+        f = self.filters
+        if not f.month_is_partial(month):
+            return default
+        until = f.data_until or now_local()
+        return self.t("period.partial", month=self.month(month), date=self.datetime(until))
+
+    def vs_last_month(self, month: dt.date) -> str:
+        """The "vs last month" heading, marked when ``month`` is not complete."""
+        label = self.t("vs_last_month")
+        return f"{label} ◐ {self.t('period.partial_short')}" if self.filters.month_is_partial(month) else label
 
 
 def page_context() -> PageContext:

@@ -42,7 +42,9 @@ for row in (tiles[:3], tiles[3:6], tiles[6:9]):
     cols = st.columns(len(row), border=True)
     for col, tile in zip(cols, row):
         kind = ctx.label("overview.kpi_kind", tile.kind)
-        col.metric(f"{ctx.label('kpi', tile.code)} · {kind}", value(tile, tile.current), delta(tile),
+        d = delta(tile)
+        col.metric(f"{ctx.label('kpi', tile.code)} · {kind}", value(tile, tile.current),
+                   f"{d} ◐" if d and f.partial_until else d,  # part of a month against full ones: marked
                    delta_color="normal" if tile.higher_is_better else "inverse",
                    help=f"{tile.description}. {ctx.t('vs_prev')}: {value(tile, tile.previous)}")
 if data["awaiting_review"]:

@@ -45,6 +45,8 @@ stage = c_stage.selectbox(ctx.t("scorecards.process_stage"), [None, *STAGES],
                           format_func=lambda s: ctx.t("filter.all") if s is None else ctx.label("scorecards.stage", s),
                           key="sc.stage")
 
+if ctx.partial_note(month):
+    st.warning(ctx.partial_note(month))
 tab_scores, tab_health = st.tabs([ctx.t("scorecards.scores"), ctx.t("scorecards.safety_health_index")])
 
 with tab_scores:
@@ -169,7 +171,7 @@ with tab_health:
                          "rank": ctx.t("rank"), "unit": ctx.t("department"),
                          "index": st.column_config.ProgressColumn(ctx.t("index"), min_value=0, max_value=100,
                                                                   format="%.1f"),
-                         "change": st.column_config.NumberColumn(ctx.t("vs_last_month"), format="%+.1f"),
+                         "change": st.column_config.NumberColumn(ctx.vs_last_month(month), format="%+.1f"),
                          "rank_change": ctx.t("rank_change"),
                          "score_hazard_density": st.column_config.NumberColumn(ctx.t("scorecards.density"),
                                                                                format="%.0f"),

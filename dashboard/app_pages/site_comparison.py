@@ -92,7 +92,7 @@ with left:
                      column_config={"rank": ctx.t("rank"), "site_code": ctx.t("site"),
                                     "index": st.column_config.ProgressColumn(ctx.t("index"), min_value=0,
                                                                              max_value=100, format="%.1f"),
-                                    "change": st.column_config.NumberColumn(ctx.t("vs_last_month"),
+                                    "change": st.column_config.NumberColumn(ctx.vs_last_month(month),
                                                                             format="%+.1f"),
                                     "rank_change": ctx.t("rank_change")})
 with right:

@@ -201,7 +201,12 @@ class Settings(BaseSettings):
 
     @property
     def data_path(self) -> Path:
-        return self.data_dir.expanduser().resolve()
+        """QHSE_DATA_DIR; unset: ./.qhse, or the data directory of the demo last started (see
+        :func:`demo_data_dir`) when ./.qhse holds no database and no database URL is configured."""
+        path = self.data_dir.expanduser().resolve()
+        if "data_dir" not in self.model_fields_set and not self.database_url and not (path / "pgdata").exists():
+            return demo_data_dir() or path
+        return path
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory and prove it is writable, or raise SettingsError."""
@@ -214,6 +219,32 @@ class Settings(BaseSettings):
         except OSError as exc:
             raise SettingsError("QHSE_DATA_DIR", f"{path} is not writable ({exc.strerror or exc})") from None
         return path
+
+
+DEMO_POINTER = "demo-data-dir"
+
+
+def state_dir() -> Path:
+    """Per-user state of the platform: $XDG_STATE_HOME/qhse (default ~/.local/state/qhse)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "qhse"
+
+
+def demo_data_dir() -> Path | None:
+    """The data directory ``qhse demo`` last ran with (written by the demo), if it still holds a database."""
+    try:
+        path = Path((state_dir() / DEMO_POINTER).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return path if path.is_absolute() and (path / "pgdata").is_dir() else None
+
+
+def remember_demo_data_dir(path: Path) -> Path:
+    """Record where the demo's data is, so commands run elsewhere (another terminal) find it."""
+    pointer = state_dir() / DEMO_POINTER
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text(str(Path(path).resolve()) + "\n")
+    return pointer
 
 
 def _format_validation_error(exc: ValidationError) -> SettingsError:

@@ -203,6 +203,8 @@ def _isolated_settings(monkeypatch, tmp_path):
     """Each test sees settings built from its own environment (no cached leftovers)."""
     from qhse.settings import reset_settings_cache
 
+    # Never the data directory of a demo run on this machine (qhse.settings.demo_data_dir).
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     reset_settings_cache()
     yield
     reset_settings_cache()

@@ -55,11 +55,26 @@ def _settings():
         raise UserError(str(exc)) from None
 
 
+def _note_new_embedded(s) -> None:
+    """Say so when this command is about to create a new, empty embedded database."""
+    if s.database_url:
+        return
+    try:
+        path = s.ensure_data_dir()  # an unusable data directory is the error to show, not this note
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    if (path / "pgdata" / "PG_VERSION").exists():
+        return
+    click.echo(f"note: no database in {s.data_path}: creating a new, empty embedded database there "
+               "(a demo's data is found where `qhse demo` last ran, or name it with QHSE_DATA_DIR)", err=True)
+
+
 def migration_url() -> str:
     """The schema owner's URL (QHSE_MIGRATION_DATABASE_URL, see db.engine.resolve_migration_url), checked."""
     from db.engine import check_connection, resolve_migration_url
 
     s = _settings()
+    _note_new_embedded(s)
     try:
         url = resolve_migration_url(s)
         check_connection(url, "QHSE_MIGRATION_DATABASE_URL" if s.migration_database_url else "QHSE_DATABASE_URL")
@@ -74,6 +89,7 @@ def database_url(*, migrate: bool = False, quiet: bool = False) -> str:
     from db.engine import check_connection, describe_url, resolve_database_url
 
     s = _settings()
+    _note_new_embedded(s)
     try:
         url = resolve_database_url(s)
         check_connection(url)

@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -345,18 +346,29 @@ DEMO_USERS = (
 )
 
 
-def ensure_demo_users(engine: sa.Engine) -> list[tuple[DemoUser, str]]:
-    """Create (or reset the password of) one account per role; returns (user, password) pairs."""
-    out = []
+def ensure_demo_users(engine: sa.Engine, passwords: Mapping[str, str] | None = None,
+                      reset: Iterable[str] | None = None) -> list[tuple[DemoUser, str | None]]:
+    """One account per role (created if missing, enabled if disabled); returns (user, password) pairs.
+
+    Without ``passwords`` every account gets a new random password.  With ``passwords`` (username ->
+    password, e.g. the demo's kept ones) a new account, or one named in ``reset``, gets its password from
+    there; any other keeps the password it has, and its pair holds None when that is no longer the given
+    one (changed since, e.g. with ``qhse user passwd NAME``)."""
+    out: list[tuple[DemoUser, str | None]] = []
+    reset = set(reset or ())
     for d in DEMO_USERS:
-        password = secrets.token_urlsafe(9)
+        password = passwords[d.username] if passwords else secrets.token_urlsafe(9)
+        shown: str | None = password
         existing = uq.get_by_username(engine, d.username)
         if existing is None:
             add_user(engine, username=d.username, password=password, role=d.role, display_name=d.display_name,
                      locale=d.locale, site_codes=list(d.sites), all_sites=not d.sites)
         else:
-            set_password(engine, d.username, password)
+            if not passwords or d.username in reset:
+                set_password(engine, d.username, password)
+            elif not verify_password(existing.password_hash, password):
+                shown = None
             if not existing.active:
                 uq.update(engine, SYSTEM, existing.id, action="user_enable", active=True)
-        out.append((d, password))
+        out.append((d, shown))
     return out

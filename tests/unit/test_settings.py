@@ -39,3 +39,34 @@ def test_bad_values(monkeypatch):
 def test_database_url_normalised(monkeypatch):
     monkeypatch.setenv("QHSE_DATABASE_URL", "postgres://u@h:5432/d")
     assert load_settings().database_url == "postgresql+psycopg://u@h:5432/d"
+
+
+def test_data_directory_of_the_demo_found_from_anywhere(monkeypatch, tmp_path):
+    """Without QHSE_DATA_DIR, a command run where there is no ./.qhse database uses the data directory
+    the demo recorded; an explicit QHSE_DATA_DIR, a local database or a database URL win."""
+    from qhse.settings import demo_data_dir, remember_demo_data_dir
+
+    for k in list(os.environ):
+        if k.upper().startswith("QHSE_"):
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    demo = tmp_path / "demo" / ".qhse"
+    (demo / "pgdata").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert demo_data_dir() is None and load_settings().data_path == elsewhere / ".qhse"
+    pointer = remember_demo_data_dir(demo)
+    assert pointer == tmp_path / "state" / "qhse" / "demo-data-dir"
+    assert load_settings().data_path == demo
+    monkeypatch.setenv("QHSE_DATA_DIR", str(tmp_path / "mine"))
+    assert load_settings().data_path == tmp_path / "mine"
+    monkeypatch.delenv("QHSE_DATA_DIR")
+    monkeypatch.setenv("QHSE_DATABASE_URL", "postgresql://u@db.example/qhse")
+    assert load_settings().data_path == elsewhere / ".qhse"
+    monkeypatch.delenv("QHSE_DATABASE_URL")
+    (elsewhere / ".qhse" / "pgdata").mkdir(parents=True)  # a database of its own here
+    assert load_settings().data_path == elsewhere / ".qhse"
+    (elsewhere / ".qhse" / "pgdata").rmdir()
+    (demo / "pgdata").rmdir()  # the demo's data is gone: never point at an empty place
+    assert load_settings().data_path == elsewhere / ".qhse"

@@ -375,7 +375,7 @@ def render_filters(scope: Scope, show: bool = True) -> Filters:
     cutoff, latest = data_cutoff(scope)  # latest: the last complete month
     if K_END not in ss:
         ss[K_END] = latest
-    site_codes = dict(zip(site_df["id"].tolist(), site_df["code"].tolist()))
+    site_codes = dict(zip(site_df["id"].tolist(), site_df["code"].tolist(), strict=False))
     ss[K_SITES] = [s for s in ss[K_SITES] if s in site_codes]
     if show:
         with st.sidebar:
@@ -392,15 +392,17 @@ def render_filters(scope: Scope, show: bool = True) -> Filters:
         months = sorted({add_months(latest, -k) for k in range(-1, 24)} | {ss[K_END]}, reverse=True)
         with st.sidebar:
             ss["w.areas"] = ss[K_AREAS]
-            st.multiselect(t("filter.areas"), options=list(area_labels), format_func=lambda i: area_labels.get(i, str(i)),
+            st.multiselect(t("filter.areas"), options=list(area_labels),
+                           format_func=lambda i: area_labels.get(i, str(i)),
                            key="w.areas", placeholder=t("filter.all"), on_change=_persist, args=("w.areas", K_AREAS))
+            loc = locale()
             ss["w.period"] = ss[K_PERIOD]
-            st.selectbox(t("filter.period"), PERIODS, format_func=lambda p, loc=locale(): i18n.lookup(loc, f"period.{p}"), key="w.period",
-                         on_change=_persist, args=("w.period", K_PERIOD))
+            st.selectbox(t("filter.period"), PERIODS, format_func=lambda p: i18n.lookup(loc, f"period.{p}"),
+                         key="w.period", on_change=_persist, args=("w.period", K_PERIOD))
             ss["w.end"] = ss[K_END]
             st.selectbox(t("filter.end"), months, key="w.end", on_change=_persist, args=("w.end", K_END),
-                         format_func=lambda m, loc=locale(): i18n.lookup(loc, "period.month_to_date",
-                                                                         month=i18n.format_month(loc, m))
+                         format_func=lambda m: i18n.lookup(loc, "period.month_to_date",
+                                                           month=i18n.format_month(loc, m))
                          if m > latest else i18n.format_month(loc, m))
     b = period_bounds(ss[K_PERIOD], ss[K_END], report_tz())
     partial = cutoff if ss[K_END] > latest else None

@@ -170,7 +170,8 @@ def score_assets(
             conn.execute(sa.insert(tbl), rows)
     t3 = time.perf_counter()
     by_band = {b: sum(1 for r in rows if r["risk_band"] == b) for b in RISK_BANDS}
-    return ScoreResult(champion.model_name, champion.version, as_of, len(rows), by_band, t1 - t0, t2 - t1, t3 - t2, rows)
+    return ScoreResult(champion.model_name, champion.version, as_of, len(rows), by_band, t1 - t0, t2 - t1, t3 - t2,
+                       rows)
 
 
 def default_as_of(engine: sa.Engine) -> dt.datetime:

@@ -106,7 +106,8 @@ def test_first_start_keeps_passwords_and_notifies_through_the_broker(demo):
     lines = demo.first.stdout.rstrip().splitlines()
     end = lines.index("stopping what the demo started ...")
     assert lines[end - 2].startswith("The passwords stay the same"), lines[end - 3:end + 1]
-    assert {x.strip() for x in lines[end + 1:]} == {"stopped job runner", "stopped MQTT broker, ingestion and simulator",
+    assert {x.strip() for x in lines[end + 1:]} == {"stopped job runner",
+                                                     "stopped MQTT broker, ingestion and simulator",
                                                 "stopped embedded PostgreSQL"}, lines[end:]
     # The first job pass ran with the broker up: every queued notification went out.
     jobs = demo.first.stdout[demo.first.stdout.index("== Job runner"):]

@@ -41,7 +41,8 @@ class Detection:
         return ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
 
     def to_dict(self) -> dict:
-        return {"cls": self.label, "score": round(float(self.score), 4), "xyxy": [round(float(v), 1) for v in self.xyxy]}
+        return {"cls": self.label, "score": round(float(self.score), 4),
+                "xyxy": [round(float(v), 1) for v in self.xyxy]}
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,9 @@ def point_in_polygon(x: float, y: float, polygon: Sequence[tuple[float, float]])
         x2, y2 = polygon[(i + 1) % n]
         # on-edge test
         cross = (x - x1) * (y2 - y1) - (y - y1) * (x2 - x1)
-        if abs(cross) < 1e-12 and min(x1, x2) - 1e-12 <= x <= max(x1, x2) + 1e-12 and min(y1, y2) - 1e-12 <= y <= max(y1, y2) + 1e-12:
+        on_x = min(x1, x2) - 1e-12 <= x <= max(x1, x2) + 1e-12
+        on_y = min(y1, y2) - 1e-12 <= y <= max(y1, y2) + 1e-12
+        if abs(cross) < 1e-12 and on_x and on_y:
             return True
         if (y1 > y) != (y2 > y):
             xin = x1 + (y - y1) * (x2 - x1) / (y2 - y1)

@@ -67,7 +67,8 @@ else:
                                 "decision": ctx.t("models.automatic_decision"),
                                 "promoted_by": ctx.t("models.promoted_by"),
                                 "promotion_reason": ctx.t("models.reason")})
-    where = describe_url(data["tracking_uri"]) if data["tracking_uri"].startswith("postgresql") else data["tracking_uri"]
+    uri = data["tracking_uri"]
+    where = describe_url(uri) if uri.startswith("postgresql") else uri
     st.caption(ctx.t("models.mlflow_tracking_where_mlflow_ui_backend", where=where))
     st.subheader(ctx.t("models.monitoring"))
     mon = core.fetch(monitoring_overview, ctx.scope, ttl="standard")
@@ -133,4 +134,5 @@ with c2, st.container(border=True):
                 st.error(str(exc))
             else:
                 core.invalidate("live", "standard")
-                st.success(ctx.t("models.assets_machines_scored_with_v_version", assets=out['assets'], version=out['version']))
+                st.success(ctx.t("models.assets_machines_scored_with_v_version", assets=out['assets'],
+                                 version=out['version']))

@@ -40,7 +40,7 @@ def delta(tile):
 tiles = data["tiles"]
 for row in (tiles[:3], tiles[3:6], tiles[6:9]):
     cols = st.columns(len(row), border=True)
-    for col, tile in zip(cols, row):
+    for col, tile in zip(cols, row, strict=False):
         kind = ctx.label("overview.kpi_kind", tile.kind)
         d = delta(tile)
         col.metric(f"{ctx.label('kpi', tile.code)} · {kind}", value(tile, tile.current),
@@ -48,7 +48,8 @@ for row in (tiles[:3], tiles[3:6], tiles[6:9]):
                    delta_color="normal" if tile.higher_is_better else "inverse",
                    help=f"{tile.description}. {ctx.t('vs_prev')}: {value(tile, tile.previous)}")
 if data["awaiting_review"]:
-    st.caption(ctx.t("overview.awaiting_review_camera_events_of_this", awaiting_review=ctx.num(data['awaiting_review'])))
+    st.caption(ctx.t("overview.awaiting_review_camera_events_of_this",
+                      awaiting_review=ctx.num(data['awaiting_review'])))
 if f.area_ids:
     st.info(ctx.t("overview.hours_worked_are_recorded_per_site"))
 

@@ -40,7 +40,8 @@ c_month, c_level, c_stage = st.columns([1, 2, 1])
 month = c_month.selectbox(ctx.t("scorecards.month"), months, index=months.index(wanted) if wanted in months else 0,
                           format_func=ctx.month, key="sc.month")
 level = c_level.segmented_control(ctx.t("scorecards.level"), list(AssessmentLevel), default="department",
-                                  format_func=lambda k: ctx.label("scorecards.level", k), key="sc.level") or "department"
+                                  format_func=lambda k: ctx.label("scorecards.level", k),
+                                  key="sc.level") or "department"
 stage = c_stage.selectbox(ctx.t("scorecards.process_stage"), [None, *STAGES],
                           format_func=lambda s: ctx.t("filter.all") if s is None else ctx.label("scorecards.stage", s),
                           key="sc.stage")
@@ -52,7 +53,7 @@ tab_scores, tab_health = st.tabs([ctx.t("scorecards.scores"), ctx.t("scorecards.
 with tab_scores:
     counts = core.fetch(kv.rating_counts, ctx.scope, month=month, site_ids=f.site_ids, level=level, stage=stage)
     cols = st.columns(5, border=True)
-    for col, key in zip(cols, ("excellent", "qualified", "needs_improvement", "not_available")):
+    for col, key in zip(cols, ("excellent", "qualified", "needs_improvement", "not_available"), strict=False):
         col.metric(rating_label(key), ctx.num(counts[key]))
     cols[4].metric(ctx.t("scorecards.flagged_for_a_plan"), ctx.num(counts["flagged"]),
                    help=ctx.t("scorecards.two_consecutive_months_rated_needs_improvement"))
@@ -63,16 +64,17 @@ with tab_scores:
     else:
         view = pd.DataFrame({
             "unit": df["unit"],
-            "indicator": [zh if ctx.locale == "zh" and zh else en for en, zh in zip(df["name"], df["name_zh"])],
+            "indicator": [zh if ctx.locale == "zh" and zh else en
+                          for en, zh in zip(df["name"], df["name_zh"], strict=False)],
             "stage": df["stage"].map(lambda s: ctx.label("scorecards.stage", s)),
-            "value": [value_label(v, u) for v, u in zip(df["value"], df["value_unit"])],
-            "target": [value_label(v, u) for v, u in zip(df["target"], df["value_unit"])],
+            "value": [value_label(v, u) for v, u in zip(df["value"], df["value_unit"], strict=False)],
+            "target": [value_label(v, u) for v, u in zip(df["target"], df["value_unit"], strict=False)],
             "rating": df["rating"].map(rating_label),
             "previous": df["previous_rating"].map(rating_label),
             "plan": df["needs_plan"].map(lambda x: "⚠️ " + ctx.t("scorecards.plan_2") if x else ""),
             "evidence": [ctx.t("scorecards.manual") + str(b) if b else
                          (ctx.t("scorecards.awaiting_entry") if m else ctx.num(n))
-                         for b, m, n in zip(df["manual_entry_by"], df["manual"], df["evidence_rows"])],
+                         for b, m, n in zip(df["manual_entry_by"], df["manual"], df["evidence_rows"], strict=False)],
         })
         event = st.dataframe(
             view, hide_index=True, width="stretch", key="sc.table", on_select="rerun", selection_mode="single-row",
@@ -89,7 +91,7 @@ with tab_scores:
         st.session_state["sc.last_pick"] = picked
         if st.session_state.get("sc.detail") not in ids:
             st.session_state["sc.detail"] = ids[0]
-        labels = {i: f"{u} · {n}" for i, u, n in zip(ids, view["unit"], view["indicator"])}
+        labels = {i: f"{u} · {n}" for i, u, n in zip(ids, view["unit"], view["indicator"], strict=False)}
         score_id = st.selectbox(ctx.t("scorecards.evidence_for"), ids, format_func=labels.get, key="sc.detail")
 
         try:
@@ -113,7 +115,8 @@ with tab_scores:
                  "qualified": ctx.t("scorecards.qualified"),
                  **{k: ctx.label("scorecards.rating", k) for k in Rating}}), key="sc.history")
         if s["manual_entry_by"]:
-            st.info(ctx.t("scorecards.checked_by") + core.plain(s["manual_entry_by"]) + " — " + core.plain(s["manual_evidence"]))
+            st.info(ctx.t("scorecards.checked_by") + core.plain(s["manual_entry_by"]) + " — "
+                    + core.plain(s["manual_evidence"]))
         for table, rows in detail["tables"].items():
             st.markdown(f"**{ctx.label('scorecards.table', table)}** ({ctx.num(len(rows))})")
             shown = rows.copy()
@@ -131,7 +134,8 @@ with tab_scores:
                                           key="sc.manual.value")
                     who = st.text_input(ctx.t("checked_by"), value=ctx.user.display_name,
                                         key="sc.manual.by")
-                    ev = st.text_area(ctx.t("scorecards.evidence_documents_manifest_numbers_photos"), key="sc.manual.evidence")
+                    ev = st.text_area(ctx.t("scorecards.evidence_documents_manifest_numbers_photos"),
+                                      key="sc.manual.evidence")
                     if st.form_submit_button(ctx.t("save"), type="primary"):
                         try:
                             res = core.call(kv.enter_manual_score, ctx.scope, score_id=int(score_id), value=val,
@@ -146,7 +150,8 @@ with tab_scores:
 
     flagged = df[df["needs_plan"].astype(bool)] if not df.empty else df
     if not flagged.empty:
-        with st.expander(ctx.t("scorecards.units_flagged_for_an_improvement_plan", flagged=len(flagged)), expanded=False):
+        flagged_title = ctx.t("scorecards.units_flagged_for_an_improvement_plan", flagged=len(flagged))
+        with st.expander(flagged_title, expanded=False):
             st.dataframe(flagged[["unit", "name", "value", "previous_value"]], hide_index=True, width="stretch",
                          key="sc.flagged",
                          column_config={"unit": ctx.t("scorecards.unit"), "name": ctx.t("indicator"),

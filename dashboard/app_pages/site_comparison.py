@@ -19,7 +19,8 @@ tree = core.fetch(kv.drill_hierarchy, ctx.scope, ttl="slow")
 regions = {r["id"]: r for r in tree}
 c1, c2, c3 = st.columns(3)
 region_id = c1.selectbox(ctx.t("site_comparison.region"), [None, *regions],
-                         format_func=lambda r: ctx.t("site_comparison.whole_group") if r is None else regions[r]["name"],
+                         format_func=lambda r: (ctx.t("site_comparison.whole_group") if r is None
+                                                else regions[r]["name"]),
                          key="cmp.region")
 plants = [s for r in tree for s in r["sites"] if region_id is None or r["id"] == region_id]
 plant_names = {s["id"]: f"{s['code']} · {s['name']}" for s in plants}
@@ -31,7 +32,8 @@ if site_id is not None:
     c3.markdown(ctx.t("site_comparison.comparing_the_plant_s_areas"))
 else:
     level = c3.segmented_control(ctx.t("site_comparison.compare"), ["site", "region"], default="site",
-                                 format_func=lambda v: ctx.t("site_comparison.plants") if v == "site" else ctx.t("site_comparison.regions"),
+                                 format_func=lambda v: (ctx.t("site_comparison.plants") if v == "site"
+                                                        else ctx.t("site_comparison.regions")),
                                  key="cmp.level") or "site"
 
 data = core.fetch(kv.comparison_view, ctx.scope, month=month, months=f.months, level=level, region_id=region_id,
@@ -54,7 +56,8 @@ cols = ["unit", *(["hours"] if rows["hours"].notna().any() else []), *codes]
 table = rows[cols].copy()
 bench = data["benchmarks"].set_index("code")
 extra = pd.DataFrame([
-    {"unit": ctx.t("site_comparison.group_median"), "hours": float("nan"), **{c: bench.loc[c, "median"] for c in codes}},
+    {"unit": ctx.t("site_comparison.group_median"), "hours": float("nan"),
+     **{c: bench.loc[c, "median"] for c in codes}},
     {"unit": ctx.t("site_comparison.best"), "hours": float("nan"), **{c: bench.loc[c, "best"] for c in codes}},
     {"unit": ctx.t("site_comparison.total_from_summed_hours_and_cases"),
      "hours": data["total"].get("hours"), **{c: data["total"].get(c) for c in codes}},
@@ -102,7 +105,7 @@ with right:
         st.caption(ctx.t("site_comparison.no_plant_in_this_selection_defines"))
     else:
         lv = local.assign(indicator=[zh if ctx.locale == "zh" and zh else en
-                                     for en, zh in zip(local["name"], local["name_zh"])],
+                                     for en, zh in zip(local["name"], local["name_zh"], strict=False)],
                           rating=local["rating"].map(lambda r: ctx.label("site_comparison.rating", r)),
                           period=local["period"].map(lambda p: ctx.month(p) if p is not None and p == p else "–"))
         st.dataframe(lv[["site_code", "indicator", "value", "rating", "period", "manual_entry_by"]], hide_index=True,

@@ -32,19 +32,37 @@ def mid_october(monkeypatch):
     monkeypatch.setattr(core, "now_local", lambda: MID_OCTOBER)
 
 
-def test_default_period_is_the_last_complete_month_of_the_data(dash_env, dash_users):
-    # Today (December) the data ends on 1 November: October is the last complete month.
+def _month_before(d: dt.date) -> dt.date:
+    return (d.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def test_default_period_is_the_last_complete_month_of_the_data(dash_env, dash_users, dash_engine):
+    # The seeded history ends on 1 November, so October is the last complete month; other tests in
+    # this session may have written events since (a hazard reported today), which moves the end of
+    # the data: the expected month follows the data's last event, as a user would see it.
+    from db.queries.org import data_horizon
+    from qhse.domain.access import SYSTEM
+
+    tz = ZoneInfo("Asia/Shanghai")
+    horizon = data_horizon(dash_engine, SYSTEM).astimezone(tz)
+    now = dt.datetime.now(tz)
+    expected = _month_before(min(now, horizon + dt.timedelta(hours=12)).date())
+    if horizon < dt.datetime(2026, 11, 2, tzinfo=tz):
+        assert expected == OCT
     at = open_page(dash_users["group.manager"], "app_pages/overview.py")
     assert_ok(at)
-    assert at.selectbox(key="w.end").value == OCT
-    assert at.session_state["flt.end"] == OCT
+    assert at.selectbox(key="w.end").value == expected
+    assert at.session_state["flt.end"] == expected
     caption = at.caption[0].value
-    assert "Aug 2026 – Oct 2026" in caption or "August 2026 – October 2026" in caption, caption
+    first = expected.replace(month=expected.month - 2) if expected.month > 2 else \
+        expected.replace(year=expected.year - 1, month=expected.month + 10)
+    assert f"{first:%b %Y} – {expected:%b %Y}" in caption or f"{first:%B %Y} – {expected:%B %Y}" in caption, caption
     assert "up to the last complete month" in caption and "◐" not in caption
     assert not [m for m in at.metric if m.delta and "◐" in str(m.delta)]
-    # November (one day of data) is offered, marked as not complete.
-    assert "Nov 2026 (not complete)" in at.selectbox(key="w.end").options[0] \
-        or "November 2026 (not complete)" in at.selectbox(key="w.end").options[0]
+    # The month after it (the data's last, incomplete month) is offered, marked as not complete.
+    nxt = (expected + dt.timedelta(days=32)).replace(day=1)
+    opts = at.selectbox(key="w.end").options
+    assert any(o in (f"{nxt:%b %Y} (not complete)", f"{nxt:%B %Y} (not complete)") for o in opts), opts
 
 
 def test_mid_month_the_month_in_progress_is_not_the_default(dash_env, dash_users, mid_october):

@@ -748,6 +748,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "vision.reviewed_in_the_period_reviewed_false": ("Reviewed in the period: {reviewed}; false positives: {pct}.", "本期已审核：{reviewed}；误报率：{pct}。"),
     "vision.skip": ("Skip", "跳过"),
     "vision.snapshot_of_event_eid": ("Snapshot of event #{eid}", "事件 #{eid} 快照"),
+    "vision.clip_of_event": ("Clip: the seconds before and after the event started", "视频片段：事件开始前后数秒"),
     "vision.the_review_queue_is_empty": ("The review queue is empty.", "审核队列已清空。"),
     "vision.heatmap_hover": ("%{y}, %{x}:00 - %{z:.0f}", "%{y}，%{x}:00 - %{z:.0f}"),
     "vision.your_role_may_view_the_queue": ("Your role may view the queue but not review events.", "您的角色可查看队列，但不能审核。"),

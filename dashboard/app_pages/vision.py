@@ -11,6 +11,7 @@ from db.queries import vision as vq
 from qhse.domain import access
 from qhse.domain.vision_review import ReviewError
 from qhse.services.vision_review import review
+from vision.clips import clip_path_for
 
 ctx = core.page_context()
 f = ctx.filters
@@ -66,6 +67,10 @@ else:
             snap = ev["snapshot_path"]
             if isinstance(snap, str) and Path(snap).is_file():
                 st.image(snap, width="stretch", caption=ctx.t("vision.snapshot_of_event_eid", eid=eid))
+                clip = clip_path_for(snap)
+                if clip.is_file():
+                    st.video(str(clip), format="video/mp4")
+                    st.caption(ctx.t("vision.clip_of_event"))
             else:
                 st.warning(ctx.t("vision.no_snapshot_stored_for_this_event"))
         with right:

@@ -281,3 +281,25 @@ def test_health_fields_masked_unless_the_role_may_read_them(dash_env, dash_users
     assert set(employees["blood_type"]) <= {"A", "B", "AB", "O"} and len(employees) > 0
     assert set(df["site"]) == {"SZ-ELEC"}
     assert sensitive_reads("plant.manager") == before + 1
+
+
+def test_the_review_page_plays_the_event_clip(dash_env, dash_users, dash_engine, live_rows):
+    import numpy as np
+
+    from vision.clips import clip_path_for, write_clip
+
+    at = open_page(dash_users["security"], "app_pages/vision.py")
+    assert_ok(at)
+    event_id = int(at.subheader[0].value.split("·")[0].strip().lstrip("#"))
+    snap = _one(dash_engine, "SELECT snapshot_path FROM vision_event WHERE id = :i", i=event_id)[0]
+    assert not at.get("video")  # no clip on disk yet: nothing to play
+    frames = [np.full((96, 128, 3), 40 + 10 * k, dtype=np.uint8) for k in range(12)]
+    clip = write_clip(frames, clip_path_for(snap), fps=4.0)
+    try:
+        at = open_page(dash_users["security"], "app_pages/vision.py")
+        assert_ok(at)
+        assert int(at.subheader[0].value.split("·")[0].strip().lstrip("#")) == event_id
+        assert len(at.get("video")) == 1
+        assert "seconds before and after" in texts(at)
+    finally:
+        clip.unlink(missing_ok=True)

@@ -111,7 +111,6 @@ def restore(url: str, file: Path) -> None:
                               f"{res.stderr.strip()[:300] or res.returncode}")
         wrapper = Path(tmp) / "run.sql"
         wrapper.write_text(
-            "\\set ON_ERROR_STOP on\n"
             "DROP SCHEMA public CASCADE;\n"
             "CREATE SCHEMA public;\n"
             f"\\i {_psql_quote(str(script))}\n"

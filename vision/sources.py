@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qhse.mqtt_address import redact_url
+
 log = logging.getLogger(__name__)
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -82,8 +84,6 @@ class FrameSource:
             raise SourceError("detect_fps must be > 0")
         self.kind = classify(self.url)
         # A camera URL may carry credentials (rtsp://user:pass@host/...): never log them.
-        from qhse.mqtt_address import redact_url
-
         self.display_url = redact_url(self.url) if self.kind == "stream" else self.url
         if self.kind == "file" and not Path(_open_target(self.url)).exists():
             log.warning("video file %s does not exist (yet); will retry", self.display_url)

@@ -26,13 +26,9 @@ from qhse.vocab import (
     LedgerKind,
     RegulationKind,
     SignoffParty,
-    values,
 )
 
 from .base import Base, choice, created_at_col
-
-# For qhse/services/emergency.py until it takes the emergency types from qhse.vocab.
-EMERGENCY_KINDS = values(EmergencyKind)
 
 
 # ------------------------------------------------------------------------------ contractors

@@ -32,21 +32,18 @@ def mid_october(monkeypatch):
     monkeypatch.setattr(core, "now_local", lambda: MID_OCTOBER)
 
 
-def _month_before(d: dt.date) -> dt.date:
-    return (d.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-
-
 def test_default_period_is_the_last_complete_month_of_the_data(dash_env, dash_users, dash_engine):
     # The seeded history ends on 1 November, so October is the last complete month; other tests in
     # this session may have written events since (a hazard reported today), which moves the end of
     # the data: the expected month follows the data's last event, as a user would see it.
+    from dashboard.core import add_months
     from db.queries.org import data_horizon
     from qhse.domain.access import SYSTEM
 
     tz = ZoneInfo("Asia/Shanghai")
     horizon = data_horizon(dash_engine, SYSTEM).astimezone(tz)
     now = dt.datetime.now(tz)
-    expected = _month_before(min(now, horizon + dt.timedelta(hours=12)).date())
+    expected = add_months(min(now, horizon + dt.timedelta(hours=12)).date().replace(day=1), -1)
     if horizon < dt.datetime(2026, 11, 2, tzinfo=tz):
         assert expected == OCT
     at = open_page(dash_users["group.manager"], "app_pages/overview.py")
@@ -54,13 +51,12 @@ def test_default_period_is_the_last_complete_month_of_the_data(dash_env, dash_us
     assert at.selectbox(key="w.end").value == expected
     assert at.session_state["flt.end"] == expected
     caption = at.caption[0].value
-    first = expected.replace(month=expected.month - 2) if expected.month > 2 else \
-        expected.replace(year=expected.year - 1, month=expected.month + 10)
+    first = add_months(expected, -2)
     assert f"{first:%b %Y} – {expected:%b %Y}" in caption or f"{first:%B %Y} – {expected:%B %Y}" in caption, caption
     assert "up to the last complete month" in caption and "◐" not in caption
     assert not [m for m in at.metric if m.delta and "◐" in str(m.delta)]
     # The month after it (the data's last, incomplete month) is offered, marked as not complete.
-    nxt = (expected + dt.timedelta(days=32)).replace(day=1)
+    nxt = add_months(expected, 1)
     opts = at.selectbox(key="w.end").options
     assert any(o in (f"{nxt:%b %Y} (not complete)", f"{nxt:%B %Y} (not complete)") for o in opts), opts
 

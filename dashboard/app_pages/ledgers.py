@@ -42,7 +42,8 @@ def export_tab() -> None:
                      kind=ctx.label("ledger_kind", kind)))
     cols = st.columns(min(4, len(led.totals)), border=True)
     for i, (k, v) in enumerate(led.totals):
-        cols[i % len(cols)].metric(k.replace("_", " "), v if v != "" else ctx.t("not_available"))
+        cols[i % len(cols)].metric(ctx.label("ledger_total", k, default=k.replace("_", " ")),
+                                   v if v != "" else ctx.t("not_available"))
     d1, d2 = st.columns(2)
     d1.download_button(ctx.t("ledgers.download_csv"), data=L.to_csv(led), file_name=f"{led.filename}.csv",
                        mime="text/csv", key="lg.csv", icon=":material/table:", width="stretch")
